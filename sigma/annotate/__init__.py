@@ -1,0 +1,1 @@
+"""SIGMA annotate layer."""

@@ -1,0 +1,210 @@
+"""Typed view of ``params.yaml``: one section per pipeline stage, unknown keys rejected.
+
+``params.yaml`` is the single source of configuration (DVC reads the same file for ``params:``
+dependencies). Every section is a pydantic model with ``extra="forbid"`` so that a typo such as
+``n_pair`` fails loudly instead of being silently ignored.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+DEFAULT_PARAMS = Path("params.yaml")
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SourceParams(Section):
+    """One photo source for the synthesiser.
+
+    ``coco``: images + COCO instances json; ``folder``: plain photos (no instance masks, used as
+    backgrounds and for global/calibration edits); ``builtin``: photos shipped inside installed
+    packages plus procedural scenes, generated on the fly.
+    """
+
+    kind: Literal["coco", "folder", "builtin"]
+    path: str | None = None
+    annotations: str | None = None
+    max_images: int | None = Field(default=None, ge=1)
+
+    @model_validator(mode="after")
+    def _needs_path(self) -> SourceParams:
+        if self.kind in ("coco", "folder") and not self.path:
+            raise ValueError(f"source kind {self.kind!r} needs a 'path'")
+        return self
+
+
+class PerturbParams(Section):
+    """Diffusion-like perturbation of every pixel of an edited image; strength drawn per pair."""
+
+    strength: tuple[float, float] = (0.0, 0.0)
+    max_noise_sigma: float = Field(default=6.0, ge=0)
+    min_jpeg_quality: int = Field(default=60, ge=1, le=100)
+    max_resample: float = Field(default=0.35, ge=0, lt=1)
+    max_colour_drift: float = Field(default=0.06, ge=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> PerturbParams:
+        lo, hi = self.strength
+        if not 0 <= lo <= hi <= 1:
+            raise ValueError(f"perturb.strength must satisfy 0 <= lo <= hi <= 1, got {self.strength}")
+        return self
+
+
+EDIT_KINDS = ("remove", "recolour", "replace", "add", "global")
+
+
+class SynthKindParams(Section):
+    """One synthesised output kind (``inpaint``, ``edit`` or ``calib``)."""
+
+    n_pairs: int = Field(ge=1)
+    seed: int = 0
+    edit_mix: dict[str, float] = Field(default_factory=lambda: {"remove": 1.0})
+    side_effect_prob: float = Field(default=0.0, ge=0, le=1)
+    inpaint_method: Literal["telea", "ns"] = "telea"
+    perturb: PerturbParams = PerturbParams()
+
+    @model_validator(mode="after")
+    def _known_edits(self) -> SynthKindParams:
+        unknown = set(self.edit_mix) - set(EDIT_KINDS)
+        if unknown:
+            raise ValueError(f"unknown edit kinds {sorted(unknown)}; known: {list(EDIT_KINDS)}")
+        if not any(w > 0 for w in self.edit_mix.values()):
+            raise ValueError("edit_mix needs at least one positive weight")
+        return self
+
+
+class SplitParams(Section):
+    val: float = Field(default=0.1, ge=0, lt=1)
+    test: float = Field(default=0.2, ge=0, lt=1)
+
+
+class DataParams(Section):
+    raw_dir: str = "data/raw"
+    sources: list[SourceParams] = Field(default_factory=lambda: [SourceParams(kind="builtin")])
+    max_side: int = Field(default=320, ge=32)
+    min_instance_area: float = Field(default=0.01, gt=0, lt=1)
+    max_instance_area: float = Field(default=0.5, gt=0, le=1)
+    split: SplitParams = SplitParams()
+    inpaint: SynthKindParams
+    edit: SynthKindParams
+    calib: SynthKindParams
+
+
+class ValidateParams(Section):
+    max_instruction_chars: int = Field(default=512, ge=1)
+    max_pixels: int = Field(default=64_000_000, ge=1)
+
+
+class ParserParams(Section):
+    name: Literal["rules", "llm"] = "rules"
+    llm_model: str | None = None
+    llm_max_new_tokens: int = Field(default=64, ge=8)
+
+
+class Stage1Params(Section):
+    epochs: int = Field(default=10, ge=1)
+    batch_size: int = Field(default=8, ge=1)
+    lr: float = Field(default=1e-3, gt=0)
+    weight_decay: float = Field(default=0.05, ge=0)
+    crop_size: int = Field(default=256, ge=32)
+    seed: int = 0
+
+
+class Stage2Params(Section):
+    epochs: int = Field(default=5, ge=1)
+    batch_size: int = Field(default=8, ge=1)
+    lr: float = Field(default=1e-3, gt=0)
+    sigma_max: float = Field(default=0.08, ge=0)
+    ema_momentum: float = Field(default=0.999, gt=0, lt=1)
+    loss_weights: dict[str, float] = Field(
+        default_factory=lambda: {"seg": 10.0, "calib": 0.1, "pl": 0.5, "dis": 0.5}
+    )
+    seed: int = 0
+
+
+class EvaluateParams(Section):
+    threshold: float = Field(default=0.5, gt=0, lt=1)
+    benchmarks: list[str] = Field(default_factory=list)
+
+
+class AnnotateParams(Section):
+    batch_size: int = Field(default=16, ge=1)
+    shard_size: int = Field(default=1000, ge=1)
+    min_area: float = Field(default=0.0, ge=0, le=1)
+    max_area: float = Field(default=1.0, ge=0, le=1)
+    min_confidence: float = Field(default=0.0, ge=0, le=1)
+
+
+class Params(Section):
+    data: DataParams
+    validate_: ValidateParams = Field(default=ValidateParams(), alias="validate")
+    parse: ParserParams = ParserParams()
+    stage1: Stage1Params = Stage1Params()
+    stage2: Stage2Params = Stage2Params()
+    evaluate: EvaluateParams = EvaluateParams()
+    annotate: AnnotateParams = AnnotateParams()
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class ConfigError(ValueError):
+    """params.yaml (or an override) does not describe a valid configuration."""
+
+
+def _set_dotted(tree: dict[str, Any], dotted: str, value: Any) -> None:
+    node = tree
+    *parents, leaf = dotted.split(".")
+    for key in parents:
+        child = node.get(key)
+        if not isinstance(child, dict):
+            child = {}
+            node[key] = child
+        node = child
+    node[leaf] = value
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """``"data.edit.n_pairs=50"`` -> ``("data.edit.n_pairs", 50)``; the value is read as YAML."""
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError(f"override {text!r} is not KEY=VALUE (e.g. data.edit.n_pairs=50)")
+    return key.strip(), yaml.safe_load(raw)
+
+
+def _format_errors(err: ValidationError, source: str) -> str:
+    lines = [f"invalid configuration in {source}:"]
+    for e in err.errors():
+        where = ".".join(str(p) for p in e["loc"])
+        if e["type"] == "extra_forbidden":
+            lines.append(f"  - unknown key '{where}' (typo? remove it or check the section's keys)")
+        else:
+            lines.append(f"  - {where}: {e['msg']}")
+    return "\n".join(lines)
+
+
+def load_params(path: str | Path = DEFAULT_PARAMS, overrides: list[str] | None = None) -> Params:
+    """Load ``params.yaml`` and apply ``KEY=VALUE`` overrides (dotted keys).
+
+    Raises:
+        ConfigError: the file is missing or unreadable, or a key is unknown or a value invalid.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(f"{path} not found: run from the project root or pass --params PATH")
+    try:
+        tree = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path} is not valid YAML: {exc}") from exc
+    for text in overrides or []:
+        _set_dotted(tree, *parse_override(text))
+    try:
+        return Params.model_validate(tree)
+    except ValidationError as exc:
+        raise ConfigError(_format_errors(exc, str(path))) from None

@@ -1,0 +1,1 @@
+"""Edit-pair data: format, loading, synthesis and validation."""

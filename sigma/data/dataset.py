@@ -1,0 +1,98 @@
+"""A torch ``Dataset`` over an edit-pair dataset (local folder or ``s3://``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from sigma.data import storage
+from sigma.data.images import DEFAULT_MAX_PIXELS, ImageDecodeError, decode_image, decode_mask
+from sigma.data.pairs import EditPair, read_manifest
+
+
+class PairError(ValueError):
+    """A pair that cannot be used (missing/corrupt file, size mismatch); names the pair id."""
+
+    def __init__(self, pair_id: str, reason: str):
+        super().__init__(f"pair {pair_id!r}: {reason}")
+        self.pair_id = pair_id
+        self.reason = reason
+
+
+def load_pair_arrays(pair: EditPair, max_pixels: int = DEFAULT_MAX_PIXELS) -> dict[str, Any]:
+    """Decode one resolved pair -> ``original``/``edited`` ``(H, W, 3)`` uint8, ``mask`` ``(H, W)`` bool or None.
+
+    Raises:
+        PairError: a file is missing, corrupt or too large, or the sizes disagree.
+    """
+    try:
+        original = decode_image(storage.read_bytes(pair.original), max_pixels=max_pixels, what="original")
+        edited = decode_image(storage.read_bytes(pair.edited), max_pixels=max_pixels, what="edited")
+        mask = None
+        if pair.mask:
+            mask = decode_mask(storage.read_bytes(pair.mask), max_pixels=max_pixels, what="mask")
+    except (storage.StorageError, ImageDecodeError) as exc:
+        raise PairError(pair.id, str(exc)) from None
+    if original.shape != edited.shape:
+        raise PairError(
+            pair.id,
+            f"size mismatch: original {original.shape[1]}x{original.shape[0]}, "
+            f"edited {edited.shape[1]}x{edited.shape[0]}",
+        )
+    if mask is not None and mask.shape != edited.shape[:2]:
+        raise PairError(
+            pair.id, f"size mismatch: mask {mask.shape[1]}x{mask.shape[0]}, edited {edited.shape[1]}x{edited.shape[0]}"
+        )
+    return {"original": original, "edited": edited, "mask": mask}
+
+
+def to_tensor(image: np.ndarray) -> torch.Tensor:
+    """``(H, W, 3)`` uint8 -> ``(3, H, W)`` float32 in [0, 1]."""
+    return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float().div_(255)
+
+
+class EditPairDataset(Dataset):
+    """Items are dicts: ``original``/``edited`` ``(3, H, W)`` float in [0, 1], ``mask`` ``(1, H, W)``
+    float (zeros when the pair has none), ``has_mask``, ``instruction``, ``id``, ``edit_type`` and
+    the pair's extra keys under ``meta``.
+
+    Args:
+        dataset: folder or ``manifest.jsonl`` URI (local or ``s3://``).
+        split: keep only pairs of this split (``None`` keeps all).
+        transform: applied to the item dict after decoding (e.g. synchronised crop/flip).
+    """
+
+    def __init__(
+        self,
+        dataset: str,
+        split: str | None = None,
+        transform: Callable[[dict], dict] | None = None,
+        max_pixels: int = DEFAULT_MAX_PIXELS,
+    ):
+        self.pairs = [p for p in read_manifest(dataset) if split is None or p.split == split]
+        self.transform = transform
+        self.max_pixels = max_pixels
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        pair = self.pairs[index]
+        arrays = load_pair_arrays(pair, self.max_pixels)
+        h, w = arrays["edited"].shape[:2]
+        mask = arrays["mask"]
+        item = {
+            "id": pair.id,
+            "original": to_tensor(arrays["original"]),
+            "edited": to_tensor(arrays["edited"]),
+            "mask": torch.from_numpy(mask).float()[None] if mask is not None else torch.zeros(1, h, w),
+            "has_mask": mask is not None,
+            "instruction": pair.instruction,
+            "edit_type": pair.edit_type,
+            "meta": pair.model_extra or {},
+        }
+        return self.transform(item) if self.transform else item

@@ -1,0 +1,173 @@
+"""Edit operations with exact masks.
+
+Each operation takes a :class:`~sigma.data.photos.Photo` and returns an :class:`Edit` whose
+``mask`` covers every pixel it changed: outside the mask, ``edited`` equals the original bit for
+bit (perturbation is applied later, by the synthesiser).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from sigma.data import instructions
+from sigma.data.photos import Instance, Photo
+
+HUES = {"red": 0, "orange": 12, "yellow": 28, "green": 60, "cyan": 90, "blue": 112, "purple": 135, "pink": 165}
+INPAINT_FLAGS = {"telea": cv2.INPAINT_TELEA, "ns": cv2.INPAINT_NS}
+
+
+@dataclass
+class Edit:
+    edited: np.ndarray  # (H, W, 3) uint8
+    mask: np.ndarray  # (H, W) bool
+    instruction: str
+    parsed: dict
+    edit_type: str
+    extra: dict = field(default_factory=dict)
+
+
+def _dilate(mask: np.ndarray, radius: int) -> np.ndarray:
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+    return cv2.dilate(mask.astype(np.uint8), kernel) > 0
+
+
+def inpaint_region(image: np.ndarray, region: np.ndarray, method: str) -> np.ndarray:
+    """Fill ``region`` from its surroundings (OpenCV Telea / Navier-Stokes); outside is untouched."""
+    filled = cv2.inpaint(image[..., ::-1].copy(), region.astype(np.uint8) * 255, 5, INPAINT_FLAGS[method])
+    return np.where(region[..., None], filled[..., ::-1], image)
+
+
+def remove(photo: Photo, target: Instance, rng: np.random.Generator, method: str = "telea") -> Edit:
+    region = _dilate(target.mask, int(rng.integers(2, 6)))
+    edited = inpaint_region(photo.image, region, method)
+    text, parsed = instructions.remove(rng, target.category)
+    return Edit(edited, region, text, parsed, "remove", {"target": target.category})
+
+
+def _far_colour(image: np.ndarray, mask: np.ndarray, rng: np.random.Generator) -> str:
+    hsv = cv2.cvtColor(image, cv2.COLOR_RGB2HSV)
+    mean_hue = float(np.median(hsv[..., 0][mask]))
+    far = [c for c, h in HUES.items() if min(abs(h - mean_hue), 180 - abs(h - mean_hue)) > 30]
+    return far[rng.integers(len(far))]
+
+
+def recolour_region(image: np.ndarray, mask: np.ndarray, hue: int, min_saturation: int = 140) -> np.ndarray:
+    """Set the hue inside ``mask`` and lift its saturation, keeping shading (value) intact."""
+    hsv = cv2.cvtColor(image, cv2.COLOR_RGB2HSV)
+    region = hsv[mask]
+    region[:, 0] = hue
+    region[:, 1] = np.maximum(region[:, 1], min_saturation)
+    region[:, 2] = np.clip(region[:, 2], 60, 255)  # near-black stays black under any hue otherwise
+    hsv[mask] = region
+    return np.where(mask[..., None], cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB), image)
+
+
+def recolour(photo: Photo, target: Instance, rng: np.random.Generator) -> Edit:
+    colour = _far_colour(photo.image, target.mask, rng)
+    edited = recolour_region(photo.image, target.mask, HUES[colour])
+    changed = target.mask & (edited != photo.image).any(-1)
+    text, parsed = instructions.recolour(rng, target.category, colour)
+    return Edit(edited, changed, text, parsed, "attribute_change", {"target": target.category, "colour": colour})
+
+
+def _cutout(donor: Photo, inst: Instance) -> tuple[np.ndarray, np.ndarray]:
+    ys, xs = np.nonzero(inst.mask)
+    box = np.s_[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
+    return donor.image[box], inst.mask[box]
+
+
+def paste(
+    base: np.ndarray, rgb: np.ndarray, obj_mask: np.ndarray, centre: tuple[int, int], height: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Paste a cut-out scaled to ``height`` px at ``centre`` with a feathered alpha.
+
+    Returns the composite and the mask of every pixel whose alpha is non-zero.
+    """
+    h, w = base.shape[:2]
+    scale = height / obj_mask.shape[0]
+    ow, oh = max(2, round(obj_mask.shape[1] * scale)), max(2, round(obj_mask.shape[0] * scale))
+    ow, oh = min(ow, w), min(oh, h)
+    rgb = cv2.resize(rgb, (ow, oh), interpolation=cv2.INTER_AREA).astype(np.float32)
+    alpha = cv2.resize(obj_mask.astype(np.float32), (ow, oh), interpolation=cv2.INTER_LINEAR)
+    feather = max(1, round(min(ow, oh) * 0.04)) * 2 + 1
+    alpha = cv2.GaussianBlur(alpha, (feather, feather), 0) * (alpha > 0)  # feather inwards only
+    x0 = int(np.clip(centre[0] - ow // 2, 0, w - ow))
+    y0 = int(np.clip(centre[1] - oh // 2, 0, h - oh))
+    full_alpha = np.zeros((h, w), np.float32)
+    full_alpha[y0 : y0 + oh, x0 : x0 + ow] = alpha
+    full_rgb = np.zeros((h, w, 3), np.float32)
+    full_rgb[y0 : y0 + oh, x0 : x0 + ow] = rgb
+    blended = (full_alpha[..., None] * full_rgb + (1 - full_alpha[..., None]) * base).round().astype(np.uint8)
+    touched = full_alpha > 0
+    return np.where(touched[..., None], blended, base), touched
+
+
+def replace(
+    photo: Photo, target: Instance, donor: Photo, donor_inst: Instance, rng: np.random.Generator, method: str = "telea"
+) -> Edit:
+    region = _dilate(target.mask, int(rng.integers(2, 6)))
+    cleared = inpaint_region(photo.image, region, method)
+    ys, xs = np.nonzero(target.mask)
+    centre = (int(xs.mean()), int(ys.mean()))
+    height = int((ys.max() - ys.min() + 1) * rng.uniform(0.9, 1.2))
+    edited, pasted = paste(cleared, *_cutout(donor, donor_inst), centre, height)
+    text, parsed = instructions.replace(rng, target.category, donor_inst.category)
+    extra = {"target": target.category, "replacement": donor_inst.category}
+    return Edit(edited, region | pasted, text, parsed, "replace", extra)
+
+
+def add(photo: Photo, donor: Photo, donor_inst: Instance, rng: np.random.Generator) -> Edit:
+    h, w = photo.image.shape[:2]
+    height = int(h * rng.uniform(0.2, 0.45))
+    centre = (int(rng.integers(w // 6, w - w // 6)), int(rng.integers(h // 4, h - h // 4)))
+    edited, pasted = paste(photo.image, *_cutout(donor, donor_inst), centre, height)
+    untouched = [i.category for i in photo.instances if not (i.mask & pasted).any()]
+    context = untouched[rng.integers(len(untouched))] if untouched and rng.random() < 0.6 else None
+    text, parsed = instructions.add(rng, donor_inst.category, context)
+    return Edit(edited, pasted, text, parsed, "add", {"added": donor_inst.category})
+
+
+def _grade(image: np.ndarray, style: str) -> np.ndarray:
+    img = image.astype(np.float32) / 255
+    grey = img.mean(-1, keepdims=True)
+    if style == "winter":
+        img = 0.55 * img + 0.45 * grey
+        img = img * [0.9, 0.97, 1.1] + 0.18
+    elif style == "autumn":
+        img = img * [1.15, 0.95, 0.7] + [0.04, 0.01, 0]
+    elif style == "night":
+        img = (0.6 * img + 0.4 * grey) * [0.35, 0.4, 0.6]
+    elif style == "vintage":
+        sepia = np.concatenate([grey * 1.07, grey * 0.74, grey * 0.43], -1) + 0.08
+        img = 0.3 * img + 0.7 * sepia
+    elif style == "dramatic":
+        img = (img - 0.5) * 1.6 + 0.45
+    elif style == "sunset":
+        h = img.shape[0]
+        ramp = np.linspace(1.0, 0.6, h, dtype=np.float32)[:, None, None]
+        img = img * [1.2, 0.9, 0.65] * (0.7 + 0.3 * ramp) + [0.06, 0.02, 0]
+    return (img.clip(0, 1) * 255).round().astype(np.uint8)
+
+
+def global_style(photo: Photo, rng: np.random.Generator) -> Edit:
+    style = list(instructions.GLOBAL)[rng.integers(len(instructions.GLOBAL))]
+    edited = _grade(photo.image, style)
+    text, parsed = instructions.global_style(rng, style)
+    return Edit(edited, np.ones(photo.image.shape[:2], bool), text, parsed, "global", {"style": style})
+
+
+def add_side_effect(photo: Photo, edit: Edit, rng: np.random.Generator) -> Edit:
+    """An unintended change the instruction does not mention (a recoloured bystander): it IS an
+    edit, so it joins the mask and is named in ``extra['side_effect']``."""
+    bystanders = [i for i in photo.instances if not (i.mask & edit.mask).any()]
+    if not bystanders or edit.edit_type == "global":
+        return edit
+    victim = bystanders[rng.integers(len(bystanders))]
+    hue = list(HUES.values())[rng.integers(len(HUES))]
+    edited = recolour_region(edit.edited, victim.mask, hue, min_saturation=90)
+    changed = victim.mask & (edited != edit.edited).any(-1)
+    extra = {**edit.extra, "side_effect": victim.category}
+    return Edit(edited, edit.mask | changed, edit.instruction, edit.parsed, edit.edit_type, extra)

@@ -1,0 +1,109 @@
+"""The edit-pair format: the contract every stage reads and writes.
+
+A dataset is a folder (local or ``s3://``) holding ``manifest.jsonl``, one :class:`EditPair` per
+line. Paths inside are relative to the manifest's folder, absolute, or ``s3://`` URIs. Keys the
+schema does not name are kept and written back untouched.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+
+from sigma.data import storage
+
+MANIFEST = "manifest.jsonl"
+EDIT_TYPES = ("add", "remove", "replace", "attribute_change", "global", "none", "other")
+EditType = Literal["add", "remove", "replace", "attribute_change", "global", "none", "other"]
+
+
+class ManifestError(ValueError):
+    """A manifest line that is not a valid edit pair."""
+
+
+class EditPair(BaseModel):
+    """One (original, edited, instruction[, mask]) record of ``manifest.jsonl``."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: str
+    original: str
+    edited: str
+    mask: str | None = None
+    instruction: str = ""
+    edit_type: EditType | None = None
+    source: str | None = None
+    split: str | None = None
+
+    @field_validator("id", "original", "edited")
+    @classmethod
+    def _non_empty(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be empty")
+        return value
+
+    @field_validator("instruction", mode="before")
+    @classmethod
+    def _none_is_empty(cls, value: str | None) -> str:
+        return "" if value is None else value
+
+    def resolve(self, root: str) -> EditPair:
+        """Copy with ``original``/``edited``/``mask`` made absolute against the dataset ``root``."""
+        paths = {k: storage.join(root, getattr(self, k)) for k in ("original", "edited")}
+        if self.mask:
+            paths["mask"] = storage.join(root, self.mask)
+        return self.model_copy(update=paths)
+
+    def to_json(self) -> str:
+        return json.dumps(self.model_dump(exclude_none=False), ensure_ascii=False, sort_keys=False)
+
+
+def manifest_uri(dataset: str) -> str:
+    """A dataset folder or a manifest path -> the manifest's URI."""
+    return dataset if dataset.endswith(".jsonl") else storage.join(dataset, MANIFEST)
+
+
+def iter_manifest_lines(dataset: str) -> Iterator[tuple[int, dict]]:
+    """Yield ``(line_number, raw_object)``; raises :class:`ManifestError` on invalid JSON."""
+    uri = manifest_uri(dataset)
+    text = storage.read_bytes(uri).decode("utf-8")
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ManifestError(f"{uri}:{lineno}: not valid JSON ({exc.msg})") from None
+        if not isinstance(obj, dict):
+            raise ManifestError(f"{uri}:{lineno}: expected a JSON object, got {type(obj).__name__}")
+        yield lineno, obj
+
+
+def parse_pair(obj: dict, where: str = "") -> EditPair:
+    try:
+        return EditPair.model_validate(obj)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise ManifestError(f"{where}invalid edit pair: {problems}") from None
+
+
+def read_manifest(dataset: str, *, resolve: bool = True) -> list[EditPair]:
+    """All pairs of a dataset, paths resolved against its folder (``resolve=False`` keeps them)."""
+    uri = manifest_uri(dataset)
+    root = storage.parent(uri)
+    pairs = []
+    for lineno, obj in iter_manifest_lines(dataset):
+        pair = parse_pair(obj, f"{uri}:{lineno}: ")
+        pairs.append(pair.resolve(root) if resolve else pair)
+    return pairs
+
+
+def write_manifest(dataset: str, pairs: Iterable[EditPair]) -> str:
+    """Write ``manifest.jsonl`` atomically; returns its URI."""
+    uri = manifest_uri(dataset)
+    body = "".join(p.to_json() + "\n" for p in pairs)
+    storage.write_bytes_atomic(uri, body.encode("utf-8"))
+    return uri

@@ -1,0 +1,109 @@
+"""Reading and writing bytes at local paths or ``s3://`` URIs.
+
+S3 goes through boto3; the endpoint comes from the standard ``AWS_ENDPOINT_URL`` /
+``AWS_ENDPOINT_URL_S3`` variables (MinIO, moto, ...) and retries use botocore's adaptive mode, so
+transient errors back off instead of failing a corpus run.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from functools import lru_cache
+from pathlib import Path, PurePosixPath
+
+
+class StorageError(IOError):
+    """A file could not be read or written; the message says which and why."""
+
+
+def is_s3(uri: str) -> bool:
+    return str(uri).startswith("s3://")
+
+
+def split_s3(uri: str) -> tuple[str, str]:
+    bucket, _, key = uri[len("s3://") :].partition("/")
+    if not bucket:
+        raise StorageError(f"malformed S3 URI {uri!r}: expected s3://BUCKET/KEY")
+    return bucket, key
+
+
+@lru_cache(maxsize=1)
+def s3_client():
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client("s3", config=Config(retries={"max_attempts": 8, "mode": "adaptive"}))
+
+
+def join(base: str, rel: str) -> str:
+    """Resolve ``rel`` against a folder ``base``; absolute paths and URIs pass through."""
+    if is_s3(rel) or os.path.isabs(rel):
+        return rel
+    if is_s3(base):
+        return "s3://" + str(PurePosixPath(base[len("s3://") :]) / rel)
+    return str(Path(base) / rel)
+
+
+def parent(uri: str) -> str:
+    if is_s3(uri):
+        return "s3://" + str(PurePosixPath(uri[len("s3://") :]).parent)
+    return str(Path(uri).parent)
+
+
+def read_bytes(uri: str) -> bytes:
+    if is_s3(uri):
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        bucket, key = split_s3(uri)
+        try:
+            return s3_client().get_object(Bucket=bucket, Key=key)["Body"].read()
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "?")
+            raise StorageError(f"cannot read {uri}: S3 error {code}") from exc
+        except BotoCoreError as exc:
+            raise StorageError(
+                f"cannot read {uri}: {exc} (is the S3 endpoint reachable? check AWS_ENDPOINT_URL)"
+            ) from exc
+    try:
+        return Path(uri).read_bytes()
+    except FileNotFoundError:
+        raise StorageError(f"file not found: {uri}") from None
+    except OSError as exc:
+        raise StorageError(f"cannot read {uri}: {exc.strerror}") from exc
+
+
+def exists(uri: str) -> bool:
+    if is_s3(uri):
+        from botocore.exceptions import ClientError
+
+        bucket, key = split_s3(uri)
+        try:
+            s3_client().head_object(Bucket=bucket, Key=key)
+            return True
+        except ClientError:
+            return False
+    return Path(uri).is_file()
+
+
+def write_bytes_atomic(uri: str, data: bytes) -> None:
+    """Write so that readers see either the old file or the complete new one, never a partial one.
+
+    Locally: temp file in the same folder, fsync, rename. On S3 a single PUT is already atomic.
+    """
+    if is_s3(uri):
+        bucket, key = split_s3(uri)
+        s3_client().put_object(Bucket=bucket, Key=key, Body=data)
+        return
+    path = Path(uri)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

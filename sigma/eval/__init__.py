@@ -1,0 +1,1 @@
+"""SIGMA eval layer."""

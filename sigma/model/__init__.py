@@ -1,0 +1,1 @@
+"""SIGMA model layer."""
