@@ -66,7 +66,7 @@ def to_rgb(img: Image.Image) -> Image.Image:
 
 def decode_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS, what: str = "image") -> np.ndarray:
     """Bytes -> ``(H, W, 3)`` uint8 RGB array."""
-    return np.asarray(to_rgb(_open(data, max_pixels, what)))
+    return np.array(to_rgb(_open(data, max_pixels, what)))  # writable, unlike np.asarray
 
 
 def decode_mask(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS, what: str = "mask") -> np.ndarray:

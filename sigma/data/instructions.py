@@ -65,7 +65,7 @@ COLOURS = frozenset(
 ADJECTIVES = COLOURS | frozenset(
     "striped spotted checkered plaid dotted wooden metallic shiny matte glossy old new young big small large "
     "tiny huge tall short long round square dark light pale bigger smaller larger taller shorter wider "
-    "thinner thicker brighter darker happy sad angry smiling wet dry broken rusty clean dirty colorful "
+    "thinner thicker brighter darker older younger warmer cooler happier longer happy sad angry smiling wet dry broken rusty clean dirty colorful "
     "colourful transparent furry fluffy leather denim woolen striped blonde curly straight".split()
 )
 MASS_NOUNS = frozenset(

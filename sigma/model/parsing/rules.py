@@ -1,6 +1,6 @@
 """Deterministic rule-based instruction parser for common English edit phrasings.
 
-Patterns are tried in order (global, replace, recolour, change, remove, add); the first match wins.
+Patterns are tried in order (global, replace, recolour, "there be", change, remove, add); the first match wins.
 Concept phrases are normalised: determiners, possessives ("the boy's"), intensifiers ("bright")
 and trailing locations ("on the table") are dropped, and single nouns get an article.
 """
@@ -19,7 +19,7 @@ MATERIALS = frozenset(
 DETERMINERS = r"(?:the|a|an|this|that|these|those|his|her|their|its|my|your|our|some|any)"
 INTENSIFIERS = frozenset("very really bright vivid vibrant".split())
 LOCATION = (
-    r"\s+(?:on top of|in front of|to the (?:left|right) of|next to|on|in|at|near|beside|behind|under|"
+    r"\s+(?:on top of|in front of|to the (?:left|right) of|next to|to|on|in|at|near|beside|behind|under|"
     r"underneath|above|below|from|inside|into|onto|over|around|by|within|across|along)\b.*$"
 )
 WHOLE_IMAGE = r"(?:it|this|everything|(?:the|this) (?:whole |entire |overall )?(?:image|photo|photograph|picture|scene|shot|frame|view))"
@@ -42,16 +42,17 @@ RECOLOUR_PATTERNS = (
 CHANGE_PATTERNS = (
     re.compile(r"^(?:change|turn|transform|convert|morph)\s+(?P<x>.+?)\s+(?:into|to be|to)\s+(?P<y>.+)$"),
     re.compile(r"^make\s+(?P<x>.+?)\s+(?:look like|into|become|be)\s+(?P<y>.+)$"),
-    re.compile(r"^(?:turn|make|let)\s+(?P<x>.+?)\s+(?P<y>(?:(?:light|dark|pale|deep)\s+)?\S+)$"),
+    re.compile(r"^(?:turn|make)\s+(?P<x>.+)\s+(?P<y>\S+)$"),
     re.compile(r"^(?P<x>.+?)\s+should (?:be|become|look like)\s+(?P<y>.+)$"),
 )
+THERE_REMOVE = re.compile(r"^(?:there should be no|let there be no|no more)\s+(?P<x>.+)$")
+THERE_ADD = re.compile(r"^(?:there should be|let there be)\s+(?P<y>.+)$")
 REMOVE_PATTERNS = (
     re.compile(r"^(?:remove|delete|erase|eliminate|get rid of|take out|take away|take off|clear)\s+(?P<x>.+)$"),
-    re.compile(r"^(?:there should be no|let there be no|no more)\s+(?P<x>.+)$"),
 )
 ADD_PATTERNS = (
     re.compile(r"^give\s+\S+(?:\s+\S+)?\s+(?P<y>(?:a|an|some)\s+.+)$"),
-    re.compile(r"^(?:add|put|place|insert|include|draw|paste|let there be|there should be)\s+(?P<y>.+)$"),
+    re.compile(r"^(?:add|put|place|insert|include|draw|paste)\s+(?P<y>.+)$"),
 )
 
 
@@ -75,9 +76,23 @@ def normalise(phrase: str, strip_location: bool = True) -> str:
     return " ".join(words)
 
 
+# A shade word before a colour ("light blue") belongs to the colour unless it ends a noun compound.
+SHADES = ("light", "dark", "pale", "deep")
+COMPOUNDS_ENDING_IN_SHADE = frozenset({"traffic light", "street light", "ceiling light", "night light", "lamp light"})
+
+
 def _is_adjectival(words: str) -> bool:
     tokens = words.split()
-    return bool(tokens) and all(t in ADJECTIVES or t.endswith(("er", "ish")) for t in tokens)
+    return bool(tokens) and all(t in ADJECTIVES or t.endswith("ish") for t in tokens)
+
+
+def _shift_shade(x: str, y: str) -> tuple[str, str]:
+    """``("the sky light", "blue")`` -> ``("the sky", "light blue")``; "traffic light" stays whole."""
+    head, _, last = x.rpartition(" ")
+    tail = " ".join(x.split()[-2:])
+    if last in SHADES and head and y in COLOURS and tail not in COMPOUNDS_ENDING_IN_SHADE:
+        return head, f"{last} {y}"
+    return x, y
 
 
 def _concept(words: str) -> str | None:
@@ -88,13 +103,15 @@ def _concept(words: str) -> str | None:
 
 def _change(x: str, y: str) -> ParsedInstruction:
     """X -> Y: attribute change when Y is only adjectives or keeps X's head noun, else replace."""
+    x, y = _shift_shade(x.strip(), y.strip())
     xw, yw = normalise(x), normalise(y, strip_location=False)
-    if re.fullmatch(WHOLE_IMAGE, x.strip()):
+    if re.fullmatch(WHOLE_IMAGE, x):
         return ParsedInstruction(action="global")
-    if _is_adjectival(yw) and xw:
-        return ParsedInstruction(original=_concept(xw), edited=f"{yw} {xw}", action="attribute_change")
     if xw in MATERIALS and yw in MATERIALS:
         return ParsedInstruction(original=_concept(xw), edited=_concept(yw), action="replace")
+    y_is_noun = re.match(r"(?:a|an)\s", y) is not None  # "to a square": the shape, not the adjective
+    if _is_adjectival(yw) and xw and not y_is_noun:
+        return ParsedInstruction(original=_concept(xw), edited=f"{yw} {xw}", action="attribute_change")
     if yw in MATERIALS:
         return ParsedInstruction(original=_concept(xw), edited=f"{yw} {xw}", action="attribute_change")
     same_head = xw and yw and xw.split()[-1] == yw.split()[-1]
@@ -127,6 +144,10 @@ class RuleParser:
             ) <= (COLOURS | ADJECTIVES):
                 xw, yw = normalise(m["x"]), normalise(m["y"], False)
                 return ParsedInstruction(original=_concept(xw), edited=f"{yw} {xw}", action="attribute_change")
+        if m := THERE_REMOVE.match(text):
+            return ParsedInstruction(original=_concept(normalise(m["x"])), action="remove")
+        if m := THERE_ADD.match(text):
+            return ParsedInstruction(edited=_concept(normalise(m["y"])), action="add")
         for pattern in CHANGE_PATTERNS:
             if m := pattern.match(text):
                 return _change(m["x"], m["y"])

@@ -1,0 +1,77 @@
+from pathlib import Path
+
+import pytest
+import yaml
+
+from sigma.config import ConfigError, load_params, parse_override
+from tests.conftest import ROOT
+
+
+def write(tmp_path: Path, tree: dict) -> Path:
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(tree))
+    return path
+
+
+@pytest.fixture
+def tree() -> dict:
+    return yaml.safe_load((ROOT / "params.yaml").read_text())
+
+
+def test_project_params_load():
+    params = load_params(ROOT / "params.yaml")
+    assert params.data.edit.n_pairs > 0
+    assert params.stage2.loss_weights == {"seg": 10.0, "calib": 0.1, "pl": 0.5, "dis": 0.5}
+
+
+@pytest.mark.parametrize(
+    "path",
+    [("data", "edit", "n_pair"), ("stage1", "learning_rate"), ("extra_section",), ("data", "calib", "perturb", "sigma")],
+)
+def test_unknown_key_is_rejected_with_its_dotted_name(tmp_path, tree, path):
+    node = tree
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = 1
+    with pytest.raises(ConfigError, match=rf"unknown key '{'.'.join(path)}'"):
+        load_params(write(tmp_path, tree))
+
+
+def test_override_sets_one_key_and_keeps_the_rest(tmp_path, tree):
+    params = load_params(write(tmp_path, tree), ["data.edit.n_pairs=7", "data.split.val=0.25"])
+    assert params.data.edit.n_pairs == 7
+    assert params.data.split.val == 0.25
+    assert params.data.inpaint.n_pairs == tree["data"]["inpaint"]["n_pairs"]
+
+
+def test_override_of_unknown_key_is_rejected(tmp_path, tree):
+    with pytest.raises(ConfigError, match="unknown key 'data.edit.npairs'"):
+        load_params(write(tmp_path, tree), ["data.edit.npairs=3"])
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("data.edit.n_pairs=0", "greater than or equal to 1"),
+        ("data.edit.perturb.strength=[0.9, 0.1]", "lo <= hi"),
+        ("data.edit.edit_mix={explode: 1}", "unknown edit kinds"),
+        ("data.sources=[{kind: coco}]", "needs a 'path'"),
+    ],
+)
+def test_invalid_values_name_the_problem(tmp_path, tree, override, message):
+    with pytest.raises(ConfigError, match=message):
+        load_params(write(tmp_path, tree), [override])
+
+
+def test_malformed_override_and_missing_file(tmp_path):
+    with pytest.raises(ConfigError, match="KEY=VALUE"):
+        parse_override("data.edit.n_pairs")
+    with pytest.raises(ConfigError, match="not found"):
+        load_params(tmp_path / "nope.yaml")
+
+
+def test_bad_yaml_is_a_config_error(tmp_path):
+    path = tmp_path / "params.yaml"
+    path.write_text("data: [unclosed")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_params(path)

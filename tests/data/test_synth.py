@@ -1,0 +1,140 @@
+"""Synthesis: deterministic, exact masks, splits by photo, instructions that parse to their tuples."""
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sigma.config import DataParams, PerturbParams, SourceParams, SynthKindParams
+from sigma.data.builtin import iter_builtin
+from sigma.data.dataset import EditPairDataset
+from sigma.data.images import decode_image, decode_mask
+from sigma.data.photos import fit_max_side, load_photos
+from sigma.data.synth import split_of, synthesise
+from sigma.model.parsing import RuleParser
+
+ALL_EDITS = {"remove": 1.0, "recolour": 1.0, "replace": 1.0, "add": 1.0, "global": 0.5}
+
+
+def data_params(strength=(0.0, 0.0), n=24, side_effect=0.5, sources=None) -> DataParams:
+    kind = SynthKindParams(n_pairs=n, seed=7, edit_mix=ALL_EDITS, side_effect_prob=side_effect,
+                           perturb=PerturbParams(strength=strength))
+    calib = SynthKindParams(n_pairs=6, seed=8, perturb=PerturbParams(strength=(0.3, 1.0)))
+    return DataParams(sources=sources or [SourceParams(kind="builtin")], max_side=160,
+                      inpaint=kind.model_copy(update={"edit_mix": {"remove": 1.0}}), edit=kind, calib=calib)
+
+
+@pytest.fixture(scope="module")
+def photos():
+    return [fit_max_side(p, 160) for p in iter_builtin(n_scenes=12)]
+
+
+def digest(folder: Path) -> dict[str, str]:
+    return {str(p.relative_to(folder)): hashlib.md5(p.read_bytes()).hexdigest() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_same_seed_same_bytes(tmp_path, photos):
+    params = data_params(strength=(0.2, 1.0))
+    synthesise("edit", photos, params, tmp_path / "a")
+    synthesise("edit", photos, params, tmp_path / "b")
+    assert digest(tmp_path / "a") == digest(tmp_path / "b")
+    other = params.model_copy(update={"edit": params.edit.model_copy(update={"seed": 99})})
+    synthesise("edit", photos, other, tmp_path / "c")
+    assert digest(tmp_path / "a") != digest(tmp_path / "c")
+
+
+@pytest.mark.parametrize("kind", ["inpaint", "edit"])
+def test_pixels_outside_the_mask_are_unchanged_without_perturbation(tmp_path, photos, kind):
+    summary = synthesise(kind, photos, data_params(), tmp_path)
+    assert summary["n_pairs"] == 24
+    for item in EditPairDataset(str(tmp_path)):
+        outside = item["mask"][0] == 0
+        diff = (item["original"] - item["edited"]).abs().amax(0)
+        assert item["mask"].sum() > 0, item["id"]
+        assert (diff[outside] == 0).all(), f"{item['id']}: changed pixels outside the mask"
+        # and the mask is not padding: most of it really changed
+        if item["edit_type"] != "global":
+            assert (diff[~outside] > 0).float().mean() > 0.3, item["id"]
+
+
+def test_edit_mix_covers_every_kind_and_side_effects_join_the_mask(tmp_path, photos):
+    synthesise("edit", photos, data_params(n=40), tmp_path)
+    rows = [json.loads(line) for line in (tmp_path / "manifest.jsonl").read_text().splitlines()]
+    assert {r["edit_type"] for r in rows} == {"remove", "attribute_change", "replace", "add", "global"}
+    assert all(r["mask_area"] == 1.0 for r in rows if r["edit_type"] == "global")
+    side = [r for r in rows if r.get("side_effect")]
+    assert side, "side_effect_prob=0.5 produced no side effect"
+
+
+def test_perturbation_touches_every_pixel_but_keeps_the_mask(tmp_path, photos):
+    synthesise("edit", photos, data_params(strength=(0.8, 1.0)), tmp_path / "p")
+    synthesise("edit", photos, data_params(strength=(0.0, 0.0)), tmp_path / "clean")
+    for p_item, c_item in zip(EditPairDataset(str(tmp_path / "p")), EditPairDataset(str(tmp_path / "clean"))):
+        assert (p_item["mask"] == c_item["mask"]).all()
+        outside = p_item["mask"][0] == 0
+        if outside.any():
+            assert (p_item["original"] - p_item["edited"]).abs().amax(0)[outside].mean() > 0
+
+
+def test_calib_pairs_have_all_zero_masks_and_differ(tmp_path, photos):
+    synthesise("calib", photos, data_params(), tmp_path)
+    for item in EditPairDataset(str(tmp_path)):
+        assert item["mask"].sum() == 0 and item["edit_type"] == "none" and item["instruction"] == ""
+        assert (item["original"] != item["edited"]).any()
+
+
+def test_generated_instructions_parse_to_their_tuples(tmp_path, photos):
+    synthesise("edit", photos, data_params(n=40), tmp_path)
+    parser = RuleParser()
+    for line in (tmp_path / "manifest.jsonl").read_text().splitlines():
+        row = json.loads(line)
+        assert parser.parse(row["instruction"]).model_dump() == row["parsed"], row["instruction"]
+
+
+def test_splits_are_by_photo():
+    assert split_of("coco:1.jpg", 0.1, 0.2) == split_of("coco:1.jpg", 0.1, 0.2)
+    splits = [split_of(f"p{i}", 0.1, 0.2) for i in range(2000)]
+    assert abs(splits.count("test") / 2000 - 0.2) < 0.04 and abs(splits.count("val") / 2000 - 0.1) < 0.03
+
+
+def test_atomic_output_replaces_and_leaves_no_partial(tmp_path, photos):
+    out = tmp_path / "edit"
+    out.mkdir()
+    (out / "stale.txt").write_text("old")
+    synthesise("edit", photos, data_params(n=4), out)
+    assert not (out / "stale.txt").exists() and not (tmp_path / "edit.partial").exists()
+
+
+def test_coco_source_gives_real_photo_edits(tmp_path, coco_tiny):
+    source = SourceParams(kind="coco", path=str(coco_tiny / "train2017"),
+                          annotations=str(coco_tiny / "annotations" / "instances_train2017.json"), max_images=10)
+    photos = load_photos([source], 160)
+    assert len(photos) == 10 and sum(len(p.instances) for p in photos) > 10
+    synthesise("edit", photos, data_params(), tmp_path)
+    rows = [json.loads(line) for line in (tmp_path / "manifest.jsonl").read_text().splitlines()]
+    assert all(r["source"].startswith("coco_tiny:") for r in rows)
+    for r in rows[:5]:
+        edited = decode_image((tmp_path / r["edited"]).read_bytes())
+        assert decode_mask((tmp_path / r["mask"]).read_bytes()).shape == edited.shape[:2]
+
+
+def test_no_sources_is_a_clear_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no readable photos"):
+        load_photos([SourceParams(kind="folder", path=str(tmp_path))], 64)
+
+
+def test_folder_source_only_allows_global_edits(tmp_path, photos):
+    from sigma.data.images import encode_png
+
+    (tmp_path / "photos").mkdir()
+    (tmp_path / "photos" / "a.png").write_bytes(encode_png(photos[0].image))
+    (tmp_path / "photos" / "broken.jpg").write_bytes(b"nope")
+    folder = load_photos([SourceParams(kind="folder", path=str(tmp_path / "photos"))], 64)
+    assert len(folder) == 1
+    with pytest.raises(ValueError, match="no instance masks"):
+        synthesise("edit", folder, data_params().model_copy(update={"edit": data_params().edit.model_copy(update={"edit_mix": {"remove": 1.0}})}), tmp_path / "o")
+    summary = synthesise("edit", folder, data_params(n=3), tmp_path / "g")
+    assert summary["edit_types"] == {"global": 3}
+    assert np.isclose(summary["mean_mask_area"], 1.0)
