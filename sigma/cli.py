@@ -16,7 +16,7 @@ from sigma.config import ConfigError, Params, load_params
 app = typer.Typer(help="SIGMA: pixel masks of what a text-driven image edit changed.", no_args_is_help=True)
 data_app = typer.Typer(help="Synthesise, bootstrap and validate edit-pair datasets.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)  # paths in errors must stay copy-pasteable
 
 ParamsOpt = Annotated[Path, typer.Option("--params", "-p", help="params.yaml to read.")]
 SetOpt = Annotated[
@@ -30,6 +30,13 @@ def _params(path: Path, overrides: list[str] | None) -> Params:
     except ConfigError as exc:
         console.print(f"[red]error:[/] {exc}")
         raise typer.Exit(2) from None
+
+
+def _section(path: Path, overrides: list[str] | None, name: str):
+    """One params section; outside a project (no params.yaml, no overrides) its defaults."""
+    if path.exists() or overrides:
+        return getattr(_params(path, overrides), name)
+    return Params.model_fields[name].default
 
 
 @app.command()
@@ -49,11 +56,8 @@ def parse(
     from sigma.model.parsing import build_parser
 
     overrides = list(set_ or []) + ([f"parse.name={parser}"] if parser else [])
-    cfg = _params(params, overrides).parse if params.exists() or overrides else None
-    from sigma.config import ParserParams
-
     try:
-        result = build_parser(cfg or ParserParams()).parse(instruction)
+        result = build_parser(_section(params, overrides, "parse")).parse(instruction)
     except (KeyError, ValueError, OSError) as exc:
         console.print(f"[red]error:[/] {exc}")
         raise typer.Exit(2) from None
@@ -106,12 +110,11 @@ def data_validate(
     set_: SetOpt = None,
 ) -> None:
     """Run the edit-pair expectation suite; exit 1 naming the bad rows if any check fails."""
-    from sigma.config import ValidateParams
     from sigma.data.pairs import ManifestError
     from sigma.data.storage import StorageError
     from sigma.data.validate import validate_dataset
 
-    cfg = _params(params, set_).validate_ if params.exists() or set_ else ValidateParams()
+    cfg = _section(params, set_, "validate_")
     results = {}
     ok = True
     for dataset in datasets:

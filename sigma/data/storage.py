@@ -33,7 +33,9 @@ def s3_client():
     import boto3
     from botocore.config import Config
 
-    return boto3.client("s3", config=Config(retries={"max_attempts": 8, "mode": "adaptive"}))
+    # Short connect timeout: a wrong endpoint should fail in seconds, not hang every read.
+    config = Config(connect_timeout=5, read_timeout=60, retries={"max_attempts": 5, "mode": "adaptive"})
+    return boto3.client("s3", config=config)
 
 
 def join(base: str, rel: str) -> str:

@@ -1,0 +1,70 @@
+"""The expectation suite catches each kind of bad row and names it."""
+
+import json
+
+import numpy as np
+import pytest
+
+from sigma.config import ValidateParams
+from sigma.data.images import encode_png
+from sigma.data.validate import validate_dataset
+
+RGB = np.random.default_rng(0).integers(0, 255, (6, 8, 3), dtype=np.uint8)
+
+
+@pytest.fixture
+def folder(tmp_path):
+    (tmp_path / "o.png").write_bytes(encode_png(RGB))
+    (tmp_path / "e.png").write_bytes(encode_png(RGB[::-1].copy()))
+    (tmp_path / "m.png").write_bytes(encode_png(np.eye(6, 8, dtype=bool)))
+    (tmp_path / "small.png").write_bytes(encode_png(RGB[:4]))
+    grey = np.full((6, 8), 128, np.uint8)
+    (tmp_path / "grey_mask.png").write_bytes(encode_png(grey))
+    (tmp_path / "corrupt.png").write_bytes(b"\x89PNG\r\n\x1a\n garbage")
+    return tmp_path
+
+
+def good(pair_id: str, **kw) -> dict:
+    return {"id": pair_id, "original": "o.png", "edited": "e.png", "mask": "m.png", "instruction": "remove it",
+            "edit_type": "remove", **kw}
+
+
+def run(folder, rows, **params):
+    (folder / "manifest.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return validate_dataset(str(folder), ValidateParams(**params))
+
+
+def test_clean_dataset_passes(folder):
+    report = run(folder, [good("a"), good("b", mask=None, edit_type=None, instruction="")])
+    assert report.success and report.n_pairs == 2 and not report.failures
+
+
+@pytest.mark.parametrize(
+    "bad, description",
+    [
+        (good("a"), "ids are unique"),  # duplicates the first row's id
+        (good("x", edited="missing.png"), "edited image exists"),
+        (good("x", original="corrupt.png"), "original image exists"),
+        (good("x", mask="nowhere.png"), "mask (when given) exists"),
+        (good("x", edited="small.png", mask=None), "same width and height"),
+        (good("x", mask="small.png"), "same width and height"),
+        (good("x", mask="grey_mask.png"), "mask holds only 0 and 255"),
+        (good("x", instruction="y" * 30), "at most 20 characters"),
+        (good("x", edit_type="explode"), "edit_type is one of"),
+        ({k: v for k, v in good("x").items() if k != "edited"}, "'edited' path is given"),
+        ({k: v for k, v in good("x").items() if k != "id"}, "every pair has an id"),
+    ],
+)
+def test_each_kind_of_bad_row_is_caught_and_named(folder, bad, description):
+    report = run(folder, [good("a"), good("b"), bad], max_instruction_chars=20)
+    assert not report.success
+    hits = [f for f in report.failures if description in f.description]
+    assert hits, report.format()
+    bad_key = f"{bad.get('id', '')}@line3"
+    assert bad_key in hits[0].bad_ids
+    assert "b@line2" not in hits[0].bad_ids
+    assert bad_key in report.format()
+
+
+def test_empty_manifest_fails(folder):
+    assert not run(folder, []).success
