@@ -84,6 +84,7 @@ def data_synth(
     out: Annotated[Optional[Path], typer.Option(help="Output folder; default data/synth/KIND.")] = None,
     params: ParamsOpt = Path("params.yaml"),
     set_: SetOpt = None,
+    track: Annotated[bool, typer.Option(help="Log params and the summary to MLflow (MLFLOW_TRACKING_URI).")] = True,
 ) -> None:
     """Synthesise (original, edited, instruction, mask) pairs from the configured photo sources."""
     from sigma.data.photos import load_photos
@@ -100,6 +101,11 @@ def data_synth(
         console.print(f"[red]error:[/] {exc}")
         raise typer.Exit(1) from None
     console.print_json(json.dumps(summary))
+    if track:
+        from sigma.tracking import log_summary
+
+        section = cfg.model_dump(mode="json", include={"sources", "max_side", "split", kind})
+        log_summary(f"synth_{kind}", section, summary, stage=f"synth_{kind}")
 
 
 @data_app.command("validate")

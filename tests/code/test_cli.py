@@ -49,11 +49,17 @@ def test_unknown_param_key_is_reported(tmp_path):
     assert result.exit_code == 2 and "unknown key 'data.edit.n_pair'" in result.output
 
 
-def test_synth_then_validate(tmp_path):
+def test_synth_then_validate(tmp_path, monkeypatch):
+    import mlflow
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/mlflow.db")
     out = tmp_path / "calib"
     result = runner.invoke(app, ["data", "synth", "calib", "--out", str(out), "--params", str(ROOT / "params.yaml"),
                                  "--set", "data.sources=[{kind: builtin}]", "--set", "data.calib.n_pairs=3"])
     assert result.exit_code == 0, result.output
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path}/mlflow.db")
+    runs = mlflow.search_runs(experiment_names=["sigma"])
+    assert runs["metrics.n_pairs"].tolist() == [3.0] and runs["params.calib.n_pairs"].tolist() == ["3"]
     report = tmp_path / "report.json"
     result = runner.invoke(app, ["data", "validate", str(out), "--report", str(report)])
     assert result.exit_code == 0, result.output

@@ -1,0 +1,79 @@
+"""MLflow set-up shared by every stage: tracking URI, lineage tags and flattened params.
+
+The default is embedded: a SQLite file under the repo with artifacts beside it. A server is one
+setting away: ``MLFLOW_TRACKING_URI`` (e.g. ``http://mlflow:5000``).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
+
+
+def tracking_uri() -> str:
+    return os.environ.get("MLFLOW_TRACKING_URI", DEFAULT_TRACKING_URI)
+
+
+def flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"data": {"edit": {"n_pairs": 3}}}`` -> ``{"data.edit.n_pairs": 3}`` (lists kept as values)."""
+    flat: dict[str, Any] = {}
+    for key, value in tree.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            flat.update(flatten(value, f"{name}."))
+        else:
+            flat[name] = value
+    return flat
+
+
+def git_commit(cwd: str | Path = ".") -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, check=True)
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return out.stdout.strip() or None
+
+
+def lock_hashes(stage: str, lock_file: str | Path = "dvc.lock") -> dict[str, str]:
+    """``{"dvc.dep.<path>": md5}`` for a stage's inputs as recorded in ``dvc.lock`` (empty if unknown)."""
+    path = Path(lock_file)
+    if not path.exists():
+        return {}
+    entry = (yaml.safe_load(path.read_text()) or {}).get("stages", {}).get(stage, {})
+    return {f"dvc.dep.{d['path']}": d.get("md5", "") for d in entry.get("deps", [])}
+
+
+@contextmanager
+def start_run(name: str, params: Mapping[str, Any] | None = None, stage: str | None = None, nested: bool = False) -> Iterator[Any]:
+    """An MLflow run tagged with the git commit and the stage's dvc.lock input hashes."""
+    import mlflow
+
+    mlflow.set_tracking_uri(tracking_uri())
+    mlflow.set_experiment(os.environ.get("MLFLOW_EXPERIMENT_NAME", "sigma"))
+    tags = {"sigma.stage": stage or name}
+    if commit := git_commit():
+        tags["git.commit"] = commit
+    if stage:
+        tags.update(lock_hashes(stage))
+    with mlflow.start_run(run_name=name, nested=nested, tags=tags) as run:
+        if params:
+            mlflow.log_params({k: str(v)[:500] for k, v in flatten(params).items()})
+        yield run
+
+
+def log_summary(name: str, params: Mapping[str, Any], summary: Mapping[str, Any], stage: str | None = None) -> None:
+    """One run holding a stage's params, its numeric summary as metrics and the summary as JSON."""
+    import mlflow
+
+    with start_run(name, params, stage=stage):
+        metrics = {k: float(v) for k, v in flatten(summary).items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+        mlflow.log_metrics(metrics)
+        mlflow.log_dict(dict(summary), "summary.json")

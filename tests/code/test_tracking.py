@@ -1,0 +1,31 @@
+import pytest
+
+from sigma.tracking import flatten, lock_hashes, start_run
+
+
+def test_flatten_nested_params():
+    assert flatten({"data": {"edit": {"n_pairs": 3, "mix": [1, 2]}}, "seed": 1}) == {
+        "data.edit.n_pairs": 3, "data.edit.mix": [1, 2], "seed": 1}
+
+
+def test_lock_hashes_read_the_stage_inputs(tmp_path):
+    lock = tmp_path / "dvc.lock"
+    lock.write_text("schema: '2.0'\nstages:\n  synth_edit:\n    deps:\n    - path: data/raw\n      md5: abc.dir\n")
+    assert lock_hashes("synth_edit", lock) == {"dvc.dep.data/raw": "abc.dir"}
+    assert lock_hashes("other", lock) == {}
+    assert lock_hashes("synth_edit", tmp_path / "missing.lock") == {}
+
+
+@pytest.mark.slow
+def test_run_is_tracked_with_params_and_lineage(tmp_path, monkeypatch):
+    import mlflow
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/mlflow.db")
+    (tmp_path / "dvc.lock").write_text("stages:\n  synth_edit:\n    deps:\n    - path: data/raw\n      md5: abc.dir\n")
+    with start_run("synth", {"data": {"n": 3}}, stage="synth_edit") as run:
+        pass
+    got = mlflow.get_run(run.info.run_id)
+    assert got.data.params == {"data.n": "3"}
+    assert got.data.tags["dvc.dep.data/raw"] == "abc.dir"
+    assert got.data.tags["sigma.stage"] == "synth_edit"
