@@ -87,25 +87,18 @@ def data_synth(
     track: Annotated[bool, typer.Option(help="Log params and the summary to MLflow (MLFLOW_TRACKING_URI).")] = True,
 ) -> None:
     """Synthesise (original, edited, instruction, mask) pairs from the configured photo sources."""
-    from sigma.data.photos import load_photos
-    from sigma.data.synth import KINDS, synthesise
+    from sigma.data.stages import synth_stage
+    from sigma.data.synth import KINDS
 
     if kind not in KINDS:
         console.print(f"[red]error:[/] unknown kind {kind!r}; choose one of {', '.join(KINDS)}")
         raise typer.Exit(2)
-    cfg = _params(params, set_).data
     try:
-        photos = load_photos(cfg.sources, cfg.max_side)
-        summary = synthesise(kind, photos, cfg, out or Path("data/synth") / kind)
+        summary = synth_stage(kind, _params(params, set_).data, out, track=track)
     except (FileNotFoundError, ValueError) as exc:
         console.print(f"[red]error:[/] {exc}")
         raise typer.Exit(1) from None
     console.print_json(json.dumps(summary))
-    if track:
-        from sigma.tracking import log_summary
-
-        section = cfg.model_dump(mode="json", include={"sources", "max_side", "split", kind})
-        log_summary(f"synth_{kind}", section, summary, stage=f"synth_{kind}")
 
 
 @data_app.command("validate")
@@ -116,29 +109,14 @@ def data_validate(
     set_: SetOpt = None,
 ) -> None:
     """Run the edit-pair expectation suite; exit 1 naming the bad rows if any check fails."""
-    from sigma.data.pairs import ManifestError
-    from sigma.data.storage import StorageError
-    from sigma.data.validate import validate_dataset
+    from sigma.data.stages import validate_stage
 
-    cfg = _section(params, set_, "validate_")
-    results = {}
-    ok = True
-    for dataset in datasets:
-        try:
-            rep = validate_dataset(dataset, cfg)
-        except (ManifestError, StorageError) as exc:
-            console.print(f"[red]{dataset}: cannot read manifest:[/] {exc}")
-            ok = False
-            results[dataset] = {"success": False, "error": str(exc)}
-            continue
-        console.print(rep.format(), style=None if rep.success else "red", markup=False)
-        ok &= rep.success
-        results[dataset] = {"success": rep.success, "n_pairs": rep.n_pairs, "failures": [f.__dict__ for f in rep.failures]}
-    if report:
-        from sigma.data.storage import write_bytes_atomic
-
-        summary = {"success": ok, "n_pairs": sum(r.get("n_pairs", 0) for r in results.values()), "datasets": results}
-        write_bytes_atomic(str(report), (json.dumps(summary, indent=2) + "\n").encode())
+    ok, results = validate_stage(datasets, _section(params, set_, "validate_"), report)
+    for dataset, result in results.items():
+        if isinstance(result, str):
+            console.print(f"{dataset}: {result}", style="red", markup=False)
+        else:
+            console.print(result.format(), style=None if result.success else "red", markup=False)
     if not ok:
         raise typer.Exit(1)
 

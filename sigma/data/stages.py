@@ -1,0 +1,56 @@
+"""The data stages as functions: the CLI, ``dvc.yaml`` and the Prefect flows all call these."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from sigma.config import DataParams, ValidateParams
+from sigma.data.pairs import ManifestError
+from sigma.data.storage import StorageError, write_bytes_atomic
+from sigma.data.validate import ValidationReport, validate_dataset
+
+
+def synth_stage(kind: str, data: DataParams, out: str | Path | None = None, track: bool = True) -> dict:
+    """Synthesise one kind into ``out`` (default ``data/synth/KIND``) and log it to MLflow.
+
+    Raises:
+        FileNotFoundError: the sources hold no readable photo.
+        ValueError: unknown kind, or the edit mix cannot be drawn from these sources.
+    """
+    from sigma.data.photos import load_photos
+    from sigma.data.synth import synthesise
+
+    photos = load_photos(data.sources, data.max_side)
+    summary = synthesise(kind, photos, data, out or Path("data/synth") / kind)
+    if track:
+        from sigma.tracking import log_summary
+
+        section = data.model_dump(mode="json", include={"sources", "max_side", "split", kind})
+        log_summary(f"synth_{kind}", section, summary, stage=f"synth_{kind}")
+    return summary
+
+
+def validate_stage(
+    datasets: list[str], params: ValidateParams, report: str | Path | None = None
+) -> tuple[bool, dict[str, ValidationReport | str]]:
+    """Validate every dataset; an unreadable manifest counts as a failure (its error as the value).
+
+    Writes a JSON summary to ``report`` (DVC metrics) when given. Returns ``(all_ok, per_dataset)``.
+    """
+    results: dict[str, ValidationReport | str] = {}
+    for dataset in datasets:
+        try:
+            results[dataset] = validate_dataset(dataset, params)
+        except (ManifestError, StorageError) as exc:
+            results[dataset] = f"cannot read manifest: {exc}"
+    ok = all(isinstance(r, ValidationReport) and r.success for r in results.values())
+    if report:
+        summary = {
+            "success": ok,
+            "n_pairs": sum(r.n_pairs for r in results.values() if isinstance(r, ValidationReport)),
+            "datasets": {d: r.to_dict() if isinstance(r, ValidationReport) else {"success": False, "error": r}
+                         for d, r in results.items()},
+        }
+        write_bytes_atomic(str(report), (json.dumps(summary, indent=2) + "\n").encode())
+    return ok, results
