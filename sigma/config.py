@@ -67,7 +67,9 @@ class SynthKindParams(Section):
     seed: int = 0
     edit_mix: dict[str, float] = Field(default_factory=lambda: {"remove": 1.0})
     side_effect_prob: float = Field(default=0.0, ge=0, le=1)
-    inpaint_method: Literal["telea", "ns"] = "telea"
+    inpaint_method: Literal["telea", "ns", "diffusers"] = "telea"
+    inpaint_model: str | None = None  # diffusers inpainting pipeline: local HF cache id or folder
+    inpaint_steps: int = Field(default=25, ge=1)
     perturb: PerturbParams = PerturbParams()
 
     @model_validator(mode="after")

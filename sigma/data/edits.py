@@ -13,10 +13,10 @@ import cv2
 import numpy as np
 
 from sigma.data import instructions
+from sigma.data.inpainters import Inpainter
 from sigma.data.photos import Instance, Photo
 
 HUES = {"red": 0, "orange": 12, "yellow": 28, "green": 60, "cyan": 90, "blue": 112, "purple": 135, "pink": 165}
-INPAINT_FLAGS = {"telea": cv2.INPAINT_TELEA, "ns": cv2.INPAINT_NS}
 
 
 @dataclass
@@ -34,15 +34,9 @@ def _dilate(mask: np.ndarray, radius: int) -> np.ndarray:
     return cv2.dilate(mask.astype(np.uint8), kernel) > 0
 
 
-def inpaint_region(image: np.ndarray, region: np.ndarray, method: str) -> np.ndarray:
-    """Fill ``region`` from its surroundings (OpenCV Telea / Navier-Stokes); outside is untouched."""
-    filled = cv2.inpaint(image[..., ::-1].copy(), region.astype(np.uint8) * 255, 5, INPAINT_FLAGS[method])
-    return np.where(region[..., None], filled[..., ::-1], image)
-
-
-def remove(photo: Photo, target: Instance, rng: np.random.Generator, method: str = "telea") -> Edit:
+def remove(photo: Photo, target: Instance, rng: np.random.Generator, inpaint: Inpainter) -> Edit:
     region = _dilate(target.mask, int(rng.integers(2, 6)))
-    edited = inpaint_region(photo.image, region, method)
+    edited = inpaint(photo.image, region, rng)
     text, parsed = instructions.remove(rng, target.category)
     return Edit(edited, region, text, parsed, "remove", {"target": target.category})
 
@@ -106,10 +100,10 @@ def paste(
 
 
 def replace(
-    photo: Photo, target: Instance, donor: Photo, donor_inst: Instance, rng: np.random.Generator, method: str = "telea"
+    photo: Photo, target: Instance, donor: Photo, donor_inst: Instance, rng: np.random.Generator, inpaint: Inpainter
 ) -> Edit:
     region = _dilate(target.mask, int(rng.integers(2, 6)))
-    cleared = inpaint_region(photo.image, region, method)
+    cleared = inpaint(photo.image, region, rng)
     ys, xs = np.nonzero(target.mask)
     centre = (int(xs.mean()), int(ys.mean()))
     height = int((ys.max() - ys.min() + 1) * rng.uniform(0.9, 1.2))

@@ -20,6 +20,7 @@ from rich.progress import Progress
 from sigma.config import DataParams, SynthKindParams
 from sigma.data import edits
 from sigma.data.images import encode_png
+from sigma.data.inpainters import build_inpainter
 from sigma.data.pairs import EditPair, write_manifest
 from sigma.data.perturb import perturb
 from sigma.data.photos import Instance, Photo
@@ -46,6 +47,7 @@ class Synthesiser:
         self.with_instances = [(p, eligible(p, data)) for p in photos]
         self.with_instances = [(p, ins) for p, ins in self.with_instances if ins]
         self.donors = [(p, i) for p, ins in self.with_instances for i in ins]
+        self.inpaint = build_inpainter(params.inpaint_method, params.inpaint_model, params.inpaint_steps)
 
     def _edit_kinds(self) -> tuple[list[str], np.ndarray]:
         mix = {k: w for k, w in self.params.edit_mix.items() if w > 0}
@@ -67,14 +69,14 @@ class Synthesiser:
         photo, targets = self.with_instances[rng.integers(len(self.with_instances))]
         target = targets[rng.integers(len(targets))]
         if kind == "remove":
-            edit = edits.remove(photo, target, rng, self.params.inpaint_method)
+            edit = edits.remove(photo, target, rng, self.inpaint)
         elif kind == "recolour":
             edit = edits.recolour(photo, target, rng)
         else:
             others = [(p, i) for p, i in self.donors if i.category != target.category] or self.donors
             donor, donor_inst = others[rng.integers(len(others))]
             if kind == "replace":
-                edit = edits.replace(photo, target, donor, donor_inst, rng, self.params.inpaint_method)
+                edit = edits.replace(photo, target, donor, donor_inst, rng, self.inpaint)
             else:
                 edit = edits.add(photo, donor, donor_inst, rng)
         if rng.random() < self.params.side_effect_prob:
