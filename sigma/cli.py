@@ -24,12 +24,17 @@ SetOpt = Annotated[
 ]
 
 
+def _fail(message: object, code: int = 1) -> typer.Exit:
+    """Print an error (as plain text: messages hold brackets that rich would read as markup)."""
+    console.print(f"error: {message}", style="red", markup=False)
+    return typer.Exit(code)
+
+
 def _params(path: Path, overrides: list[str] | None) -> Params:
     try:
         return load_params(path, overrides)
     except ConfigError as exc:
-        console.print(f"[red]error:[/] {exc}")
-        raise typer.Exit(2) from None
+        raise _fail(exc, 2) from None
 
 
 def _section(path: Path, overrides: list[str] | None, name: str):
@@ -59,8 +64,7 @@ def parse(
     try:
         result = build_parser(_section(params, overrides, "parse")).parse(instruction)
     except (KeyError, ValueError, OSError) as exc:
-        console.print(f"[red]error:[/] {exc}")
-        raise typer.Exit(2) from None
+        raise _fail(exc, 2) from None
     typer.echo(json.dumps(result.model_dump()))
 
 
@@ -91,13 +95,11 @@ def data_synth(
     from sigma.data.synth import KINDS
 
     if kind not in KINDS:
-        console.print(f"[red]error:[/] unknown kind {kind!r}; choose one of {', '.join(KINDS)}")
-        raise typer.Exit(2)
+        raise _fail(f"unknown kind {kind!r}; choose one of {', '.join(KINDS)}", 2)
     try:
         summary = synth_stage(kind, _params(params, set_).data, out, track=track)
     except (FileNotFoundError, ValueError) as exc:
-        console.print(f"[red]error:[/] {exc}")
-        raise typer.Exit(1) from None
+        raise _fail(exc) from None
     console.print_json(json.dumps(summary))
 
 

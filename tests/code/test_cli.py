@@ -73,3 +73,9 @@ def test_synth_then_validate(tmp_path, monkeypatch):
 def test_validate_unreadable_manifest(tmp_path):
     result = runner.invoke(app, ["data", "validate", str(tmp_path / "nothing")])
     assert result.exit_code == 1 and "cannot read manifest" in result.output
+
+
+def test_error_messages_keep_their_brackets():
+    result = runner.invoke(app, ["data", "synth", "edit", "--params", str(ROOT / "params.yaml"),
+                                 "--set", "data.edit.edit_mix={explode: 1}"])
+    assert result.exit_code == 2 and "['explode']" in result.output
