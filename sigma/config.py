@@ -86,6 +86,12 @@ class SplitParams(Section):
     val: float = Field(default=0.1, ge=0, lt=1)
     test: float = Field(default=0.2, ge=0, lt=1)
 
+    @model_validator(mode="after")
+    def _leaves_train(self) -> SplitParams:
+        if self.val + self.test >= 1:
+            raise ValueError(f"split.val + split.test must be < 1 (got {self.val + self.test}); nothing left to train on")
+        return self
+
 
 class DataParams(Section):
     raw_dir: str = "data/raw"

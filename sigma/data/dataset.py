@@ -55,6 +55,15 @@ def to_tensor(image: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float().div_(255)
 
 
+def collate_pairs(items: list[dict[str, Any]]) -> dict[str, Any]:
+    """Batch items of one size: tensors stacked, everything else (ids, instructions, meta) as lists."""
+    batch = {k: [item[k] for item in items] for k in items[0]}
+    for key in ("original", "edited", "mask"):
+        batch[key] = torch.stack(batch[key])
+    batch["has_mask"] = torch.tensor(batch["has_mask"])
+    return batch
+
+
 class EditPairDataset(Dataset):
     """Items are dicts: ``original``/``edited`` ``(3, H, W)`` float in [0, 1], ``mask`` ``(1, H, W)``
     float (zeros when the pair has none), ``has_mask``, ``instruction``, ``id``, ``edit_type`` and

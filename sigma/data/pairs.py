@@ -69,7 +69,10 @@ def manifest_uri(dataset: str) -> str:
 def iter_manifest_lines(dataset: str) -> Iterator[tuple[int, dict]]:
     """Yield ``(line_number, raw_object)``; raises :class:`ManifestError` on invalid JSON."""
     uri = manifest_uri(dataset)
-    text = storage.read_bytes(uri).decode("utf-8")
+    try:
+        text = storage.read_bytes(uri).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ManifestError(f"{uri}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     for lineno, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue

@@ -49,6 +49,13 @@ class Synthesiser:
         self.donors = [(p, i) for p, ins in self.with_instances for i in ins]
         self.inpaint = build_inpainter(params.inpaint_method, params.inpaint_model, params.inpaint_steps)
 
+    def split(self, photo: Photo) -> str:
+        return split_of(photo.id, self.data.split.val, self.data.split.test)
+
+    def donors_in(self, split: str) -> list[tuple[Photo, Instance]]:
+        """Pasted objects come from photos of the pair's own split: no held-out pixels in training."""
+        return [(p, i) for p, i in self.donors if self.split(p) == split]
+
     def _edit_kinds(self) -> tuple[list[str], np.ndarray]:
         mix = {k: w for k, w in self.params.edit_mix.items() if w > 0}
         if not self.with_instances:
@@ -73,7 +80,8 @@ class Synthesiser:
         elif kind == "recolour":
             edit = edits.recolour(photo, target, rng)
         else:
-            others = [(p, i) for p, i in self.donors if i.category != target.category] or self.donors
+            others = [(p, i) for p, i in self.donors_in(self.split(photo)) if i.category != target.category]
+            others = others or self.donors
             donor, donor_inst = others[rng.integers(len(others))]
             if kind == "replace":
                 edit = edits.replace(photo, target, donor, donor_inst, rng, self.inpaint)
@@ -123,7 +131,7 @@ def synthesise(kind: str, photos: list[Photo], data: DataParams, out_dir: str | 
                     instruction=edit.instruction,
                     edit_type=edit.edit_type,
                     source=photo.id,
-                    split=split_of(photo.id, data.split.val, data.split.test),
+                    split=synth.split(photo),
                     kind=kind,
                     parsed=edit.parsed,
                     perturb_strength=round(strength, 4),
@@ -142,7 +150,11 @@ def synthesise(kind: str, photos: list[Photo], data: DataParams, out_dir: str | 
         "mean_mask_area": round(float(np.mean([p.mask_area for p in pairs])), 5),
     }
     (tmp / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    # Swap by renames so a kill at any point leaves either the old or the new dataset in place.
+    old = out.with_name(out.name + ".old")
+    shutil.rmtree(old, ignore_errors=True)
     if out.exists():
-        shutil.rmtree(out)
+        out.rename(old)
     tmp.rename(out)
+    shutil.rmtree(old, ignore_errors=True)
     return summary

@@ -16,9 +16,10 @@ from PIL import Image
 from sigma.config import ValidateParams
 from sigma.data import storage
 from sigma.data.images import ImageDecodeError, decode_mask, image_size
-from sigma.data.pairs import EDIT_TYPES, iter_manifest_lines, manifest_uri
+from sigma.data.pairs import EDIT_TYPES, ManifestError, iter_manifest_lines, manifest_uri, parse_pair
 
 CHECKS = {
+    "schema_ok": "the row is a valid edit pair (types and required keys of the pair format)",
     "original_readable": "original image exists and its header decodes",
     "edited_readable": "edited image exists and its header decodes",
     "mask_readable": "mask (when given) exists and decodes",
@@ -79,6 +80,11 @@ def measure(dataset: str, params: ValidateParams) -> pd.DataFrame:
                "mask": obj.get("mask"), "instruction": obj.get("instruction") or "", "edit_type": obj.get("edit_type")}
         if row["id"] is not None:
             row["id"] = str(row["id"])
+        try:
+            parse_pair(obj)
+            row["schema_ok"] = True
+        except ManifestError:
+            row["schema_ok"] = False
         paths = {k: storage.join(root, row[k]) if isinstance(row[k], str) and row[k] else None
                  for k in ("original", "edited", "mask")}
         sizes = {k: _size(v, params.max_pixels) for k, v in paths.items()}

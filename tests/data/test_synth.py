@@ -71,11 +71,14 @@ def test_edit_mix_covers_every_kind_and_side_effects_join_the_mask(tmp_path, pho
 def test_perturbation_touches_every_pixel_but_keeps_the_mask(tmp_path, photos):
     synthesise("edit", photos, data_params(strength=(0.8, 1.0)), tmp_path / "p")
     synthesise("edit", photos, data_params(strength=(0.0, 0.0)), tmp_path / "clean")
-    for p_item, c_item in zip(EditPairDataset(str(tmp_path / "p")), EditPairDataset(str(tmp_path / "clean"))):
+    perturbed, clean = EditPairDataset(str(tmp_path / "p")), EditPairDataset(str(tmp_path / "clean"))
+    assert len(perturbed) == len(clean) == 24
+    for p_item, c_item in zip(perturbed, clean):
         assert (p_item["mask"] == c_item["mask"]).all()
         outside = p_item["mask"][0] == 0
         if outside.any():
-            assert (p_item["original"] - p_item["edited"]).abs().amax(0)[outside].mean() > 0
+            changed = (p_item["original"] - p_item["edited"]).abs().amax(0)[outside] > 0
+            assert changed.float().mean() > 0.9, p_item["id"]
 
 
 def test_calib_pairs_have_all_zero_masks_and_differ(tmp_path, photos):
@@ -138,3 +141,28 @@ def test_folder_source_only_allows_global_edits(tmp_path, photos):
     summary = synthesise("edit", folder, data_params(n=3), tmp_path / "g")
     assert summary["edit_types"] == {"global": 3}
     assert np.isclose(summary["mean_mask_area"], 1.0)
+
+
+def test_pasted_objects_come_from_the_same_split(tmp_path, photos):
+    synthesise("edit", photos, data_params(n=40), tmp_path)
+    split_of_photo = {p.id: split_of(p.id, 0.1, 0.2) for p in photos}
+    by_category = {}
+    for p in photos:
+        for inst in p.instances:
+            by_category.setdefault(inst.category, set()).add(split_of_photo[p.id])
+    rows = [json.loads(line) for line in (tmp_path / "manifest.jsonl").read_text().splitlines()]
+    pasted = [(r, r.get("replacement") or r.get("added")) for r in rows if r["edit_type"] in ("replace", "add")]
+    assert pasted
+    for row, category in pasted:
+        assert row["split"] in by_category[category], row
+
+
+def test_batches_collate(tmp_path, photos):
+    from torch.utils.data import DataLoader
+
+    from sigma.data.dataset import collate_pairs
+
+    synthesise("edit", photos, data_params(n=6), tmp_path)
+    batch = next(iter(DataLoader(EditPairDataset(str(tmp_path)), batch_size=3, collate_fn=collate_pairs)))
+    assert batch["original"].shape[0] == 3 and batch["mask"].shape[1] == 1
+    assert len(batch["instruction"]) == 3 and len(batch["meta"]) == 3

@@ -53,6 +53,8 @@ def test_clean_dataset_passes(folder):
         (good("x", edit_type="explode"), "edit_type is one of"),
         ({k: v for k, v in good("x").items() if k != "edited"}, "'edited' path is given"),
         ({k: v for k, v in good("x").items() if k != "id"}, "every pair has an id"),
+        (good(" "), "valid edit pair"),
+        (good("x", instruction=5), "valid edit pair"),
     ],
 )
 def test_each_kind_of_bad_row_is_caught_and_named(folder, bad, description):
@@ -68,3 +70,11 @@ def test_each_kind_of_bad_row_is_caught_and_named(folder, bad, description):
 
 def test_empty_manifest_fails(folder):
     assert not run(folder, []).success
+
+
+def test_non_utf8_manifest_is_a_manifest_error(folder):
+    from sigma.data.pairs import ManifestError
+
+    (folder / "manifest.jsonl").write_bytes(b'{"id": "\xff"}\n')
+    with pytest.raises(ManifestError, match="not UTF-8"):
+        validate_dataset(str(folder))
