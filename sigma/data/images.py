@@ -8,7 +8,9 @@ decompression bombs into an error instead of an out-of-memory kill.
 from __future__ import annotations
 
 import io
+import threading
 import warnings
+from contextlib import contextmanager
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -20,24 +22,35 @@ class ImageDecodeError(ValueError):
     """Bytes that are not a usable image (corrupt, truncated, too large, unknown format)."""
 
 
+_LIMIT_LOCK = threading.Lock()
+
+
+@contextmanager
+def _pixel_limit(max_pixels: int):
+    """Pillow's bomb limit is a module global: set it for one open, one thread at a time."""
+    with _LIMIT_LOCK:
+        old_limit = Image.MAX_IMAGE_PIXELS
+        Image.MAX_IMAGE_PIXELS = max_pixels
+        try:
+            yield
+        finally:
+            Image.MAX_IMAGE_PIXELS = old_limit
+
+
 def _open(data: bytes, max_pixels: int, what: str) -> Image.Image:
-    old_limit = Image.MAX_IMAGE_PIXELS
-    Image.MAX_IMAGE_PIXELS = max_pixels
     try:
-        with warnings.catch_warnings():
+        with _pixel_limit(max_pixels), warnings.catch_warnings():
             # Pillow only warns between 1x and 2x the limit; we treat that as a bomb too.
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            img = Image.open(io.BytesIO(data))
-            img.load()
-            return img
+            img = Image.open(io.BytesIO(data))  # the size check happens here, decoding below
+        img.load()
+        return img
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise ImageDecodeError(f"{what}: larger than the {max_pixels}-pixel limit ({exc})") from None
     except UnidentifiedImageError:
         raise ImageDecodeError(f"{what}: not a recognised image format") from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise ImageDecodeError(f"{what}: corrupt or truncated image ({exc})") from None
-    finally:
-        Image.MAX_IMAGE_PIXELS = old_limit
 
 
 def _high_bit_depth_to_8bit(img: Image.Image) -> Image.Image:
@@ -79,16 +92,13 @@ def decode_mask(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS, what: str 
 
 def image_size(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS, what: str = "image") -> tuple[int, int]:
     """``(width, height)`` after EXIF orientation, decoding only the header."""
-    old_limit = Image.MAX_IMAGE_PIXELS
-    Image.MAX_IMAGE_PIXELS = max_pixels
     try:
-        img = Image.open(io.BytesIO(data))
+        with _pixel_limit(max_pixels):
+            img = Image.open(io.BytesIO(data))
         w, h = img.size
         orientation = img.getexif().get(0x0112, 1)
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
         raise ImageDecodeError(f"{what}: unreadable image header ({exc})") from None
-    finally:
-        Image.MAX_IMAGE_PIXELS = old_limit
     return (h, w) if orientation in (5, 6, 7, 8) else (w, h)
 
 
