@@ -12,6 +12,7 @@ import hashlib
 import json
 import shutil
 from collections import Counter
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -44,18 +45,20 @@ class Synthesiser:
 
     def __init__(self, photos: list[Photo], data: DataParams, params: SynthKindParams):
         self.photos, self.data, self.params = photos, data, params
-        self.with_instances = [(p, eligible(p, data)) for p in photos]
-        self.with_instances = [(p, ins) for p, ins in self.with_instances if ins]
+        candidates = [(p, eligible(p, data)) for p in photos]
+        self.with_instances = [(p, ins) for p, ins in candidates if ins]
         self.donors = [(p, i) for p, ins in self.with_instances for i in ins]
+        self.splits = {p.id: split_of(p.id, data.split.val, data.split.test) for p in photos}
         self.inpaint = build_inpainter(params.inpaint_method, params.inpaint_model, params.inpaint_steps)
 
     def split(self, photo: Photo) -> str:
-        return split_of(photo.id, self.data.split.val, self.data.split.test)
+        return self.splits[photo.id]
 
     def donors_in(self, split: str) -> list[tuple[Photo, Instance]]:
         """Pasted objects come from photos of the pair's own split: no held-out pixels in training."""
-        return [(p, i) for p, i in self.donors if self.split(p) == split]
+        return [(p, i) for p, i in self.donors if self.splits[p.id] == split]
 
+    @cached_property  # lazily: calibration pairs need no edit mix, even from mask-less sources
     def _edit_kinds(self) -> tuple[list[str], np.ndarray]:
         mix = {k: w for k, w in self.params.edit_mix.items() if w > 0}
         if not self.with_instances:
@@ -68,7 +71,7 @@ class Synthesiser:
         return kinds, weights / weights.sum()
 
     def edit(self, rng: np.random.Generator) -> tuple[Photo, edits.Edit]:
-        kinds, probs = self._edit_kinds()
+        kinds, probs = self._edit_kinds
         kind = kinds[rng.choice(len(kinds), p=probs)]
         if kind == "global":
             photo = self.photos[rng.integers(len(self.photos))]

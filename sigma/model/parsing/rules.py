@@ -139,10 +139,10 @@ class RuleParser:
                     original=_concept(normalise(m["x"])), edited=_concept(normalise(m["y"])), action="replace"
                 )
         for pattern in RECOLOUR_PATTERNS:
-            if (m := pattern.match(text)) and normalise(m["y"], False).split()[-1:] and set(
-                normalise(m["y"], False).split()
-            ) <= (COLOURS | ADJECTIVES):
-                xw, yw = normalise(m["x"]), normalise(m["y"], False)
+            m = pattern.match(text)
+            yw = normalise(m["y"], False) if m else ""
+            if yw and set(yw.split()) <= (COLOURS | ADJECTIVES):
+                xw = normalise(m["x"])
                 return ParsedInstruction(original=_concept(xw), edited=f"{yw} {xw}", action="attribute_change")
         if m := THERE_REMOVE.match(text):
             return ParsedInstruction(original=_concept(normalise(m["x"])), action="remove")
