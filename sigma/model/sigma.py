@@ -1,0 +1,110 @@
+"""The SIGMA annotator: parts assembled into one module (see :func:`sigma.model.build.build_sigma`)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from itertools import islice
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from sigma.config import ModelParams
+from sigma.model.annotation import Annotation, to_annotation
+from sigma.model.backbones.base import Backbone
+from sigma.model.bcmr import CrossModalRefinement
+from sigma.model.blocks import resample, tokens_to_map
+from sigma.model.decoder import FPNMaskDecoder
+from sigma.model.difference import DifferenceBranch, levels_to_maps
+from sigma.model.grounding.base import Grounder
+from sigma.model.intent import IntentEncoder
+from sigma.model.prior import IntentPrior
+
+
+class SigmaAnnotator(nn.Module):
+    """Semantic difference (frozen backbone, MSDB, DRBs) + instruction prior (``E_i``) refined
+    against each other (BCMR) and decoded (FPN) to edit logits.
+
+    ``grounder`` and ``parser`` serve :meth:`annotate`; :meth:`forward` takes a ready intent map.
+    """
+
+    def __init__(self, backbone: Backbone, difference: DifferenceBranch, intent_encoder: IntentEncoder,
+                 refinement: CrossModalRefinement, decoder: FPNMaskDecoder, grounder: Grounder, parser: Any,
+                 config: ModelParams):
+        super().__init__()
+        self.backbone = backbone
+        self.difference = difference
+        self.intent_encoder = intent_encoder
+        self.refinement = refinement
+        self.decoder = decoder
+        self.grounder = grounder.requires_grad_(False)  # trained in its own stage, frozen here
+        self.config = config
+        self.prior = IntentPrior(parser, grounder, config.eps, config.grounder.cache_size)
+
+    @property
+    def input_size(self) -> int:
+        return self.backbone.input_size
+
+    def grid(self) -> tuple[int, int]:
+        return self.backbone.grid()
+
+    def backbone_features(self, original: torch.Tensor, edited: torch.Tensor) -> tuple[list, list]:
+        """One frozen pass over both images: two lists of L maps ``(B, C_l, h, w)``."""
+        with torch.no_grad():
+            feats = self.backbone(torch.cat([original, edited]))
+        b = original.shape[0]
+        return [f[:b] for f in feats], [f[b:] for f in feats]
+
+    def forward_features(self, original: torch.Tensor, edited: torch.Tensor, intent: torch.Tensor) -> dict:
+        """Everything training needs: ``levels`` (B, L, N, C) refined differences, ``e_v``, ``e_i``,
+        ``z`` (B, N, C) and ``logits`` (B, 2, H, W)."""
+        f_o, f_e = self.backbone_features(original, edited)
+        grid = tuple(f_o[0].shape[-2:])
+        levels, e_v = self.difference(f_o, f_e)
+        e_i = self.intent_encoder(resample(intent.to(e_v.dtype), grid))
+        e_v, e_i, z = self.refinement(e_v, e_i)
+        logits = self.decoder(levels_to_maps(levels, grid), tokens_to_map(z, grid), tuple(original.shape[-2:]))
+        return {"levels": levels, "e_v": e_v, "e_i": e_i, "z": z, "logits": logits}
+
+    def forward(self, original: torch.Tensor, edited: torch.Tensor, intent: torch.Tensor) -> torch.Tensor:
+        """``original``/``edited`` ``(B, 3, H, W)`` in [0, 1], ``intent`` ``(B, 1, h', w')`` ->
+        logits ``(B, 2, H, W)``: channel 0 the edit, channel 1 intended (vs side-effect)."""
+        return self.forward_features(original, edited, intent)["logits"]
+
+    def prepare(self, images: Sequence[np.ndarray]) -> torch.Tensor:
+        """``(H, W, 3)`` uint8 arrays -> ``(B, 3, S, S)`` float in [0, 1] at the model's input size."""
+        device = next(self.parameters()).device
+        size = (self.input_size, self.input_size)
+        batch = [
+            F.interpolate(torch.from_numpy(np.ascontiguousarray(im)).permute(2, 0, 1)[None].float().div(255),
+                          size=size, mode="bilinear", antialias=True, align_corners=False)
+            for im in images
+        ]
+        return torch.cat(batch).clamp_(0, 1).to(device)
+
+    @torch.no_grad()
+    def annotate(self, pairs: Iterable, batch_size: int = 8, threshold: float | None = None) -> list[Annotation]:
+        """Masks for ``(original, edited, instruction)`` triples (uint8 ``(H, W, 3)`` arrays, same size).
+
+        Parses and grounds (cached), batches, predicts at the input size and maps each mask back
+        to its pair's resolution. Returns one :class:`Annotation` per pair, in order.
+        """
+        was_training = self.training
+        self.eval()
+        threshold = self.config.threshold if threshold is None else threshold
+        results: list[Annotation] = []
+        it = iter(pairs)
+        while chunk := list(islice(it, batch_size)):
+            for original, edited, _ in chunk:
+                if original.shape != edited.shape:
+                    raise ValueError(f"size mismatch: original {original.shape[:2]}, edited {edited.shape[:2]}")
+            o, e = self.prepare([c[0] for c in chunk]), self.prepare([c[1] for c in chunk])
+            intent, parsed = self.prior(o, e, [c[2] for c in chunk], self.grid())
+            logits = self(o, e, intent)
+            for (original, _, _), lg, p in zip(chunk, logits, parsed, strict=True):
+                full = F.interpolate(lg[None].float(), size=original.shape[:2], mode="bilinear", align_corners=False)
+                results.append(to_annotation(full[0], threshold, p))
+        self.train(was_training)
+        return results
