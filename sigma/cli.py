@@ -16,6 +16,8 @@ from sigma.config import ConfigError, Params, load_params
 app = typer.Typer(help="SIGMA: pixel masks of what a text-driven image edit changed.", no_args_is_help=True)
 data_app = typer.Typer(help="Synthesise, bootstrap and validate edit-pair datasets.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
+train_app = typer.Typer(help="Training stages.", no_args_is_help=True)
+app.add_typer(train_app, name="train")
 console = Console(stderr=True, soft_wrap=True)  # paths in errors must stay copy-pasteable
 
 ParamsOpt = Annotated[Path, typer.Option("--params", "-p", help="params.yaml to read.")]
@@ -121,6 +123,24 @@ def data_validate(
             console.print(result.format(), style=None if result.success else "red", markup=False)
     if not ok:
         raise typer.Exit(1)
+
+
+@train_app.command("grounder")
+def train_grounder(
+    out: Annotated[Optional[Path], typer.Option(help="Head weights (.safetensors); default train_grounder.out.")] = None,
+    metrics: Annotated[Optional[Path], typer.Option(help="Write train/held-out mIoU as JSON (DVC metrics).")] = None,
+    params: ParamsOpt = Path("params.yaml"),
+    set_: SetOpt = None,
+    track: Annotated[bool, typer.Option(help="Log params and metrics to MLflow (MLFLOW_TRACKING_URI).")] = True,
+) -> None:
+    """Train the learned grounder (text-conditioned concept masks) on the COCO-format sources."""
+    from sigma.train.grounder import train_grounder_stage
+
+    try:
+        summary = train_grounder_stage(_params(params, set_), out, metrics, track=track)
+    except (FileNotFoundError, ValueError) as exc:
+        raise _fail(exc) from None
+    console.print_json(json.dumps(summary))
 
 
 if __name__ == "__main__":

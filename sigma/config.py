@@ -184,6 +184,7 @@ class GrounderTrainParams(Section):
     lr: float = Field(default=2e-3, gt=0)
     weight_decay: float = Field(default=0.01, ge=0)
     negatives_per_image: int = Field(default=2, ge=0)  # absent categories with an all-zero target
+    flip: bool = True  # add left-right mirrored training photos
     out: str = "models/grounder.safetensors"
     seed: int = 0
 

