@@ -11,7 +11,7 @@ from torch.utils.data import Dataset
 
 from sigma.data import storage
 from sigma.data.images import DEFAULT_MAX_PIXELS, ImageDecodeError, decode_image, decode_mask
-from sigma.data.pairs import EditPair, read_manifest
+from sigma.data.pairs import SYNTH_KINDS, EditPair, read_manifest
 
 
 class PairError(ValueError):
@@ -24,7 +24,8 @@ class PairError(ValueError):
 
 
 def load_pair_arrays(pair: EditPair, max_pixels: int = DEFAULT_MAX_PIXELS) -> dict[str, Any]:
-    """Decode one resolved pair -> ``original``/``edited`` ``(H, W, 3)`` uint8, ``mask`` ``(H, W)`` bool or None.
+    """Decode one resolved pair -> ``original``/``edited`` ``(H, W, 3)`` uint8, ``mask`` and
+    ``side_effect`` ``(H, W)`` bool or None.
 
     Raises:
         PairError: a file is missing, corrupt or too large, or the sizes disagree.
@@ -32,9 +33,11 @@ def load_pair_arrays(pair: EditPair, max_pixels: int = DEFAULT_MAX_PIXELS) -> di
     try:
         original = decode_image(storage.read_bytes(pair.original), max_pixels=max_pixels, what="original")
         edited = decode_image(storage.read_bytes(pair.edited), max_pixels=max_pixels, what="edited")
-        mask = None
-        if pair.mask:
-            mask = decode_mask(storage.read_bytes(pair.mask), max_pixels=max_pixels, what="mask")
+        masks = {
+            key: decode_mask(storage.read_bytes(path), max_pixels=max_pixels, what=key.replace("_", "-"))
+            if path else None
+            for key, path in (("mask", pair.mask), ("side_effect", pair.side_effect_mask))
+        }
     except (storage.StorageError, ImageDecodeError) as exc:
         raise PairError(pair.id, str(exc)) from None
     if original.shape != edited.shape:
@@ -43,11 +46,13 @@ def load_pair_arrays(pair: EditPair, max_pixels: int = DEFAULT_MAX_PIXELS) -> di
             f"size mismatch: original {original.shape[1]}x{original.shape[0]}, "
             f"edited {edited.shape[1]}x{edited.shape[0]}",
         )
-    if mask is not None and mask.shape != edited.shape[:2]:
-        raise PairError(
-            pair.id, f"size mismatch: mask {mask.shape[1]}x{mask.shape[0]}, edited {edited.shape[1]}x{edited.shape[0]}"
-        )
-    return {"original": original, "edited": edited, "mask": mask}
+    for key, mask in masks.items():
+        if mask is not None and mask.shape != edited.shape[:2]:
+            raise PairError(
+                pair.id, f"size mismatch: {key} {mask.shape[1]}x{mask.shape[0]}, "
+                f"edited {edited.shape[1]}x{edited.shape[0]}"
+            )
+    return {"original": original, "edited": edited, **masks}
 
 
 def to_tensor(image: np.ndarray) -> torch.Tensor:
@@ -58,16 +63,18 @@ def to_tensor(image: np.ndarray) -> torch.Tensor:
 def collate_pairs(items: list[dict[str, Any]]) -> dict[str, Any]:
     """Batch items of one size: tensors stacked, everything else (ids, instructions, meta) as lists."""
     batch = {k: [item[k] for item in items] for k in items[0]}
-    for key in ("original", "edited", "mask"):
+    for key in ("original", "edited", "mask", "side_effect"):
         batch[key] = torch.stack(batch[key])
-    batch["has_mask"] = torch.tensor(batch["has_mask"])
+    for key in ("has_mask", "knows_side_effect"):
+        batch[key] = torch.tensor(batch[key])
     return batch
 
 
 class EditPairDataset(Dataset):
     """Items are dicts: ``original``/``edited`` ``(3, H, W)`` float in [0, 1], ``mask`` ``(1, H, W)``
-    float (zeros when the pair has none), ``has_mask``, ``instruction``, ``id``, ``edit_type`` and
-    the pair's extra keys under ``meta``.
+    float (zeros when the pair has none), ``has_mask``, ``side_effect`` ``(1, H, W)`` (the
+    unintended part of ``mask``) with ``knows_side_effect`` (whether that split is known),
+    ``instruction``, ``id``, ``edit_type`` and the pair's extra keys under ``meta``.
 
     Args:
         dataset: folder or ``manifest.jsonl`` URI (local or ``s3://``).
@@ -93,13 +100,17 @@ class EditPairDataset(Dataset):
         pair = self.pairs[index]
         arrays = load_pair_arrays(pair, self.max_pixels)
         h, w = arrays["edited"].shape[:2]
-        mask = arrays["mask"]
+        mask, side = arrays["mask"], arrays["side_effect"]
+        zeros = torch.zeros(1, h, w)
         item = {
             "id": pair.id,
             "original": to_tensor(arrays["original"]),
             "edited": to_tensor(arrays["edited"]),
-            "mask": torch.from_numpy(mask).float()[None] if mask is not None else torch.zeros(1, h, w),
+            "mask": torch.from_numpy(mask).float()[None] if mask is not None else zeros,
             "has_mask": mask is not None,
+            "side_effect": torch.from_numpy(side).float()[None] if side is not None else zeros,
+            # Synthetic pairs know their unintended part (none, unless ``side_effect_mask`` is set).
+            "knows_side_effect": mask is not None and (side is not None or pair.model_extra.get("kind") in SYNTH_KINDS),
             "instruction": pair.instruction,
             "edit_type": pair.edit_type,
             "meta": pair.model_extra or {},

@@ -27,6 +27,7 @@ class Edit:
     parsed: dict
     edit_type: str
     extra: dict = field(default_factory=dict)
+    side_effect: np.ndarray | None = None  # (H, W) bool: the part of ``mask`` nobody asked for
 
 
 def _dilate(mask: np.ndarray, radius: int) -> np.ndarray:
@@ -164,4 +165,4 @@ def add_side_effect(photo: Photo, edit: Edit, rng: np.random.Generator) -> Edit:
     edited = recolour_region(edit.edited, victim.mask, hue, min_saturation=90)
     changed = victim.mask & (edited != edit.edited).any(-1)
     extra = {**edit.extra, "side_effect": victim.category}
-    return Edit(edited, edit.mask | changed, edit.instruction, edit.parsed, edit.edit_type, extra)
+    return Edit(edited, edit.mask | changed, edit.instruction, edit.parsed, edit.edit_type, extra, changed)

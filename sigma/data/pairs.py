@@ -17,6 +17,7 @@ from sigma.data import storage
 
 MANIFEST = "manifest.jsonl"
 EDIT_TYPES = ("add", "remove", "replace", "attribute_change", "global", "none", "other")
+SYNTH_KINDS = ("inpaint", "edit", "calib")  # the ``kind`` key of pairs sigma.data.synth writes
 EditType = Literal["add", "remove", "replace", "attribute_change", "global", "none", "other"]
 
 
@@ -33,6 +34,7 @@ class EditPair(BaseModel):
     original: str
     edited: str
     mask: str | None = None
+    side_effect_mask: str | None = None  # the unintended part of ``mask``, where known (synthetic pairs)
     instruction: str = ""
     edit_type: EditType | None = None
     source: str | None = None
@@ -53,8 +55,9 @@ class EditPair(BaseModel):
     def resolve(self, root: str) -> EditPair:
         """Copy with ``original``/``edited``/``mask`` made absolute against the dataset ``root``."""
         paths = {k: storage.join(root, getattr(self, k)) for k in ("original", "edited")}
-        if self.mask:
-            paths["mask"] = storage.join(root, self.mask)
+        for key in ("mask", "side_effect_mask"):
+            if getattr(self, key):
+                paths[key] = storage.join(root, getattr(self, key))
         return self.model_copy(update=paths)
 
     def to_json(self) -> str:

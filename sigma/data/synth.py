@@ -22,11 +22,11 @@ from sigma.config import DataParams, SynthKindParams
 from sigma.data import edits
 from sigma.data.images import encode_png
 from sigma.data.inpainters import build_inpainter
-from sigma.data.pairs import EditPair, write_manifest
+from sigma.data.pairs import SYNTH_KINDS, EditPair, write_manifest
 from sigma.data.perturb import perturb
 from sigma.data.photos import Instance, Photo
 
-KINDS = ("inpaint", "edit", "calib")
+KINDS = SYNTH_KINDS
 INSTANCE_EDITS = ("remove", "recolour", "replace", "add")
 
 
@@ -125,6 +125,10 @@ def synthesise(kind: str, photos: list[Photo], data: DataParams, out_dir: str | 
             (tmp / "images" / f"{pair_id}_o.png").write_bytes(encode_png(photo.image))
             (tmp / "images" / f"{pair_id}_e.png").write_bytes(encode_png(edited))
             (tmp / "masks" / f"{pair_id}.png").write_bytes(encode_png(edit.mask))
+            side = {}
+            if edit.side_effect is not None:
+                side = {"side_effect_mask": f"masks/{pair_id}_side.png"}
+                (tmp / side["side_effect_mask"]).write_bytes(encode_png(edit.side_effect))
             pairs.append(
                 EditPair(
                     id=pair_id,
@@ -139,6 +143,7 @@ def synthesise(kind: str, photos: list[Photo], data: DataParams, out_dir: str | 
                     parsed=edit.parsed,
                     perturb_strength=round(strength, 4),
                     mask_area=round(float(edit.mask.mean()), 5),
+                    **side,
                     **edit.extra,
                 )
             )

@@ -156,6 +156,8 @@ def train_grounder_stage(params: Params, out: str | Path | None = None, metrics:
         "train": evaluate_head(head, feats, photos, train, embed, threshold),
         "held_out": evaluate_head(head, feats, photos, held_out, embed, threshold),
         "final_loss": float(np.mean(losses[-10:])) if losses else float("nan"),
+        # IoU of predicting the whole image: the floor a useful head must clear
+        "mean_target_area": float(np.mean([t.mask.mean() for t in train if t.mask is not None])),
         "n_photos": len(photos), "n_vocabulary": len(vocabulary),
         "n_train_triples": len(train), "n_held_out_triples": len(held_out),
     }

@@ -17,3 +17,18 @@ def dice_loss(logits: torch.Tensor, target: torch.Tensor, eps: float = 1.0) -> t
 def seg_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """``L_seg = BCE + Dice`` (sigma-method.md, Stage I)."""
     return F.binary_cross_entropy_with_logits(logits, target) + dice_loss(logits, target)
+
+
+def attribution_loss(logits: torch.Tensor, mask: torch.Tensor, side_effect: torch.Tensor,
+                     known: torch.Tensor) -> torch.Tensor:
+    """BCE of the attribution channel inside the edit: 1 = intended, 0 = side-effect.
+
+    ``logits``/``mask``/``side_effect`` ``(B, 1, H, W)``, ``known`` ``(B,)`` bool: pairs whose
+    split is unknown (real benchmarks) and pixels outside the edit do not count.
+    """
+    weight = mask * known.to(mask.dtype)[:, None, None, None]
+    if not weight.any():
+        return logits.sum() * 0  # keeps the graph (and DDP) intact when nothing is supervised
+    target = mask * (1 - side_effect)
+    per_pixel = F.binary_cross_entropy_with_logits(logits, target, reduction="none")
+    return (per_pixel * weight).sum() / weight.sum()

@@ -66,6 +66,22 @@ def test_edit_mix_covers_every_kind_and_side_effects_join_the_mask(tmp_path, pho
     assert all(r["mask_area"] == 1.0 for r in rows if r["edit_type"] == "global")
     side = [r for r in rows if r.get("side_effect")]
     assert side, "side_effect_prob=0.5 produced no side effect"
+    assert all(r.get("side_effect_mask") for r in side)
+    assert not any(r.get("side_effect_mask") for r in rows if not r.get("side_effect"))
+
+
+def test_side_effect_masks_are_the_unasked_part_of_the_mask(tmp_path, photos):
+    synthesise("edit", photos, data_params(n=24, side_effect=1.0), tmp_path)
+    items = list(EditPairDataset(str(tmp_path)))
+    assert all(item["knows_side_effect"] for item in items)
+    with_side = [item for item in items if item["side_effect"].any()]
+    assert with_side
+    for item in with_side:
+        side, mask = item["side_effect"] > 0, item["mask"] > 0
+        assert (side <= mask).all(), f"{item['id']}: side effect outside the mask"
+        assert (mask & ~side).any(), f"{item['id']}: nothing intended left"
+        diff = (item["original"] - item["edited"]).abs().amax(0, keepdim=True)
+        assert (diff[side] > 0).float().mean() > 0.5, f"{item['id']}: side-effect pixels did not change"
 
 
 def test_perturbation_touches_every_pixel_but_keeps_the_mask(tmp_path, photos):
