@@ -64,18 +64,19 @@ class FeedForward(nn.Module):
 class Attention(nn.Module):
     """Pre-norm multi-head attention ``q (B, N, C)``, ``kv (B, M, C)`` -> ``(B, N, C)``.
 
-    ``kv=None`` is self-attention. Returns the update only; callers add the residual.
+    ``cross=False`` builds self-attention (call with ``kv=None``). Returns the update only;
+    callers add the residual.
     """
 
-    def __init__(self, dim: int, heads: int):
+    def __init__(self, dim: int, heads: int, cross: bool = True):
         super().__init__()
         self.norm_q = nn.LayerNorm(dim)
-        self.norm_kv = nn.LayerNorm(dim)
+        self.norm_kv = nn.LayerNorm(dim) if cross else None
         self.attn = nn.MultiheadAttention(dim, heads, batch_first=True)
 
     def forward(self, q: torch.Tensor, kv: torch.Tensor | None = None) -> torch.Tensor:
         q_n = self.norm_q(q)
-        kv_n = q_n if kv is None else self.norm_kv(kv)
+        kv_n = q_n if self.norm_kv is None else self.norm_kv(kv)
         return self.attn(q_n, kv_n, kv_n, need_weights=False)[0]
 
 

@@ -45,7 +45,7 @@ class DifferenceRefinementBlock(nn.Module):
 
     def __init__(self, dim: int, heads: int, ffn_ratio: float = 4.0):
         super().__init__()
-        self.self_attn = Attention(dim, heads)
+        self.self_attn = Attention(dim, heads, cross=False)
         self.cross_attn = Attention(dim, heads)
         self.ffn = FeedForward(dim, ffn_ratio)
 

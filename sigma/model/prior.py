@@ -45,17 +45,25 @@ class IntentPrior:
             self._parsed[text] = self.parser.parse(text)
         return self._parsed[text]
 
-    def _ground(self, requests: list[tuple[torch.Tensor, str, str]], grid: tuple[int, int]) -> None:
-        todo = [(img, concept, key) for img, concept, key in requests if (key, concept) not in self._grounded]
-        unique = list({(key, concept): (img, concept, key) for img, concept, key in todo}.values())
-        if not unique:
-            return
-        self.stats["ground_calls"] += len(unique)
-        maps = self.grounder.ground(torch.stack([img for img, _, _ in unique]), [c for _, c, _ in unique])
-        for (_, concept, key), found in zip(unique, maps, strict=True):
-            if found is not None:
-                found = resample(found[None, None].float(), grid)[0, 0].clamp(0, 1).cpu()
-            self._grounded[(key, concept)] = found
+    def _ground(self, requests: list[tuple[torch.Tensor, str, str]],
+                grid: tuple[int, int]) -> dict[tuple[str, str], torch.Tensor | None]:
+        """This batch's grounded maps by ``(image key, concept)``: cache hits plus new results (held
+        here, not re-read from the cache, which may already have evicted them)."""
+        batch: dict[tuple[str, str], torch.Tensor | None] = {}
+        todo: dict[tuple[str, str], torch.Tensor] = {}
+        for img, concept, key in requests:
+            if (key, concept) in self._grounded:
+                batch[(key, concept)] = self._grounded[(key, concept)]
+            else:
+                todo.setdefault((key, concept), img)
+        if todo:
+            self.stats["ground_calls"] += len(todo)
+            maps = self.grounder.ground(torch.stack(list(todo.values())), [c for _, c in todo])
+            for pair, found in zip(todo, maps, strict=True):
+                if found is not None:
+                    found = resample(found[None, None].float(), grid)[0, 0].clamp(0, 1).cpu()
+                batch[pair] = self._grounded[pair] = found
+        return batch
 
     def __call__(self, originals: torch.Tensor, editeds: torch.Tensor, instructions: list[str],
                  grid: tuple[int, int]) -> tuple[torch.Tensor, list[ParsedInstruction]]:
@@ -69,10 +77,10 @@ class IntentPrior:
                 requests.append((originals[i], p.original, keys_o[i]))
             if p.edited and p.action in USES_EDITED:
                 requests.append((editeds[i], p.edited, keys_e[i]))
-        self._ground(requests, grid)
+        grounded = self._ground(requests, grid)
         maps = []
         for i, p in enumerate(parsed):
-            a_o = self._grounded.get((keys_o[i], p.original)) if p.action in USES_ORIGINAL else None
-            a_e = self._grounded.get((keys_e[i], p.edited)) if p.action in USES_EDITED else None
+            a_o = grounded.get((keys_o[i], p.original)) if p.action in USES_ORIGINAL else None
+            a_e = grounded.get((keys_e[i], p.edited)) if p.action in USES_EDITED else None
             maps.append(intent_map(p.action, a_o, a_e, self.eps, grid))
         return torch.stack(maps)[:, None].to(originals.device), parsed

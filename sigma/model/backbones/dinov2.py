@@ -8,6 +8,7 @@ import timm
 import torch
 
 from sigma.model.backbones.base import Backbone
+from sigma.model.backbones.weights import require_file
 
 DEFAULT_LAYERS = (2, 5, 11)
 
@@ -24,10 +25,12 @@ class DinoV2Backbone(Backbone):
                  layers: tuple[int, ...] | None = None, arch: str = "vit_base_patch14_dinov2.lvd142m",
                  **kwargs: Any):
         super().__init__(input_size)
+        if pretrained:
+            require_file(weights)
         overlay = {"file": weights} if (pretrained and weights) else None
         self.vit = timm.create_model(
             arch, pretrained=pretrained, img_size=input_size, num_classes=0,
-            pretrained_cfg_overlay=overlay, **kwargs,
+            pretrained_cfg_overlay=overlay, dynamic_img_size=True, **kwargs,
         )
         self.layers = tuple(layers or DEFAULT_LAYERS)
         if max(self.layers) >= len(self.vit.blocks):

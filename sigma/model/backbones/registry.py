@@ -55,5 +55,4 @@ def _dinov2_base(**kwargs) -> Backbone:
 def _dinov2_small(**kwargs) -> Backbone:
     from sigma.model.backbones.dinov2 import DinoV2Backbone
 
-    kwargs.setdefault("layers", (2, 5, 11))
     return DinoV2Backbone(arch="vit_small_patch14_dinov2.lvd142m", **kwargs)

@@ -8,6 +8,7 @@ import timm
 import torch
 
 from sigma.model.backbones.base import Backbone
+from sigma.model.backbones.weights import require_file
 
 
 class TimmFeaturesBackbone(Backbone):
@@ -16,6 +17,8 @@ class TimmFeaturesBackbone(Backbone):
     def __init__(self, arch: str, input_size: int = 256, weights: str | None = None, pretrained: bool = True,
                  layers: tuple[int, ...] | None = None, **kwargs: Any):
         super().__init__(input_size)
+        if pretrained:
+            require_file(weights)
         overlay = {"file": weights} if (pretrained and weights) else None
         probe = timm.create_model(arch, pretrained=False, features_only=True, **kwargs)
         indices = tuple(layers or range(len(probe.feature_info))[-3:])
