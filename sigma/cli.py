@@ -143,5 +143,47 @@ def train_grounder(
     console.print_json(json.dumps(summary))
 
 
+ResumeOpt = Annotated[bool, typer.Option(help="Continue the interrupted run from its saved state (OUT/state).")]
+MetricsOpt = Annotated[Optional[Path], typer.Option(help="Write the stage's metrics as JSON (DVC metrics).")]
+TrackOpt = Annotated[bool, typer.Option(help="Log params, metrics and artifacts to MLflow (MLFLOW_TRACKING_URI).")]
+
+
+def _run_stage(fn, *args, **kwargs) -> None:
+    try:
+        summary = fn(*args, **kwargs)
+    except (FileNotFoundError, ValueError) as exc:
+        raise _fail(exc) from None
+    console.print_json(json.dumps(summary))
+
+
+@train_app.command("vae")
+def train_vae(metrics: MetricsOpt = None, params: ParamsOpt = Path("params.yaml"), set_: SetOpt = None,
+              track: TrackOpt = True) -> None:
+    """Fit the offline VAE of the Stage II round trip (or save vae.pretrained) into vae.out."""
+    from sigma.train.vae import train_vae_stage
+
+    _run_stage(train_vae_stage, _params(params, set_), track=track, metrics=metrics)
+
+
+@train_app.command("stage1")
+def train_stage1(resume: ResumeOpt = False, metrics: MetricsOpt = None, params: ParamsOpt = Path("params.yaml"),
+                 set_: SetOpt = None, track: TrackOpt = True) -> None:
+    """Stage I: supervised training on the inpainting pairs (BCE + Dice)."""
+    from sigma.train.stage1 import train_stage1 as run
+
+    _run_stage(run, _params(params, set_), resume=resume, track=track, metrics=metrics)
+
+
+@train_app.command("stage2")
+def train_stage2(resume: ResumeOpt = False, metrics: MetricsOpt = None, params: ParamsOpt = Path("params.yaml"),
+                 set_: SetOpt = None, track: TrackOpt = True,
+                 register: Annotated[str, typer.Option(help="Registered model name for the result.")] = "sigma-annotator",
+                 ) -> None:
+    """Stage II: VAE calibration, EMA pseudo-labels and disentanglement on unlabeled edits."""
+    from sigma.train.stage2 import train_stage2 as run
+
+    _run_stage(run, _params(params, set_), resume=resume, track=track, metrics=metrics, register=register)
+
+
 if __name__ == "__main__":
     app()

@@ -189,24 +189,62 @@ class GrounderTrainParams(Section):
     seed: int = 0
 
 
-class Stage1Params(Section):
+class TrainParams(Section):
+    """What every training stage shares: optimiser, schedule, crops, checkpoints, devices."""
+
     epochs: int = Field(default=10, ge=1)
     batch_size: int = Field(default=8, ge=1)
     lr: float = Field(default=1e-3, gt=0)
     weight_decay: float = Field(default=0.05, ge=0)
-    crop_size: int = Field(default=256, ge=32)
+    betas: tuple[float, float] = (0.9, 0.999)
+    warmup_steps: int = Field(default=0, ge=0)
+    grad_clip: float | None = Field(default=1.0, gt=0)
+    crop_size: int = Field(default=256, ge=32)  # the synchronised random crop of both images
+    min_crop_scale: float = Field(default=0.5, gt=0, le=1)  # smallest crop side / image side
+    attribution_weight: float = Field(default=1.0, ge=0)  # intended-vs-side-effect channel
+    mixed_precision: Literal["no", "fp16", "bf16"] = "no"  # on GPU; CPU runs full precision
+    checkpoint_every: int = Field(default=50, ge=1)  # optimiser steps between resumable states
+    max_steps: int | None = Field(default=None, ge=1)  # stop early (smoke runs, resume tests)
     seed: int = 0
+    out: str = "models/stage"
 
 
-class Stage2Params(Section):
+class Stage1Params(TrainParams):
+    out: str = "models/stage1"
+
+
+class Stage2Params(TrainParams):
     epochs: int = Field(default=5, ge=1)
-    batch_size: int = Field(default=8, ge=1)
-    lr: float = Field(default=1e-3, gt=0)
-    sigma_max: float = Field(default=0.08, ge=0)
+    sigma_max: float = Field(default=0.08, ge=0)  # round-trip latent noise, latent units
     ema_momentum: float = Field(default=0.999, gt=0, lt=1)
+    confident_high: float = Field(default=0.8, gt=0, lt=1)  # pseudo-labels count above this ...
+    confident_low: float = Field(default=0.2, gt=0, lt=1)  # ... or below this
+    dis_level: int = -1  # which refined difference level feeds L_dis (-1: the deepest)
     loss_weights: dict[str, float] = Field(
         default_factory=lambda: {"seg": 10.0, "calib": 0.1, "pl": 0.5, "dis": 0.5}
     )
+    out: str = "models/stage2"
+
+    @model_validator(mode="after")
+    def _known_losses(self) -> Stage2Params:
+        unknown = set(self.loss_weights) - {"seg", "calib", "pl", "dis"}
+        if unknown:
+            raise ValueError(f"unknown loss weights {sorted(unknown)}; known: seg, calib, pl, dis")
+        return self
+
+
+class VaeParams(Section):
+    """The VAE of the Stage II round trip: a pretrained diffusers AutoencoderKL, or one trained here."""
+
+    pretrained: str | None = None  # e.g. stabilityai/sd-vae-ft-mse (local HF cache) or a folder
+    out: str = "models/vae"
+    block_out_channels: tuple[int, ...] = (32, 64, 64)  # 3 levels: latents at 1/4 resolution
+    latent_channels: int = Field(default=4, ge=1)
+    steps: int = Field(default=600, ge=1)
+    batch_size: int = Field(default=8, ge=1)
+    crop_size: int = Field(default=128, ge=16)
+    lr: float = Field(default=1e-3, gt=0)
+    kl_weight: float = Field(default=1e-6, ge=0)
     seed: int = 0
 
 
@@ -229,6 +267,7 @@ class Params(Section):
     parse: ParserParams = ParserParams()
     model: ModelParams = ModelParams()
     train_grounder: GrounderTrainParams = GrounderTrainParams()
+    vae: VaeParams = VaeParams()
     stage1: Stage1Params = Stage1Params()
     stage2: Stage2Params = Stage2Params()
     evaluate: EvaluateParams = EvaluateParams()

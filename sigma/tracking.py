@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
+PIPELINE_RUN_ENV = "SIGMA_PIPELINE_RUN_ID"
 
 
 def tracking_uri() -> str:
@@ -59,6 +60,8 @@ def start_run(name: str, params: Mapping[str, Any] | None = None, stage: str | N
     mlflow.set_tracking_uri(tracking_uri())
     mlflow.set_experiment(os.environ.get("MLFLOW_EXPERIMENT_NAME", "sigma"))
     tags = {"sigma.stage": stage or name}
+    if parent := os.environ.get(PIPELINE_RUN_ENV):  # a pipeline run (flow, make run) groups the stages
+        tags["mlflow.parentRunId"] = parent
     if commit := git_commit():
         tags["git.commit"] = commit
     if stage:
@@ -66,6 +69,16 @@ def start_run(name: str, params: Mapping[str, Any] | None = None, stage: str | N
     with mlflow.start_run(run_name=name, nested=nested, tags=tags) as run:
         if params:
             mlflow.log_params({k: str(v)[:500] for k, v in flatten(params).items()})
+        yield run
+
+
+@contextmanager
+def maybe_run(track: bool, name: str, params: Mapping[str, Any] | None = None, stage: str | None = None):
+    """:func:`start_run` when ``track``, else nothing (``mlflow.active_run()`` stays ``None``)."""
+    if not track:
+        yield None
+        return
+    with start_run(name, params, stage=stage) as run:
         yield run
 
 
