@@ -48,6 +48,8 @@ class PerturbParams(Section):
     min_jpeg_quality: int = Field(default=60, ge=1, le=100)
     max_resample: float = Field(default=0.35, ge=0, lt=1)
     max_colour_drift: float = Field(default=0.06, ge=0)
+    vae: str | None = None  # a diffusers AutoencoderKL folder: round-trip every edited image first
+    vae_sigma_max: float = Field(default=0.08, ge=0)  # its latent noise, drawn U(0, max) per pair
 
     @model_validator(mode="after")
     def _ordered(self) -> PerturbParams:
@@ -238,12 +240,12 @@ class VaeParams(Section):
 
     pretrained: str | None = None  # e.g. stabilityai/sd-vae-ft-mse (local HF cache) or a folder
     out: str = "models/vae"
-    block_out_channels: tuple[int, ...] = (32, 64, 64)  # 3 levels: latents at 1/4 resolution
+    block_out_channels: tuple[int, ...] = (16, 32, 32)  # 3 levels: latents at 1/4 resolution
     latent_channels: int = Field(default=4, ge=1)
-    steps: int = Field(default=600, ge=1)
-    batch_size: int = Field(default=8, ge=1)
-    crop_size: int = Field(default=128, ge=16)
-    lr: float = Field(default=1e-3, gt=0)
+    steps: int = Field(default=400, ge=1)
+    batch_size: int = Field(default=16, ge=1)
+    crop_size: int = Field(default=64, ge=16)
+    lr: float = Field(default=2e-3, gt=0)
     kl_weight: float = Field(default=1e-6, ge=0)
     seed: int = 0
 

@@ -10,14 +10,21 @@ import numpy as np
 from sigma.config import PerturbParams
 
 
-def perturb(image: np.ndarray, strength: float, rng: np.random.Generator, params: PerturbParams) -> np.ndarray:
-    """Resample, colour drift, Gaussian noise and JPEG at ``strength`` in [0, 1].
+def perturb(image: np.ndarray, strength: float, rng: np.random.Generator, params: PerturbParams,
+            vae=None) -> np.ndarray:
+    """A VAE round trip (when ``vae`` is given), then resample, colour drift, Gaussian noise and
+    JPEG at ``strength`` in [0, 1].
 
     Args:
         image: ``(H, W, 3)`` uint8 RGB.
+        vae: a diffusers ``AutoencoderKL`` (``params.vae`` loaded), or ``None``.
     Returns:
-        ``(H, W, 3)`` uint8 RGB of the same size; ``image`` itself when ``strength == 0``.
+        ``(H, W, 3)`` uint8 RGB of the same size; ``image`` itself when ``strength == 0`` and no VAE.
     """
+    if vae is not None:
+        from sigma.data.vae import round_trip_image
+
+        image = round_trip_image(vae, image, float(rng.uniform(0, params.vae_sigma_max)), int(rng.integers(2**31)))
     if strength <= 0:
         return image
     h, w = image.shape[:2]

@@ -112,6 +112,11 @@ def synthesise(kind: str, photos: list[Photo], data: DataParams, out_dir: str | 
     (tmp / "images").mkdir(parents=True)
     (tmp / "masks").mkdir()
     synth = Synthesiser(photos, data, params)
+    vae = None
+    if params.perturb.vae:
+        from sigma.data.vae import load_vae
+
+        vae = load_vae(params.perturb.vae)
     pairs: list[EditPair] = []
     with Progress(transient=True) as progress:
         task = progress.add_task(f"synth {kind}", total=params.n_pairs)
@@ -120,7 +125,7 @@ def synthesise(kind: str, photos: list[Photo], data: DataParams, out_dir: str | 
             photo, edit = synth.calib(rng) if kind == "calib" else synth.edit(rng)
             lo, hi = params.perturb.strength
             strength = float(rng.uniform(lo, hi))
-            edited = perturb(edit.edited, strength, rng, params.perturb)
+            edited = perturb(edit.edited, strength, rng, params.perturb, vae)
             pair_id = f"{kind}-{index:06d}"
             (tmp / "images" / f"{pair_id}_o.png").write_bytes(encode_png(photo.image))
             (tmp / "images" / f"{pair_id}_e.png").write_bytes(encode_png(edited))

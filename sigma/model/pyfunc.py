@@ -84,10 +84,19 @@ class SigmaPyfunc(mlflow.pyfunc.PythonModel):
                              threshold=None if threshold in (None, 0.0) else float(threshold))
 
 
+def input_example() -> pd.DataFrame:
+    """One tiny pair as encoded bytes (paths would not exist where the model is served)."""
+    original = np.full((32, 32, 3), 200, np.uint8)
+    edited = original.copy()
+    edited[8:24, 8:24] = (200, 30, 30)
+    return pd.DataFrame({"original": [encode_png(original)], "edited": [encode_png(edited)],
+                         "instruction": ["add a red square"]})
+
+
 def _signature():
     from mlflow.models import infer_signature
 
-    example_in = pd.DataFrame({"original": ["images/0_o.png"], "edited": ["images/0_e.png"], "instruction": [""]})
+    example_in = input_example()
     example_out = pd.DataFrame([_row(None)], columns=list(OUTPUT_COLUMNS)).astype(
         {"action": str, "concept_original": str, "concept_edited": str})
     return infer_signature(example_in, example_out, params={"batch_size": 8, "threshold": 0.0})
@@ -122,6 +131,6 @@ def log_annotator(model: SigmaAnnotator, name: str = "annotator", registered_mod
         checkpoint = save_checkpoint(model, Path(tmp) / "sigma.safetensors", include_pretrained=True)
         return mlflow.pyfunc.log_model(
             name=name, python_model=SigmaPyfunc(), artifacts={CHECKPOINT_ARTIFACT: str(checkpoint)},
-            signature=_signature(), registered_model_name=registered_model_name,
+            signature=_signature(), input_example=input_example(), registered_model_name=registered_model_name,
             code_paths=[str(SIGMA_PACKAGE)], pip_requirements=runtime_requirements(), **kwargs,
         )

@@ -105,6 +105,9 @@ def fit(acc: Accelerator, model, opt, schedule, loader: DataLoader, sampler: Epo
             items.set_epoch(position.epoch)
             skip = position.batch_in_epoch
             batches = acc.skip_first_batches(prepared, skip) if skip else prepared
+            # accelerate re-seeds the sampler from its own iteration count on every __iter__;
+            # align it, or a resumed process (count 0) would replay epoch 0's order
+            batches.set_epoch(position.epoch)
             finished_epoch = True
             for batch in batches:
                 started = time.perf_counter()

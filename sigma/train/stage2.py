@@ -17,9 +17,10 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from sigma.config import Params, Stage2Params
 from sigma.data.dataset import EditPairDataset
+from sigma.eval.heldout import score_round_trips
 from sigma.model.blocks import resample
 from sigma.model.checkpoint import load_checkpoint, save_checkpoint
-from sigma.model.vae import load_vae, round_trip
+from sigma.data.vae import load_vae, round_trip
 from sigma.train import loop
 from sigma.train.batches import TrainPairs, collate, precompute_intents
 from sigma.train.stage1 import EDIT, INPAINT, held_out_scores, log_epoch, supervised_terms
@@ -86,6 +87,11 @@ class Stage2Step:
         return total, {**seg_terms, **{k: v.item() for k, v in terms.items()}}
 
 
+def round_trip_scores(model, vae, params: Params) -> dict[str, float]:
+    """False positives on VAE round trips of the held-out ``edit`` originals."""
+    return score_round_trips(model, vae, EDIT, "test", params.stage2.sigma_max, seed=params.stage2.seed)
+
+
 def train_stage2(params: Params, resume: bool = False, track: bool = True, metrics: str | Path | None = None,
                  register: str | None = "sigma-annotator") -> dict:
     """Adapt the Stage I model; save ``stage2.out/sigma.safetensors``; register a pyfunc version."""
@@ -98,7 +104,7 @@ def train_stage2(params: Params, resume: bool = False, track: bool = True, metri
     acc = loop.accelerator(cfg)
     model = load_checkpoint(start)
     vae = load_vae(params.vae.out).to(acc.device)
-    before = held_out_scores(model)
+    before = held_out_scores(model) | {"round_trip": round_trip_scores(model, vae, params)}
     loader, sampler, items = loop.train_loader(model, EDIT, "train", cfg)
     inpaint_pairs = EditPairDataset(INPAINT, split="train")
     inpaint = TrainPairs(inpaint_pairs, precompute_intents(model, inpaint_pairs), cfg.crop_size, cfg.min_crop_scale,
@@ -113,11 +119,11 @@ def train_stage2(params: Params, resume: bool = False, track: bool = True, metri
         model, position = loop.fit(acc, model, opt, schedule, loader, sampler, items, cfg, step_fn, resume=resume,
                                    desc="stage II", after_step=teacher.update_parameters, extra_state=(teacher,))
         summary = {"steps": position.step, "epochs_done": position.epoch,
-                   "held_out_stage1": before, "held_out": held_out_scores(model)}
+                   "held_out_stage1": before,
+                   "held_out": held_out_scores(model) | {"round_trip": round_trip_scores(model, vae, params)},
+                   "held_out_ema_teacher": held_out_scores(teacher.module)}
         path = save_checkpoint(model, Path(cfg.out) / loop.CHECKPOINT, parser=params.parse)
-        if metrics:
-            loop.write_json(summary, metrics)
-        for split in ("edit", "calib"):
+        for split in ("edit", "calib", "round_trip"):
             log_epoch(f"held_out.{split}")(summary["held_out"][split], position.step)
         if track:
             import mlflow
@@ -126,6 +132,11 @@ def train_stage2(params: Params, resume: bool = False, track: bool = True, metri
 
             mlflow.log_artifact(str(path), "checkpoint")
             mlflow.log_dict(params.model_dump(mode="json"), "params.json")
-            info = log_annotator(model, registered_model_name=register)
-            summary["registered_version"] = info.registered_model_version
+            run_id = mlflow.active_run().info.run_id
+            log_annotator(model, registered_model_name=register)
+            if register:  # ModelInfo leaves the version unset (mlflow 3): look it up by run
+                versions = mlflow.MlflowClient().search_model_versions(f"name='{register}' and run_id='{run_id}'")
+                summary["registered_version"] = max(int(v.version) for v in versions)
+        if metrics:
+            loop.write_json(summary, metrics)
     return summary

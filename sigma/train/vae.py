@@ -20,7 +20,7 @@ from sigma.config import Params
 from sigma.data.photos import load_photos
 from sigma.data.storage import write_bytes_atomic
 from sigma.data.synth import split_of
-from sigma.model.vae import load_vae, round_trip, small_vae
+from sigma.data.vae import load_vae, round_trip, small_vae
 
 
 def _crops(images: list[np.ndarray], n: int, size: int, rng: np.random.Generator) -> torch.Tensor:

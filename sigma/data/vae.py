@@ -1,9 +1,11 @@
-"""The diffusion VAE round trip ``dec(enc(x) + eps)`` (Stage II calibration), via diffusers."""
+"""The diffusion VAE round trip ``dec(enc(x) + eps)``, via diffusers: the noise a diffusion editor
+adds to every pixel (synthetic edits) and the Stage II calibration pairs."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from diffusers import AutoencoderKL
@@ -54,3 +56,10 @@ def round_trip(vae: AutoencoderKL, images: torch.Tensor, sigma: torch.Tensor,
     latents = latents + noise * sigma.to(latents)[:, None, None, None]
     out = vae.decode(latents / scale).sample[..., :h, :w]
     return ((out.float() + 1) / 2).clamp(0, 1)
+
+
+def round_trip_image(vae: AutoencoderKL, image: np.ndarray, sigma: float, seed: int) -> np.ndarray:
+    """:func:`round_trip` of one ``(H, W, 3)`` uint8 image, noise from ``seed``; uint8 out."""
+    x = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].float().div(255).to(vae.device)
+    out = round_trip(vae, x, torch.tensor([sigma]), generator=torch.Generator().manual_seed(seed))[0]
+    return (out.permute(1, 2, 0).cpu().numpy() * 255).round().astype(np.uint8)
