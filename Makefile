@@ -42,8 +42,8 @@ data: install  ## bring data/raw to the content data.dvc records
 	  dvc push --quiet data.dvc || echo "warning: could not seed the DVC remote"; \
 	fi
 
-run: data  ## run the whole pipeline (dvc repro)
-	dvc repro
+run: data  ## run the whole pipeline (dvc repro) as one MLflow pipeline run
+	sigma pipeline -- dvc repro
 	dvc status
 
 test: install  ## run the whole test suite (unit, data, model, integration)

@@ -46,6 +46,15 @@ def _section(path: Path, overrides: list[str] | None, name: str):
     return Params.model_fields[name].default
 
 
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def pipeline(ctx: typer.Context) -> None:
+    """Run a command (default: dvc repro) as one MLflow pipeline run that the stage runs nest under,
+    e.g. `sigma pipeline -- dvc repro stage2`."""
+    from sigma.tracking import run_pipeline
+
+    raise typer.Exit(run_pipeline(list(ctx.args) or ["dvc", "repro"]))
+
+
 @app.command()
 def version() -> None:
     """Print the installed SIGMA version."""

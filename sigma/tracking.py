@@ -90,3 +90,19 @@ def log_summary(name: str, params: Mapping[str, Any], summary: Mapping[str, Any]
         metrics = {k: float(v) for k, v in flatten(summary).items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
         mlflow.log_metrics(metrics)
         mlflow.log_dict(dict(summary), "summary.json")
+
+
+def run_pipeline(command: list[str], name: str = "pipeline") -> int:
+    """Run ``command`` (e.g. ``dvc repro``) inside a parent MLflow run that its stages nest under.
+
+    The run ends FAILED when the command fails; returns the command's exit code.
+    """
+    import mlflow
+
+    with start_run(name) as run:
+        env = {**os.environ, PIPELINE_RUN_ENV: run.info.run_id}
+        code = subprocess.call(command, env=env)
+        mlflow.set_tag("sigma.command", " ".join(command))
+        if code:
+            mlflow.end_run(status="FAILED")
+    return code

@@ -14,7 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from torch.utils.data import DataLoader
 from transformers import get_cosine_schedule_with_warmup
 
-from sigma.config import TrainParams
+from sigma.config import TrainParams, ValidateParams
 from sigma.data.dataset import EditPairDataset
 from sigma.data.storage import write_bytes_atomic
 from sigma.train.batches import EpochSampler, TrainPairs, collate, precompute_intents
@@ -50,6 +50,18 @@ def optimiser(model: torch.nn.Module, cfg: TrainParams, total_steps: int):
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
     return opt, get_cosine_schedule_with_warmup(opt, cfg.warmup_steps, max(1, total_steps))
+
+
+def require_valid(datasets: list[str], params: ValidateParams) -> None:
+    """Run the validation suite on the training inputs; a failure stops training before it starts."""
+    from sigma.data.validate import validate_dataset
+
+    for dataset in datasets:
+        if not (Path(dataset) / "manifest.jsonl").exists() and "://" not in dataset:
+            raise FileNotFoundError(f"{dataset}/manifest.jsonl not found: run `dvc repro` for the data stages first")
+        report = validate_dataset(dataset, params)
+        if not report.success:
+            raise ValueError(f"training input fails validation; regenerate or fix it:\n{report.format()}")
 
 
 def train_loader(model, dataset: str, split: str, cfg: TrainParams) -> tuple[DataLoader, EpochSampler, TrainPairs]:

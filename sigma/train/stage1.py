@@ -67,6 +67,7 @@ def train_stage1(params: Params, resume: bool = False, track: bool = True, metri
     from sigma.tracking import maybe_run
 
     cfg = params.stage1
+    loop.require_valid([INPAINT, EDIT, CALIB], params.validate_)
     acc = loop.accelerator(cfg)
     model = build_sigma(params.model, params.parse)
     loader, sampler, items = loop.train_loader(model, INPAINT, "train", cfg)

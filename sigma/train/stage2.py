@@ -101,6 +101,7 @@ def train_stage2(params: Params, resume: bool = False, track: bool = True, metri
     start = Path(params.stage1.out) / loop.CHECKPOINT
     if not start.exists():
         raise FileNotFoundError(f"Stage I checkpoint {start} not found: run `sigma train stage1` (dvc repro stage1)")
+    loop.require_valid([INPAINT, EDIT], params.validate_)
     acc = loop.accelerator(cfg)
     model = load_checkpoint(start)
     vae = load_vae(params.vae.out).to(acc.device)

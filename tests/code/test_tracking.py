@@ -29,3 +29,23 @@ def test_run_is_tracked_with_params_and_lineage(tmp_path, monkeypatch):
     assert got.data.params == {"data.n": "3"}
     assert got.data.tags["dvc.dep.data/raw"] == "abc.dir"
     assert got.data.tags["sigma.stage"] == "synth_edit"
+
+
+def test_pipeline_run_is_the_parent_of_stage_runs(tmp_path, monkeypatch):
+    import sys
+
+    import mlflow
+
+    from sigma.tracking import run_pipeline
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    monkeypatch.setenv("MLFLOW_EXPERIMENT_NAME", "pipeline-test")
+    child = "from sigma.tracking import log_summary; log_summary('child', {'a': 1}, {'m': 2.0}, stage='child')"
+    assert run_pipeline([sys.executable, "-c", child]) == 0
+    assert run_pipeline([sys.executable, "-c", "raise SystemExit(3)"], name="broken") == 3
+
+    runs = {r.info.run_name: r for r in mlflow.search_runs(experiment_names=["pipeline-test"], output_format="list")}
+    assert runs["child"].data.tags["mlflow.parentRunId"] == runs["pipeline"].info.run_id
+    assert runs["pipeline"].info.status == "FINISHED"
+    assert runs["broken"].info.status == "FAILED"
