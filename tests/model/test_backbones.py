@@ -64,6 +64,10 @@ def test_backbone_takes_other_non_square_sizes(name):
     feats = backbone(torch.rand(1, 3, h, w))
     for f, c in zip(feats, backbone.channels, strict=True):
         assert f.shape == (1, c, 4, 7)
+    # sizes that are no multiple of the stride (a 192 crop for a patch-14 ViT) get the floor grid
+    odd = (4 * backbone.stride + backbone.stride // 2, 5 * backbone.stride + 1)
+    for f in backbone(torch.rand(1, 3, *odd)):
+        assert tuple(f.shape[-2:]) == backbone.grid(odd) == (4, 5)
 
 
 @pytest.mark.parametrize("name", list_backbones())

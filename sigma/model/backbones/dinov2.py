@@ -30,7 +30,7 @@ class DinoV2Backbone(Backbone):
         overlay = {"file": weights} if (pretrained and weights) else None
         self.vit = timm.create_model(
             arch, pretrained=pretrained, img_size=input_size, num_classes=0,
-            pretrained_cfg_overlay=overlay, dynamic_img_size=True, **kwargs,
+            pretrained_cfg_overlay=overlay, dynamic_img_size=True, dynamic_img_pad=True, **kwargs,
         )
         self.layers = tuple(layers or DEFAULT_LAYERS)
         if max(self.layers) >= len(self.vit.blocks):
