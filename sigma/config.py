@@ -133,6 +133,7 @@ class BackboneParams(Section):
     pretrained: bool = True
     layers: tuple[int, ...] | None = None
     input_size: int = Field(default=256, ge=32)
+    chunk: int | None = Field(default=2, ge=1)  # images per backbone call (CPU cache); null: whole batch
     kwargs: dict[str, Any] = Field(default_factory=dict)
 
 

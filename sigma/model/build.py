@@ -17,7 +17,7 @@ PRESETS: dict[str, ModelParams] = {
     "sigma_offline": ModelParams(),
     # The paper: DINOv2-B/14 at 518² (blocks 2/5/11), C=256, LangSAM grounding, full-resolution decoder.
     "sigma_paper": ModelParams(
-        backbone=BackboneParams(name="dinov2_vitb14", input_size=518),
+        backbone=BackboneParams(name="dinov2_vitb14", input_size=518, chunk=None),
         dim=256, heads=8, ffn_ratio=4.0, decoder_dim=32, decoder_stride=1,
         grounder=GrounderParams(name="langsam"),
     ),

@@ -194,3 +194,12 @@ def test_missing_weights_file_is_a_clear_error(tmp_path, name):
     missing = tmp_path / "no-such-weights.safetensors"
     with pytest.raises(FileNotFoundError, match="no-such-weights"):
         build_backbone(tiny_params(name, weights=str(missing), pretrained=True))
+
+
+def test_chunked_backbone_gives_the_batched_features():
+    params = BackboneParams(name="mobilenet_v2_imagenet", input_size=64)
+    chunked, whole = build_backbone(params), build_backbone(params.model_copy(update={"chunk": None}))
+    assert chunked.chunk == 2 and whole.chunk is None
+    images = torch.rand(5, 3, 64, 64)  # 5: the last chunk is short
+    for a, b in zip(chunked(images), whole(images), strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)

@@ -35,6 +35,7 @@ class Backbone(PretrainedPart):
 
     channels: tuple[int, ...]
     stride: int
+    chunk: int | None = None  # images per extract call (None: all at once)
 
     def __init__(self, input_size: int, mean=IMAGENET_MEAN, std=IMAGENET_STD):
         super().__init__()
@@ -52,5 +53,8 @@ class Backbone(PretrainedPart):
 
     def forward(self, images: torch.Tensor) -> list[torch.Tensor]:
         grid = self.grid(tuple(images.shape[-2:]))
-        levels = self.extract((images - self.mean) / self.std)
-        return [resample(f, grid) for f in levels]
+        x = (images - self.mean) / self.std
+        # Small chunks keep a CPU's working set in cache (batch 16 ran 2x slower per image);
+        # each image is processed alone anyway (frozen, eval), so the result is the same.
+        parts = [self.extract(c) for c in (x.split(self.chunk) if self.chunk else [x])]
+        return [resample(torch.cat(level), grid) for level in zip(*parts, strict=True)]

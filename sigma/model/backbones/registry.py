@@ -31,10 +31,13 @@ def build_backbone(params: BackboneParams, pretrained: bool | None = None) -> Ba
     if params.name.startswith(TIMM_PREFIX):
         from sigma.model.backbones.timm_features import TimmFeaturesBackbone
 
-        return TimmFeaturesBackbone(params.name[len(TIMM_PREFIX):], **common)
-    if params.name not in _BACKBONES:
+        backbone = TimmFeaturesBackbone(params.name[len(TIMM_PREFIX):], **common)
+    elif params.name in _BACKBONES:
+        backbone = _BACKBONES[params.name](**common)
+    else:
         raise KeyError(f"unknown backbone {params.name!r}; known: {list_backbones()}")
-    return _BACKBONES[params.name](**common)
+    backbone.chunk = params.chunk
+    return backbone
 
 
 @register_backbone("mobilenet_v2_imagenet")
