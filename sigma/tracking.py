@@ -92,6 +92,19 @@ def log_summary(name: str, params: Mapping[str, Any], summary: Mapping[str, Any]
         mlflow.log_dict(dict(summary), "summary.json")
 
 
+def input_tags(paths: list[str]) -> dict[str, str]:
+    """``{"input.<path>": md5}`` of each input as it is now (a dataset folder: its manifest), so a
+    run traces to its exact data even before ``dvc.lock`` records the stage."""
+    import hashlib
+
+    tags = {}
+    for path in paths:
+        file = Path(path) / "manifest.jsonl" if Path(path).is_dir() else Path(path)
+        if file.exists():
+            tags[f"input.{path}"] = hashlib.md5(file.read_bytes()).hexdigest()
+    return tags
+
+
 def run_pipeline(command: list[str], name: str = "pipeline") -> int:
     """Run ``command`` (e.g. ``dvc repro``) inside a parent MLflow run that its stages nest under.
 

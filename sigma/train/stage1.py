@@ -96,6 +96,9 @@ def train_stage1(params: Params, resume: bool = False, track: bool = True, metri
         if track:
             import mlflow
 
+            from sigma.tracking import input_tags
+
+            mlflow.set_tags(input_tags([INPAINT, EDIT, CALIB, params.model.grounder.weights or ""]))
             mlflow.log_artifact(str(path), "checkpoint")
             mlflow.log_dict(params.model_dump(mode="json"), "params.json")
     return summary

@@ -130,7 +130,10 @@ def train_stage2(params: Params, resume: bool = False, track: bool = True, metri
             import mlflow
 
             from sigma.model.pyfunc import log_annotator
+            from sigma.tracking import input_tags
 
+            vae_weights = f"{params.vae.out}/diffusion_pytorch_model.safetensors"
+            mlflow.set_tags(input_tags([INPAINT, EDIT, str(start), vae_weights]))
             mlflow.log_artifact(str(path), "checkpoint")
             mlflow.log_dict(params.model_dump(mode="json"), "params.json")
             run_id = mlflow.active_run().info.run_id

@@ -54,6 +54,7 @@ def test_stages_log_to_mlflow_and_stage2_registers_a_version(tiny_project, tmp_p
         run = runs[name]
         assert run.data.params["stage1.lr" if name == "stage1" else "stage2.lr"]
         assert run.data.tags["sigma.stage"] == name
+        assert len(run.data.tags["input.data/synth/inpaint"]) == 32  # the md5 of the manifest trained on
         history = client.get_metric_history(run.info.run_id, "seg")
         assert [m.step for m in history] == [1, 2]
         artifacts = {a.path for a in client.list_artifacts(run.info.run_id, "checkpoint")}
