@@ -1,4 +1,5 @@
-"""The data flow: synthesise the three kinds, then gate on validation (same steps as dvc.yaml)."""
+"""The data flow: the VAE the edits go through, the three synthesised kinds, then the validation
+gate (the same steps as dvc.yaml)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,20 @@ from sigma.data.synth import KINDS
 @task(retries=2, retry_delay_seconds=[10, 60], timeout_seconds=3600, tags=["sigma-data"])
 def synth(kind: str, params_path: str, overrides: list[str], out_root: str) -> dict:
     return synth_stage(kind, load_params(params_path, overrides).data, f"{out_root}/{kind}")
+
+
+@task(retries=1, retry_delay_seconds=30, tags=["sigma-data"])
+def vae(params_path: str, overrides: list[str]) -> dict | None:
+    """Fit the VAE when a synth kind needs one that does not exist yet (dvc.yaml: stage ``vae``)."""
+    from pathlib import Path
+
+    from sigma.train.vae import train_vae_stage
+
+    params = load_params(params_path, overrides)
+    needed = {getattr(params.data, kind).perturb.vae for kind in KINDS} - {None}
+    if not needed or all(Path(p).exists() for p in needed):
+        return None
+    return train_vae_stage(params)
 
 
 @task(retries=1, retry_delay_seconds=10, tags=["sigma-data"])
@@ -32,6 +47,7 @@ def data_flow(
 ) -> dict[str, dict]:
     """Synthesise inpaint/edit/calib pairs and fail the run if any dataset breaks the suite."""
     overrides = overrides or []
+    vae(params_path, overrides)
     summaries = {kind: synth(kind, params_path, overrides, out_root) for kind in KINDS}
     validate([f"{out_root}/{kind}" for kind in KINDS], params_path, overrides, report)
     return summaries

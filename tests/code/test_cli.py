@@ -55,7 +55,8 @@ def test_synth_then_validate(tmp_path, monkeypatch):
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/mlflow.db")
     out = tmp_path / "calib"
     result = runner.invoke(app, ["data", "synth", "calib", "--out", str(out), "--params", str(ROOT / "params.yaml"),
-                                 "--set", "data.sources=[{kind: builtin}]", "--set", "data.calib.n_pairs=3"])
+                                 "--set", "data.sources=[{kind: builtin}]", "--set", "data.calib.n_pairs=3",
+                                 "--set", "data.calib.perturb.vae=null"])
     assert result.exit_code == 0, result.output
     mlflow.set_tracking_uri(f"sqlite:///{tmp_path}/mlflow.db")
     runs = mlflow.search_runs(experiment_names=["sigma"])

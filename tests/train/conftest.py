@@ -11,7 +11,7 @@ from sigma.data.synth import synthesise
 from tests.conftest import ROOT
 
 TINY = [
-    "data.max_side=96",
+    "data.max_side=96", "data.edit.perturb.vae=null", "data.calib.perturb.vae=null",  # the VAE is trained later
     "model.backbone.input_size=64", "model.dim=16", "model.heads=2", "model.decoder_dim=8",
     "model.grounder.name=none",
     "vae.steps=2", "vae.batch_size=2", "vae.crop_size=32", "vae.block_out_channels=[8, 16]",
