@@ -173,10 +173,11 @@ def train_grounder_stage(params: Params, out: str | Path | None = None, metrics:
 
 
 def _save_head(head: ConceptMaskHead, path: Path, model_cfg) -> None:
-    from safetensors.torch import save_model
+    from safetensors.torch import save_file
 
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    save_model(head, str(tmp), metadata={"backbone": model_cfg.backbone.model_dump_json(),
+    # save_file, not save_model: the latter orders the header through a set (bytes differ per run)
+    save_file(head.state_dict(), str(tmp), metadata={"backbone": model_cfg.backbone.model_dump_json(),
                                          "grounder": model_cfg.grounder.model_dump_json()})
     tmp.replace(path)
