@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch.utils.data import Dataset
 
 from sigma.data import storage
@@ -58,6 +59,12 @@ def load_pair_arrays(pair: EditPair, max_pixels: int = DEFAULT_MAX_PIXELS) -> di
 def to_tensor(image: np.ndarray) -> torch.Tensor:
     """``(H, W, 3)`` uint8 -> ``(3, H, W)`` float32 in [0, 1]."""
     return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float().div_(255)
+
+
+def resized(images: list[torch.Tensor], size: tuple[int, int]) -> torch.Tensor:
+    """``(3, H, W)`` float images of any sizes -> one ``(B, 3, *size)`` batch (antialiased bilinear)."""
+    return torch.cat([F.interpolate(im[None], size=size, mode="bilinear", antialias=True, align_corners=False)
+                      for im in images])
 
 
 def collate_pairs(items: list[dict[str, Any]]) -> dict[str, Any]:

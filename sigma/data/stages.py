@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from sigma.config import DataParams, ValidateParams
 from sigma.data.pairs import ManifestError
-from sigma.data.storage import StorageError, write_bytes_atomic
+from sigma.data.storage import StorageError, write_json_atomic
 from sigma.data.validate import ValidationReport, validate_dataset
 
 
@@ -52,5 +51,5 @@ def validate_stage(
             "datasets": {d: r.to_dict() if isinstance(r, ValidationReport) else {"success": False, "error": r}
                          for d, r in results.items()},
         }
-        write_bytes_atomic(str(report), (json.dumps(summary, indent=2) + "\n").encode())
+        write_json_atomic(str(report), summary)
     return ok, results

@@ -7,6 +7,7 @@ transient errors back off instead of failing a corpus run.
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from functools import lru_cache
@@ -109,3 +110,8 @@ def write_bytes_atomic(uri: str, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_json_atomic(uri: str, obj: object) -> None:
+    """``obj`` as indented JSON (metrics, reports) through :func:`write_bytes_atomic`."""
+    write_bytes_atomic(uri, (json.dumps(obj, indent=2) + "\n").encode())

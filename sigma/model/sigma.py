@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from sigma.config import ModelParams
+from sigma.data.dataset import resized, to_tensor
 from sigma.model.annotation import Annotation, to_annotation
 from sigma.model.backbones.base import Backbone
 from sigma.model.bcmr import CrossModalRefinement
@@ -76,13 +77,7 @@ class SigmaAnnotator(nn.Module):
     def prepare(self, images: Sequence[np.ndarray]) -> torch.Tensor:
         """``(H, W, 3)`` uint8 arrays -> ``(B, 3, S, S)`` float in [0, 1] at the model's input size."""
         device = next(self.parameters()).device
-        size = (self.input_size, self.input_size)
-        batch = [
-            F.interpolate(torch.from_numpy(np.ascontiguousarray(im)).permute(2, 0, 1)[None].float().div(255),
-                          size=size, mode="bilinear", antialias=True, align_corners=False)
-            for im in images
-        ]
-        return torch.cat(batch).clamp_(0, 1).to(device)
+        return resized([to_tensor(im) for im in images], (self.input_size,) * 2).clamp_(0, 1).to(device)
 
     @torch.no_grad()
     def annotate(self, pairs: Iterable, batch_size: int = 8, threshold: float | None = None) -> list[Annotation]:

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch.utils.data import Dataset, Sampler
 from torchvision.transforms.v2 import functional as TF
 
-from sigma.data.dataset import EditPairDataset, collate_pairs
+from sigma.data.dataset import EditPairDataset, collate_pairs, resized
 from sigma.model.sigma import SigmaAnnotator
 
 SPATIAL = ("original", "edited", "mask", "side_effect", "intent")
@@ -44,9 +44,8 @@ def precompute_intents(model: SigmaAnnotator, dataset: EditPairDataset, batch_si
     for start in range(0, len(dataset.pairs), batch_size):
         items = [dataset[i] for i in range(start, min(start + batch_size, len(dataset.pairs)))]
         size = (model.input_size, model.input_size)
-        resize = lambda x: F.interpolate(x[None], size=size, mode="bilinear", antialias=True)[0]  # noqa: E731
-        o = torch.stack([resize(it["original"]) for it in items])
-        e = torch.stack([resize(it["edited"]) for it in items])
+        o = resized([it["original"] for it in items], size)
+        e = resized([it["edited"] for it in items], size)
         maps, _ = model.prior(o, e, [it["instruction"] for it in items], model.grid())
         intents |= {it["id"]: m.cpu() for it, m in zip(items, maps, strict=True)}
     return intents

@@ -8,7 +8,6 @@ concept masks.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,9 +17,10 @@ import torch.nn.functional as F
 from rich.progress import Progress
 
 from sigma.config import Params
+from sigma.data.dataset import resized, to_tensor
 from sigma.data.instructions import with_article
 from sigma.data.photos import Instance, Photo, load_photos
-from sigma.data.storage import write_bytes_atomic
+from sigma.data.storage import write_json_atomic
 from sigma.data.synth import split_of
 from sigma.model.backbones import build_backbone
 from sigma.model.grounding.learned import UPSAMPLE, ConceptMaskHead
@@ -54,11 +54,7 @@ def photo_features(backbone, photos: list[Photo], batch_size: int = 16) -> list[
     size = (backbone.input_size, backbone.input_size)
     feats = []
     for start in range(0, len(photos), batch_size):
-        images = torch.cat([
-            F.interpolate(torch.from_numpy(p.image).permute(2, 0, 1)[None].float() / 255, size=size,
-                          mode="bilinear", antialias=True, align_corners=False)
-            for p in photos[start:start + batch_size]
-        ])
+        images = resized([to_tensor(p.image) for p in photos[start:start + batch_size]], size)
         levels = backbone(images)
         feats += [[lv[i] for lv in levels] for i in range(len(images))]
     return feats
@@ -163,7 +159,7 @@ def train_grounder_stage(params: Params, out: str | Path | None = None, metrics:
     }
     _save_head(head, Path(out or cfg.out), model_cfg)
     if metrics:
-        write_bytes_atomic(str(metrics), (json.dumps(summary, indent=2) + "\n").encode())
+        write_json_atomic(str(metrics), summary)
     if track:
         from sigma.tracking import log_summary
 

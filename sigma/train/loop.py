@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -16,7 +15,6 @@ from transformers import get_cosine_schedule_with_warmup
 
 from sigma.config import TrainParams, ValidateParams
 from sigma.data.dataset import EditPairDataset
-from sigma.data.storage import write_bytes_atomic
 from sigma.train.batches import EpochSampler, TrainPairs, collate, precompute_intents
 
 STATE_DIR = "state"  # under the stage's out folder: the resumable accelerate state
@@ -81,10 +79,6 @@ def progress_bar() -> Progress:
     return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                     TextColumn("loss {task.fields[loss]:.4f}  {task.fields[rate]:.2f} steps/s"),
                     TimeRemainingColumn(), transient=True)
-
-
-def write_json(summary: dict, path: str | Path) -> None:
-    write_bytes_atomic(str(path), (json.dumps(summary, indent=2) + "\n").encode())
 
 
 def state_dir(cfg: TrainParams) -> Path:

@@ -9,6 +9,7 @@ from torch.utils.data import DataLoader
 
 from sigma.config import Params
 from sigma.data.dataset import EditPairDataset
+from sigma.data.storage import write_json_atomic
 from sigma.eval.heldout import score_split
 from sigma.eval.metrics import summarise
 from sigma.model.build import build_sigma
@@ -90,7 +91,7 @@ def train_stage1(params: Params, resume: bool = False, track: bool = True, metri
                    "held_out": held_out_scores(model)}
         path = save_checkpoint(model, Path(cfg.out) / loop.CHECKPOINT, parser=params.parse)
         if metrics:
-            loop.write_json(summary, metrics)
+            write_json_atomic(str(metrics), summary)
         log_epoch("held_out.edit")(summary["held_out"]["edit"], position.step)
         log_epoch("held_out.calib")(summary["held_out"]["calib"], position.step)
         if track:

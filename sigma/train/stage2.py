@@ -17,10 +17,11 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from sigma.config import Params, Stage2Params
 from sigma.data.dataset import EditPairDataset
+from sigma.data.storage import write_json_atomic
+from sigma.data.vae import load_vae, round_trip
 from sigma.eval.heldout import score_round_trips
 from sigma.model.blocks import resample
 from sigma.model.checkpoint import load_checkpoint, save_checkpoint
-from sigma.data.vae import load_vae, round_trip
 from sigma.train import loop
 from sigma.train.batches import TrainPairs, collate, precompute_intents
 from sigma.train.stage1 import EDIT, INPAINT, held_out_scores, log_epoch, supervised_terms
@@ -142,5 +143,5 @@ def train_stage2(params: Params, resume: bool = False, track: bool = True, metri
                 versions = mlflow.MlflowClient().search_model_versions(f"name='{register}' and run_id='{run_id}'")
                 summary["registered_version"] = max(int(v.version) for v in versions)
         if metrics:
-            loop.write_json(summary, metrics)
+            write_json_atomic(str(metrics), summary)
     return summary

@@ -6,7 +6,6 @@ stage saves that VAE to ``vae.out`` so that later stages always read one folder.
 
 from __future__ import annotations
 
-import json
 import math
 import shutil
 from pathlib import Path
@@ -18,7 +17,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from sigma.config import Params
 from sigma.data.photos import load_photos
-from sigma.data.storage import write_bytes_atomic
+from sigma.data.storage import write_json_atomic
 from sigma.data.synth import split_of
 from sigma.data.vae import load_vae, round_trip, small_vae
 
@@ -95,7 +94,7 @@ def train_vae_stage(params: Params, track: bool = True, metrics: str | Path | No
     shutil.rmtree(out, ignore_errors=True)
     tmp.rename(out)
     if metrics:
-        write_bytes_atomic(str(metrics), (json.dumps(summary, indent=2) + "\n").encode())
+        write_json_atomic(str(metrics), summary)
     if track:
         from sigma.tracking import log_summary
 
