@@ -173,7 +173,7 @@ def _save_head(head: ConceptMaskHead, path: Path, model_cfg) -> None:
 
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    # save_file, not save_model: the latter orders the header through a set (bytes differ per run)
+    # the head shares no tensors, so a plain save_file of its state dict
     save_file(head.state_dict(), str(tmp), metadata={"backbone": model_cfg.backbone.model_dump_json(),
                                          "grounder": model_cfg.grounder.model_dump_json()})
     tmp.replace(path)
