@@ -24,16 +24,24 @@ contended configuration after waiting for an idle machine.
 ``--breakdown`` adds a per-part time split (forward hooks on the top-level parts and the DRBs,
 timed in separate iterations).
 
+GPU: ``--device cuda`` moves the model and inputs to the GPU, synchronises around every timed
+forward and reports the peak of ``torch.cuda.max_memory_allocated`` next to the RSS; ``--amp bf16``
+runs the forward under ``torch.autocast`` (either device). The CPU-contention columns stay, but only
+mean something on the CPU.
+
 Example::
 
     HF_HUB_OFFLINE=1 .venv/bin/python scripts/bench_forward.py --json bench.json
     HF_HUB_OFFLINE=1 .venv/bin/python scripts/bench_forward.py --preset sigma_offline --size 256 \\
         --batch 1 --batch 8 --breakdown --set dim=64
+    HF_HUB_OFFLINE=1 python3 scripts/bench_forward.py --preset sigma_paper --size 518 --batch 8 \\
+        --device cuda --amp bf16
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import itertools
 import json
 import os
@@ -51,6 +59,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 DEFAULT_CONFIGS = (("sigma_offline", 256), ("sigma_paper", 518))
 DEFAULT_BATCHES = (1, 8)
+AMP_DTYPES = {"bf16": "bfloat16", "fp16": "float16"}  # --amp: torch dtype names
 
 
 def _rss_mib() -> float:
@@ -110,7 +119,7 @@ def _use_pretrained(config, weights: str) -> bool:
 class PartTimer:
     """Wall time per module between its forward pre-hook and its forward hook."""
 
-    def __init__(self, model, names: list[str]):
+    def __init__(self, model, names: list[str], sync=lambda: None):
         import time as _t
 
         modules = dict(model.named_modules())
@@ -123,9 +132,11 @@ class PartTimer:
             m = modules[name]
 
             def pre(_m, _i, name=name):
+                sync()
                 self._start[name] = _t.perf_counter()
 
             def post(_m, _i, _o, name=name):
+                sync()
                 self.totals[name] += _t.perf_counter() - self._start.pop(name)
 
             self.handles += [m.register_forward_pre_hook(pre), m.register_forward_hook(post)]
@@ -143,29 +154,42 @@ def run_one(spec: dict[str, Any]) -> dict[str, Any]:
     torch.manual_seed(0)
     from sigma.model.build import build_sigma
 
+    device = torch.device(spec.get("device", "cpu"))
+    cuda = device.type == "cuda"
+    sync = (lambda: torch.cuda.synchronize(device)) if cuda else (lambda: None)
+    amp = spec.get("amp", "none")
+    autocast = (torch.autocast(device.type, dtype=getattr(torch, AMP_DTYPES[amp])) if amp != "none"
+                else contextlib.nullcontext())
     config = make_config(spec["preset"], spec["size"], spec["overrides"])
     pretrained = _use_pretrained(config, spec["weights"])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        model = build_sigma(config, pretrained=pretrained, load_grounder=False).eval()
+        model = build_sigma(config, pretrained=pretrained, load_grounder=False).eval().to(device)
     rss_build = _rss_mib()
     b, s = spec["batch"], spec["size"]
     g = torch.Generator().manual_seed(0)
     original, edited = torch.rand(b, 3, s, s, generator=g), torch.rand(b, 3, s, s, generator=g)
-    intent = torch.full((b, 1, *model.grid()), config.eps)
+    original, edited = original.to(device), edited.to(device)
+    intent = torch.full((b, 1, *model.grid()), config.eps, device=device)
+    if cuda:
+        sync()
+        cuda_build_mib = torch.cuda.memory_allocated(device) / 2**20
+        torch.cuda.reset_peak_memory_stats(device)
 
     times: list[float] = []
     load_before = os.getloadavg()[0]
-    with torch.inference_mode():
+    with torch.inference_mode(), autocast:
         t_start = time.perf_counter()
         for _ in range(max(1, spec["warmup"])):
             model(original, edited, intent)
+            sync()
             if time.perf_counter() - t_start > spec["max_seconds"] / 2:
                 break
         t_start, cpu_start, busy_start = time.perf_counter(), _cpu_s(), _system_busy_s()
         while len(times) < spec["iters"]:
             t0 = time.perf_counter()
             model(original, edited, intent)
+            sync()
             times.append(time.perf_counter() - t0)
             if len(times) >= spec["min_iters"] and time.perf_counter() - t_start > spec["max_seconds"]:
                 break
@@ -175,18 +199,19 @@ def run_one(spec: dict[str, Any]) -> dict[str, Any]:
         if spec["breakdown"]:
             names = ["backbone", "difference.msdb", *[f"difference.blocks.{i}" for i in range(config.drb_blocks)],
                      "difference.aggregate", "intent_encoder", "refinement", "decoder"]
-            timer = PartTimer(model, names)
+            timer = PartTimer(model, names, sync)
             n = max(spec["min_iters"], min(len(times), 10))
             t0, c0, b0 = time.perf_counter(), _cpu_s(), _system_busy_s()
             for _ in range(n):
                 model(original, edited, intent)
+            sync()
             wall_bd = time.perf_counter() - t0
             timer.remove()
             breakdown = {k: v / n for k, v in timer.totals.items()}
             breakdown["(rest of forward)"] = wall_bd / n - sum(breakdown.values())
             breakdown_foreign = max(0.0, (_system_busy_s() - b0 - (_cpu_s() - c0)) / wall_bd)
     median = statistics.median(times)
-    return {
+    result = {
         "preset": spec["preset"], "size": s, "batch": b, "overrides": spec["overrides"],
         "pretrained": pretrained, "threads": torch.get_num_threads(), "iters": len(times),
         "median_s": median, "min_s": min(times), "mean_s": statistics.fmean(times),
@@ -195,6 +220,13 @@ def run_one(spec: dict[str, Any]) -> dict[str, Any]:
         "breakdown_s": breakdown,
         "breakdown_foreign_cpu": breakdown_foreign,
     }
+    if amp != "none":
+        result["amp"] = amp
+    if cuda:
+        result.update(device=str(device), gpu=torch.cuda.get_device_name(device),
+                      cuda_after_build_mib=cuda_build_mib,
+                      cuda_peak_mib=torch.cuda.max_memory_allocated(device) / 2**20)
+    return result
 
 
 def wait_for_idle(max_other: float, timeout: float, window: float = 2.0, windows: int = 3) -> bool:
@@ -235,6 +267,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                     help="override a model: key (dotted), e.g. --set decoder_stride=8")
     ap.add_argument("--breakdown", action="store_true", help="also time each top-level part (forward hooks)")
+    ap.add_argument("--device", default="cpu", help="torch device, e.g. cuda or cuda:1 (default cpu)")
+    ap.add_argument("--amp", choices=("none", *AMP_DTYPES), default="none",
+                    help="run the forward under torch.autocast with this dtype (default none)")
     ap.add_argument("--max-other-cpu", type=float, default=0.1,
                     help="rerun a configuration when other processes used more cores than this while it was "
                          "timed (default 0.1; shared machines)")
@@ -255,6 +290,12 @@ def main(argv: list[str] | None = None) -> None:
 
     from sigma.model.build import PRESETS
 
+    try:
+        device = torch.device(args.device)
+    except RuntimeError as exc:
+        ap.error(f"--device: {exc}")
+    if device.type == "cuda" and not torch.cuda.is_available():
+        ap.error("--device cuda: torch sees no CUDA device")
     threads = args.threads or torch.get_num_threads()
     if args.preset or args.size:
         configs = list(itertools.product(args.preset or [p for p, _ in DEFAULT_CONFIGS],
@@ -270,7 +311,7 @@ def main(argv: list[str] | None = None) -> None:
         spec = {"preset": preset, "size": size, "batch": batch, "threads": threads, "iters": args.iters,
                 "min_iters": args.min_iters, "warmup": args.warmup, "max_seconds": args.max_seconds,
                 "weights": args.weights,
-                "overrides": args.overrides, "breakdown": args.breakdown}
+                "overrides": args.overrides, "breakdown": args.breakdown, "device": args.device, "amp": args.amp}
         r = None
         for attempt in range(args.retries + 1):
             if args.retries:
@@ -290,23 +331,29 @@ def main(argv: list[str] | None = None) -> None:
                     + (f"{r['pairs_per_s']:.2f} pairs/s" if "error" not in r else f"[red]{r['error']}"))
 
     machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores, torch {torch.__version__}"
+    cuda = device.type == "cuda"
+    if cuda:
+        machine += f", {next((r['gpu'] for r in results if 'gpu' in r), args.device)}"
     title = f"SIGMA forward throughput ({threads} threads; {machine})"
+    if args.amp != "none":
+        title += f"\nautocast {args.amp}"
     if args.overrides:
         title += f"\noverrides: {' '.join(args.overrides)}"
     title += ("\n(CPU/wall: this process's CPU seconds per wall second while timing; other CPU: cores busy with"
               " other processes meanwhile -- above ~0.1 the numbers are contended)")
     table = Table(title=title)
     for col in ("preset", "input", "batch", "weights", "iters", "median s/batch", "pairs/s", "peak RSS MiB",
-                "CPU/wall", "other CPU"):
+                *(["peak CUDA MiB"] if cuda else []), "CPU/wall", "other CPU"):
         table.add_column(col, justify="left" if col in ("preset", "weights") else "right")
     for r in results:
         if "error" in r:
             table.add_row(r["preset"], f"{r['size']}²", str(r["batch"]), "-", "-", "-", f"error: {r['error']}",
-                          "-", "-", "-")
+                          "-", *(["-"] if cuda else []), "-", "-")
             continue
         table.add_row(r["preset"], f"{r['size']}²", str(r["batch"]), "pretrained" if r["pretrained"] else "random",
                       str(r["iters"]), f"{r['median_s']:.4f}", f"{r['pairs_per_s']:.2f}", f"{r['peak_rss_mib']:.0f}",
-                      f"{r['cpu_per_wall']:.2f}", f"{r['foreign_cpu']:.2f}")
+                      *([f"{r['cuda_peak_mib']:.0f}"] if cuda else []), f"{r['cpu_per_wall']:.2f}",
+                      f"{r['foreign_cpu']:.2f}")
     console.print(table)
     if args.breakdown:
         parts = Table(title="Per-part time (ms per batch, forward hooks; separate iterations)")
@@ -322,7 +369,10 @@ def main(argv: list[str] | None = None) -> None:
         console.print(parts)
     if args.json:
         with open(args.json, "w") as fh:
-            json.dump({"machine": machine, "threads": threads, "results": results}, fh, indent=2)
+            extra = {"device": args.device} if cuda else {}
+            if args.amp != "none":
+                extra["amp"] = args.amp
+            json.dump({"machine": machine, "threads": threads, **extra, "results": results}, fh, indent=2)
         console.log(f"wrote {args.json}")
 
 

@@ -160,8 +160,10 @@ TrackOpt = Annotated[bool, typer.Option(help="Log params, metrics and artifacts 
 def _run_stage(fn, *args, **kwargs) -> None:
     try:
         summary = fn(*args, **kwargs)
-    except (FileNotFoundError, ValueError) as exc:
+    except (OSError, ValueError) as exc:
         raise _fail(exc) from None
+    except KeyError as exc:  # unknown registry names: the message lists the known ones
+        raise _fail(exc.args[0], 2) from None
     console.print_json(json.dumps(summary))
 
 
@@ -192,6 +194,114 @@ def train_stage2(resume: ResumeOpt = False, metrics: MetricsOpt = None, params: 
     from sigma.train.stage2 import train_stage2 as run
 
     _run_stage(run, _params(params, set_), resume=resume, track=track, metrics=metrics, register=register)
+
+
+@train_app.command("ablation")
+def train_ablation(names: Annotated[Optional[list[str]], typer.Argument(help="Variant names; default: all with model overrides.")] = None,
+                   params: ParamsOpt = Path("params.yaml"), set_: SetOpt = None, track: TrackOpt = True) -> None:
+    """Train the ablation variants (ablation.variants with model overrides) like Stage I."""
+    from sigma.train.ablation import train_ablation as run
+
+    _run_stage(run, _params(params, set_), names, track=track)
+
+
+def _registry_uri(model: str | None) -> None:
+    """Point MLflow at the project's registry (MLFLOW_TRACKING_URI or the SQLite default) for models:/ URIs."""
+    if model and ":/" in model:
+        import mlflow
+
+        from sigma.tracking import tracking_uri
+
+        mlflow.set_tracking_uri(tracking_uri())
+
+
+def _benchmark_spec(text: str):
+    """A name from evaluate.benchmarks, LOADER:PATH (e.g. magicbrush:/data/MagicBrush) or a pair-format path."""
+    from sigma.config import BenchmarkSpec
+    from sigma.eval.benchmarks import list_benchmarks
+
+    loader, sep, path = text.partition(":")
+    if sep and loader in list_benchmarks():
+        return BenchmarkSpec(name=loader, loader=loader, path=path)
+    return BenchmarkSpec(name=Path(text.rstrip("/")).name or text, loader="pairs", path=text)
+
+
+@app.command()
+def evaluate(
+    benchmark: Annotated[Optional[list[str]], typer.Argument(
+        help="evaluate.benchmarks names, LOADER:PATH (loaders: pairs, cocoglide, autosplice, magicbrush, deal300k, "
+             "opensdi) or a pair-format folder; default: every configured benchmark.")] = None,
+    method: Annotated[Optional[list[str]], typer.Option(help="Method name (repeatable); default: evaluate.methods.")] = None,
+    model: Annotated[Optional[str], typer.Option(help="Checkpoint or MLflow URI (models:/sigma-annotator@champion) "
+                                                 "for the SIGMA methods; default: evaluate.model.")] = None,
+    out: Annotated[Path, typer.Option(help="Metrics JSON ({benchmark: {method: metrics}}).")] = Path("metrics/evaluate.json"),
+    gallery: Annotated[Optional[Path], typer.Option(help="Write the HTML gallery of the sigma method's worst cases.")] = None,
+    params: ParamsOpt = Path("params.yaml"), set_: SetOpt = None, track: TrackOpt = True,
+) -> None:
+    """Score methods (SIGMA checkpoints and the PixDiff baselines) on benchmarks through one loop."""
+    from sigma.eval.methods import list_methods
+    from sigma.eval.stages import evaluate_stage
+
+    cfg = _params(params, set_)
+    _registry_uri(model)
+    names = [b.name for b in cfg.evaluate.benchmarks]
+    extra = [_benchmark_spec(b) for b in benchmark or [] if b not in names]
+    if extra:
+        cfg = cfg.model_copy(update={"evaluate": cfg.evaluate.model_copy(
+            update={"benchmarks": list(cfg.evaluate.benchmarks) + extra})})
+    unknown = [m for m in method or [] if m not in list_methods()]
+    if unknown:
+        raise _fail(f"unknown method(s) {unknown}; known: {', '.join(list_methods())}", 2)
+    chosen = [b for b in (benchmark or []) if b in names] + [s.name for s in extra]
+    _run_stage(evaluate_stage, cfg, out, methods=method, model=model, benchmarks=chosen or None, gallery=gallery,
+               track=track)
+
+
+@app.command()
+def robustness(out: Annotated[Path, typer.Option(help="Points JSON (DVC metrics/plots).")] = Path("metrics/robustness.json"),
+               model: Annotated[Optional[str], typer.Option(help="Checkpoint or MLflow URI; default: evaluate.model.")] = None,
+               params: ParamsOpt = Path("params.yaml"), set_: SetOpt = None, track: TrackOpt = True) -> None:
+    """F1 under JPEG, Gaussian noise and blur of the edited image (evaluate.robustness)."""
+    from sigma.eval.stages import robustness_stage
+
+    _registry_uri(model)
+    _run_stage(robustness_stage, _params(params, set_), out, model=model, track=track)
+
+
+@app.command()
+def ablation(out: Annotated[Path, typer.Option(help="Metrics JSON ({variant: {benchmark: metrics}}).")] = Path("metrics/ablation.json"),
+             params: ParamsOpt = Path("params.yaml"), set_: SetOpt = None, track: TrackOpt = True) -> None:
+    """Evaluate every ablation variant's checkpoint on ablation.benchmarks."""
+    from sigma.eval.stages import ablation_stage
+
+    _run_stage(ablation_stage, _params(params, set_), out, track=track)
+
+
+@app.command()
+def tables(metrics_dir: Annotated[Path, typer.Option(help="Where evaluate/ablation/robustness JSON are.")] = Path("metrics"),
+           reports: Annotated[Path, typer.Option(help="Output folder.")] = Path("reports"),
+           params: ParamsOpt = Path("params.yaml"), set_: SetOpt = None) -> None:
+    """Write reports/table1, ablation (.md/.csv/.tex) and robustness.png from the metrics."""
+    from sigma.eval.tables import tables_stage
+
+    _run_stage(tables_stage, _params(params, set_), metrics_dir, reports)
+
+
+@app.command()
+def promote(version: Annotated[Optional[str], typer.Option(help="Model version; default: the newest.")] = None,
+            out: Annotated[Optional[Path], typer.Option(help="Write the decision as JSON (DVC metrics).")] = None,
+            params: ParamsOpt = Path("params.yaml"), set_: SetOpt = None) -> None:
+    """Move the champion alias to the candidate version only if its average F1 wins by promote.margin."""
+    from sigma.data.storage import write_json_atomic
+    from sigma.eval.promote import promote as run
+
+    try:
+        decision = run(_params(params, set_), version)
+    except (FileNotFoundError, ValueError) as exc:
+        raise _fail(exc) from None
+    if out:
+        write_json_atomic(str(out), decision)
+    console.print_json(json.dumps(decision))
 
 
 if __name__ == "__main__":

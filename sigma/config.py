@@ -251,9 +251,85 @@ class VaeParams(Section):
     seed: int = 0
 
 
+class BenchmarkSpec(Section):
+    """One benchmark: a name for tables and metrics, its loader (sigma.eval.benchmarks) and root."""
+
+    name: str
+    loader: str = "pairs"  # pairs | cocoglide | autosplice | magicbrush | deal300k | opensdi
+    path: str              # local folder or s3:// prefix
+    split: str | None = None  # keep only pairs of this split (pair-format datasets)
+    limit: int | None = Field(default=None, ge=1)
+
+
+class RobustnessParams(Section):
+    """Degradations of the edited image (sigma-method.md): F1 against strength per method."""
+
+    benchmark: str = "synth_edit"  # a name from evaluate.benchmarks
+    methods: list[str] = ["sigma", "pixdiff_fixed_10", "pixdiff_morph", "pixdiff_otsu"]
+    jpeg_quality: list[int] = [90, 80, 70, 60]
+    noise_variance: list[float] = [5.0, 10.0, 15.0, 20.0, 25.0]  # Gaussian noise sigma^2 on 0-255 values
+    blur_kernel: list[int] = [3, 7, 11, 15]
+
+
 class EvaluateParams(Section):
+    """The evaluation stage: methods x benchmarks through one loop (``sigma evaluate``)."""
+
+    model: str = "models/stage2/sigma.safetensors"  # what the model-based methods run
     threshold: float = Field(default=0.5, gt=0, lt=1)
-    benchmarks: list[str] = Field(default_factory=list)
+    batch_size: int = Field(default=8, ge=1)
+    methods: list[str] = ["pixdiff_fixed_0", "pixdiff_fixed_10", "pixdiff_fixed_20", "pixdiff_fixed_30",
+                          "pixdiff_fixed_40", "pixdiff_morph", "pixdiff_otsu", "feature_diff",
+                          "instruction_only", "sigma"]
+    benchmarks: list[BenchmarkSpec] = []
+    robustness: RobustnessParams = RobustnessParams()
+    gallery_size: int = Field(default=24, ge=1)
+
+    @model_validator(mode="after")
+    def _robustness_benchmark_known(self) -> EvaluateParams:
+        names = [b.name for b in self.benchmarks]
+        if len(set(names)) != len(names):
+            raise ValueError(f"evaluate.benchmarks: names must be unique, got {names}")
+        if self.benchmarks and self.robustness.benchmark not in names:
+            raise ValueError(f"evaluate.robustness.benchmark {self.robustness.benchmark!r} is not one of "
+                             f"evaluate.benchmarks ({names})")
+        return self
+
+
+class AblationVariant(Section):
+    """A row of the ablation table: ``model`` overrides trained with Stage I into ablation.out/NAME,
+    or an existing ``checkpoint``."""
+
+    name: str
+    label: str
+    model: dict[str, Any] | None = None
+    checkpoint: str | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> AblationVariant:
+        if (self.model is None) == (self.checkpoint is None):
+            raise ValueError(f"ablation variant {self.name!r}: give exactly one of model (overrides) or checkpoint")
+        if self.model is not None:
+            with_overrides(ModelParams(), self.model)  # unknown or invalid model keys fail at load time
+        return self
+
+
+class AblationParams(Section):
+    out: str = "models/ablation"
+    benchmarks: list[str] = ["synth_edit"]  # names from evaluate.benchmarks
+    variants: list[AblationVariant] = []
+
+    def checkpoint_of(self, variant: AblationVariant) -> str:
+        """Where a variant's weights are: its ``checkpoint``, or where its training writes them."""
+        return variant.checkpoint or f"{self.out}/{variant.name}/sigma.safetensors"
+
+
+class PromoteParams(Section):
+    """Registry promotion: move the alias only for a gain of at least ``margin`` in average F1."""
+
+    name: str = "sigma-annotator"
+    alias: str = "champion"
+    margin: float = Field(default=0.005, ge=0)
+    benchmarks: list[str] = []  # names from evaluate.benchmarks; empty: every one with manipulated pairs
 
 
 class AnnotateParams(Section):
@@ -274,6 +350,8 @@ class Params(Section):
     stage1: Stage1Params = Stage1Params()
     stage2: Stage2Params = Stage2Params()
     evaluate: EvaluateParams = EvaluateParams()
+    ablation: AblationParams = AblationParams()
+    promote: PromoteParams = PromoteParams()
     annotate: AnnotateParams = AnnotateParams()
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
@@ -293,6 +371,20 @@ def _set_dotted(tree: dict[str, Any], dotted: str, value: Any) -> None:
             node[key] = child
         node = child
     node[leaf] = value
+
+
+def _deep_update(tree: dict[str, Any], updates: dict[str, Any]) -> dict[str, Any]:
+    for key, value in updates.items():
+        if isinstance(value, dict) and isinstance(tree.get(key), dict):
+            _deep_update(tree[key], value)
+        else:
+            tree[key] = value
+    return tree
+
+
+def with_overrides(section: Section, updates: dict[str, Any]) -> Section:
+    """A copy of ``section`` with nested ``updates`` merged in and validated (unknown keys rejected)."""
+    return type(section).model_validate(_deep_update(section.model_dump(), updates))
 
 
 def parse_override(text: str) -> tuple[str, Any]:

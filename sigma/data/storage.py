@@ -115,3 +115,20 @@ def write_bytes_atomic(uri: str, data: bytes) -> None:
 def write_json_atomic(uri: str, obj: object) -> None:
     """``obj`` as indented JSON (metrics, reports) through :func:`write_bytes_atomic`."""
     write_bytes_atomic(uri, (json.dumps(obj, indent=2) + "\n").encode())
+
+
+def list_files(root: str) -> list[str]:
+    """Every file under the folder or S3 prefix ``root``, as sorted paths relative to it."""
+    if is_s3(root):
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        bucket, prefix = split_s3(root.rstrip("/") + "/")
+        try:
+            pages = s3_client().get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+            return sorted(obj["Key"][len(prefix):] for page in pages for obj in page.get("Contents", []))
+        except (ClientError, BotoCoreError) as exc:
+            raise StorageError(f"cannot list {root}: {exc} (check the bucket and AWS_ENDPOINT_URL)") from exc
+    base = Path(root)
+    if not base.is_dir():
+        raise StorageError(f"folder not found: {root}")
+    return sorted(str(p.relative_to(base)) for p in base.rglob("*") if p.is_file())

@@ -1,8 +1,11 @@
-"""Pixel metrics (IMDL-BenCo conventions): per-image F1/IoU averaged, pooled F1/IoU, false positives."""
+"""Pixel metrics (IMDL-BenCo conventions): per-image F1/IoU averaged over manipulated images,
+pooled F1/IoU, pixel AUC, and false positives on all-zero truths reported separately."""
 
 from __future__ import annotations
 
 import numpy as np
+
+AUC_BINS = 1000  # scores are quantised to 1/1000: AUC stays streaming (two histograms) and exact at that grain
 
 
 def mask_counts(pred: np.ndarray, gt: np.ndarray) -> tuple[int, int, int, int]:
@@ -21,25 +24,72 @@ def f1_iou(tp: int, fp: int, fn: int) -> tuple[float, float]:
     return 2 * tp / (2 * tp + fp + fn), tp / (tp + fp + fn)
 
 
-def summarise(preds: list[np.ndarray], gts: list[np.ndarray]) -> dict[str, float]:
-    """Per-image F1/IoU averaged over manipulated images (non-empty truth), dataset-pooled F1/IoU,
-    and for all-zero truths (calibration pairs, reported separately) the false-positive pixel rate
-    and the share of images predicted perfectly empty."""
-    per_image, pooled, clean_fp, clean_empty, clean_pixels = [], np.zeros(3), 0, 0, 0
-    for pred, gt in zip(preds, gts, strict=True):
+def auc_from_histograms(positives: np.ndarray, negatives: np.ndarray) -> float | None:
+    """ROC AUC of scores binned into ascending bins (ties count one half); None without both classes."""
+    n_pos, n_neg = positives.sum(), negatives.sum()
+    if not n_pos or not n_neg:
+        return None
+    negatives_below = np.cumsum(negatives) - negatives
+    return float((positives * (negatives_below + 0.5 * negatives)).sum() / (n_pos * n_neg))
+
+
+class PixelScores:
+    """Streaming accumulator over a benchmark: :meth:`add` one image at a time, :meth:`summary` at the end.
+
+    Manipulated images (non-empty truth) give per-image F1/IoU (averaged), pooled F1/IoU and, when
+    scores are given, the pixel AUC pooled over their pixels; all-zero truths (calibration or authentic pairs) give the
+    false-positive pixel rate and the share of images predicted perfectly empty.
+    """
+
+    def __init__(self) -> None:
+        self.per_image: list[tuple[float, float]] = []
+        self.pooled = np.zeros(3, np.int64)
+        self.clean_fp = self.clean_pixels = self.clean_empty = self.n_clean = 0
+        self.auc_pos = np.zeros(AUC_BINS + 1, np.int64)
+        self.auc_neg = np.zeros(AUC_BINS + 1, np.int64)
+
+    def add(self, pred: np.ndarray, gt: np.ndarray, score: np.ndarray | None = None) -> tuple[float, float] | None:
+        """One image: ``pred``/``gt`` ``(H, W)`` bool, ``score`` ``(H, W)`` in [0, 1] (for the AUC).
+
+        Returns the image's (F1, IoU), or None for an all-zero truth.
+        """
+        gt = gt.astype(bool)
         tp, fp, fn, _ = mask_counts(pred, gt)
-        if gt.any():
-            per_image.append(f1_iou(tp, fp, fn))
-            pooled += (tp, fp, fn)
-        else:
-            clean_fp += fp
-            clean_pixels += gt.size
-            clean_empty += int(fp == 0)
-    out: dict[str, float] = {"n_manipulated": len(per_image), "n_clean": len(preds) - len(per_image)}
-    if per_image:
-        f1s, ious = zip(*per_image, strict=True)
-        out |= {"f1": float(np.mean(f1s)), "iou": float(np.mean(ious))}
-        out |= dict(zip(("f1_pooled", "iou_pooled"), f1_iou(*pooled.astype(int)), strict=True))
-    if clean_pixels:
-        out |= {"clean_fp_rate": clean_fp / clean_pixels, "clean_empty_share": clean_empty / out["n_clean"]}
-    return out
+        if not gt.any():
+            self.n_clean += 1
+            self.clean_fp += fp
+            self.clean_pixels += gt.size
+            self.clean_empty += int(fp == 0)
+            return None
+        result = f1_iou(tp, fp, fn)
+        self.per_image.append(result)
+        self.pooled += (tp, fp, fn)
+        if score is None:  # a bare mask has no ranking: no AUC
+            return result
+        bins = np.rint(np.clip(score, 0, 1) * AUC_BINS).astype(np.int64)
+        self.auc_pos += np.bincount(bins[gt], minlength=AUC_BINS + 1)
+        self.auc_neg += np.bincount(bins[~gt], minlength=AUC_BINS + 1)
+        return result
+
+    def summary(self) -> dict[str, float]:
+        out: dict[str, float] = {"n_manipulated": len(self.per_image), "n_clean": self.n_clean}
+        if self.per_image:
+            f1s, ious = zip(*self.per_image, strict=True)
+            out |= {"f1": float(np.mean(f1s)), "iou": float(np.mean(ious))}
+            out |= dict(zip(("f1_pooled", "iou_pooled"), f1_iou(*map(int, self.pooled)), strict=True))
+            auc = auc_from_histograms(self.auc_pos, self.auc_neg)
+            if auc is not None:
+                out["auc"] = auc
+        if self.clean_pixels:
+            out |= {"clean_fp_rate": self.clean_fp / self.clean_pixels,
+                    "clean_empty_share": self.clean_empty / self.n_clean}
+        return out
+
+
+def summarise(preds: list[np.ndarray], gts: list[np.ndarray],
+              scores: list[np.ndarray] | None = None) -> dict[str, float]:
+    """:class:`PixelScores` over lists of ``(H, W)`` masks (and optional score maps)."""
+    acc = PixelScores()
+    for i, (pred, gt) in enumerate(zip(preds, gts, strict=True)):
+        acc.add(pred, gt, None if scores is None else scores[i])
+    return acc.summary()

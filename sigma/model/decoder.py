@@ -13,7 +13,7 @@ OUT_CHANNELS = 2  # 0: edit (changed content), 1: attribution (intended rather t
 
 class FPNMaskDecoder(nn.Module):
     """Levels (shallow -> deep) ``(B, C, h, w)`` pooled to grid, grid/2, grid/4; top-down sum;
-    the finest map and ``Z`` upsampled to ``input / stride``; residual conv blocks; 1x1 head.
+    the finest map and ``Z`` fused (1x1) and upsampled to ``input / stride``; residual conv blocks; 1x1 head.
 
     Returns ``(B, 2, H, W)`` logits at the requested output size.
     """
@@ -40,8 +40,12 @@ class FPNMaskDecoder(nn.Module):
             p = lat if p is None else lat + F.interpolate(p, size=size, mode="bilinear", align_corners=False)
         p = self.smooth(p)
         work = (max(1, out_size[0] // self.stride), max(1, out_size[1] // self.stride))
-        up = lambda x: F.interpolate(x, size=work, mode="bilinear", align_corners=False)  # noqa: E731
-        x = self.blocks(self.fuse(torch.cat([up(p), up(z)], dim=1)))
+        # The fuse's 1x1 conv commutes with bilinear upsampling (both linear, interpolation weights sum
+        # to 1), so it runs on the token grid: upsampling dim + decoder_dim channels to full resolution
+        # would cost (B, dim, H, W) memory, which at 518² overflows int32 indexing from batch 32.
+        conv, norm, act = self.fuse
+        fused = conv(torch.cat([resample(p, tuple(z.shape[-2:])), z], dim=1))
+        x = self.blocks(act(norm(F.interpolate(fused, size=work, mode="bilinear", align_corners=False))))
         logits = self.head(x)
         if tuple(logits.shape[-2:]) != tuple(out_size):
             logits = F.interpolate(logits, size=out_size, mode="bilinear", align_corners=False)

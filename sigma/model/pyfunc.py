@@ -134,3 +134,18 @@ def log_annotator(model: SigmaAnnotator, name: str = "annotator", registered_mod
             signature=_signature(), input_example=input_example(), registered_model_name=registered_model_name,
             code_paths=[str(SIGMA_PACKAGE)], pip_requirements=runtime_requirements(), **kwargs,
         )
+
+
+def load_annotator(source: str, device: str | None = None) -> SigmaAnnotator:
+    """A :class:`SigmaAnnotator` from a checkpoint file or any MLflow model URI (``models:/NAME@ALIAS``,
+    ``models:/NAME/VERSION``, ``runs:/RUN/annotator``) of a model logged by :func:`log_annotator`."""
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    if Path(source).is_file():
+        return load_checkpoint(source, device=device)
+    if ":/" not in source:
+        raise FileNotFoundError(f"no checkpoint at {source!r} (and not an MLflow URI such as models:/NAME@champion)")
+    try:
+        wrapper = mlflow.pyfunc.load_model(source).unwrap_python_model()
+    except mlflow.exceptions.MlflowException as exc:
+        raise FileNotFoundError(f"cannot load {source}: {exc.message} (check MLFLOW_TRACKING_URI)") from None
+    return wrapper.model.to(device)

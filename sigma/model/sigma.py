@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from itertools import islice
 from typing import Any
 
@@ -21,6 +21,7 @@ from sigma.model.decoder import FPNMaskDecoder
 from sigma.model.difference import DifferenceBranch, levels_to_maps
 from sigma.model.grounding.base import Grounder
 from sigma.model.intent import IntentEncoder
+from sigma.model.parsing.base import ParsedInstruction
 from sigma.model.prior import IntentPrior
 
 
@@ -80,26 +81,38 @@ class SigmaAnnotator(nn.Module):
         return resized([to_tensor(im) for im in images], (self.input_size,) * 2).clamp_(0, 1).to(device)
 
     @torch.no_grad()
-    def annotate(self, pairs: Iterable, batch_size: int = 8, threshold: float | None = None) -> list[Annotation]:
-        """Masks for ``(original, edited, instruction)`` triples (uint8 ``(H, W, 3)`` arrays, same size).
+    def iter_outputs(self, pairs: Iterable, batch_size: int = 8, use_instruction: bool = True
+                     ) -> Iterator[tuple[torch.Tensor, torch.Tensor, ParsedInstruction]]:
+        """Per ``(original, edited, instruction)`` triple (uint8 ``(H, W, 3)`` arrays, same size), in
+        order: logits ``(2, H, W)`` and the intent map ``(H, W)`` at the pair's resolution, and the parse.
 
-        Parses and grounds (cached), batches, predicts at the input size and maps each mask back
-        to its pair's resolution. Returns one :class:`Annotation` per pair, in order.
+        Parses and grounds (cached) and predicts in batches at the input size. ``use_instruction=False``
+        switches the instruction branch off (uniform ``eps`` prior): the feature-difference ablation.
         """
         was_training = self.training
         self.eval()
-        threshold = self.config.threshold if threshold is None else threshold
-        results: list[Annotation] = []
         it = iter(pairs)
-        while chunk := list(islice(it, batch_size)):
-            for original, edited, _ in chunk:
-                if original.shape != edited.shape:
-                    raise ValueError(f"size mismatch: original {original.shape[:2]}, edited {edited.shape[:2]}")
-            o, e = self.prepare([c[0] for c in chunk]), self.prepare([c[1] for c in chunk])
-            intent, parsed = self.prior(o, e, [c[2] for c in chunk], self.grid())
-            logits = self(o, e, intent)
-            for (original, _, _), lg, p in zip(chunk, logits, parsed, strict=True):
-                full = F.interpolate(lg[None].float(), size=original.shape[:2], mode="bilinear", align_corners=False)
-                results.append(to_annotation(full[0], threshold, p))
-        self.train(was_training)
-        return results
+        try:
+            while chunk := list(islice(it, batch_size)):
+                for original, edited, _ in chunk:
+                    if original.shape != edited.shape:
+                        raise ValueError(f"size mismatch: original {original.shape[:2]}, edited {edited.shape[:2]}")
+                o, e = self.prepare([c[0] for c in chunk]), self.prepare([c[1] for c in chunk])
+                intent, parsed = self.prior(o, e, [c[2] for c in chunk], self.grid())
+                if not use_instruction:
+                    intent = torch.full_like(intent, self.config.eps)
+                logits = self(o, e, intent)
+                for (original, _, _), lg, im, p in zip(chunk, logits, intent, parsed, strict=True):
+                    full_logits, full_intent = (
+                        F.interpolate(x[None].float(), size=original.shape[:2], mode="bilinear",
+                                      align_corners=False)[0] for x in (lg, im))
+                    yield full_logits, full_intent[0], p
+        finally:
+            self.train(was_training)
+
+    def annotate(self, pairs: Iterable, batch_size: int = 8, threshold: float | None = None) -> list[Annotation]:
+        """One :class:`Annotation` per ``(original, edited, instruction)`` triple, in order, at each
+        pair's own resolution (see :meth:`iter_outputs`)."""
+        threshold = self.config.threshold if threshold is None else threshold
+        return [to_annotation(logits, threshold, parsed)
+                for logits, _, parsed in self.iter_outputs(pairs, batch_size)]

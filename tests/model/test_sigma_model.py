@@ -11,7 +11,9 @@ import torch
 import torch.nn.functional as F
 
 from sigma.model.annotation import to_annotation
+from sigma.model.blocks import resample
 from sigma.model.build import PRESETS, build_sigma
+from sigma.model.decoder import FPNMaskDecoder
 from sigma.model.difference import difference_terms
 from sigma.model.grounding.base import Grounder
 from sigma.model.intent import intent_map
@@ -383,3 +385,22 @@ def test_annotate_size_mismatch_raises(offline_model):
     edited, _ = _pair(32, 40, 1)
     with pytest.raises(ValueError, match="size mismatch"):
         offline_model.annotate([(original, edited, "remove the cat")])
+
+
+def test_decoder_fuses_on_the_grid_exactly_as_at_full_resolution():
+    """The 1x1 fuse runs before upsampling (memory); the result must equal upsampling first."""
+    torch.manual_seed(0)
+    decoder = FPNMaskDecoder(16, 8, 3, stride=2).eval()
+    levels = [torch.randn(2, 16, 8, 8) for _ in range(3)]
+    z = torch.randn(2, 16, 8, 8)
+    out = decoder(levels, z, (40, 40))
+
+    sizes = decoder.pyramid_sizes((8, 8), 3)
+    p = None
+    for level, lateral, size in reversed(list(zip(levels, decoder.lateral, sizes, strict=True))):
+        lat = lateral(resample(level, size))
+        p = lat if p is None else lat + F.interpolate(p, size=size, mode="bilinear", align_corners=False)
+    up = lambda x: F.interpolate(x, size=(20, 20), mode="bilinear", align_corners=False)  # noqa: E731
+    x = decoder.blocks(decoder.fuse(torch.cat([up(decoder.smooth(p)), up(z)], dim=1)))
+    reference = F.interpolate(decoder.head(x), size=(40, 40), mode="bilinear", align_corners=False)
+    torch.testing.assert_close(out, reference, atol=1e-5, rtol=1e-4)

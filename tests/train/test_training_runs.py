@@ -11,7 +11,7 @@ from safetensors.torch import load_file
 from sigma.train.stage1 import train_stage1
 from sigma.train.stage2 import train_stage2
 from sigma.train.vae import train_vae_stage
-from tests.train.conftest import tiny_params
+from tests.conftest import tiny_params
 
 
 def _weights(path) -> dict[str, torch.Tensor]:

@@ -1,0 +1,68 @@
+"""Evaluation methods by name: SIGMA checkpoints and the paper's baselines behind one interface.
+
+A method maps a batch of ``(original, edited, instruction)`` triples (uint8 ``(H, W, 3)`` arrays,
+same size within a pair) to one :class:`Prediction` per pair at the pair's resolution.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+Triple = tuple[np.ndarray, np.ndarray, str]
+
+
+@dataclass
+class Prediction:
+    """``mask`` ``(H, W)`` bool; ``score`` ``(H, W)`` float32 in [0, 1] that ranks pixels (pixel AUC)."""
+
+    mask: np.ndarray
+    score: np.ndarray
+
+
+class Method(Protocol):
+    name: str
+
+    def predict(self, triples: Sequence[Triple]) -> list[Prediction]: ...
+
+
+@dataclass(frozen=True)
+class MethodEntry:
+    title: str                      # as printed in the tables, e.g. "PixDiff-Fixed(10)"
+    build: Callable[..., Method]    # build(model=None, threshold=0.5) -> Method
+    needs_model: bool
+
+
+_METHODS: dict[str, MethodEntry] = {}
+
+
+def register_method(name: str, title: str, needs_model: bool = False):
+    def decorator(build: Callable[..., Method]):
+        _METHODS[name] = MethodEntry(title, build, needs_model)
+        return build
+
+    return decorator
+
+
+def list_methods() -> list[str]:
+    return list(_METHODS)
+
+
+def method_entry(name: str) -> MethodEntry:
+    if name not in _METHODS:
+        raise KeyError(f"unknown method {name!r}; known: {', '.join(list_methods())}")
+    return _METHODS[name]
+
+
+def build_method(name: str, model: str | None = None, threshold: float = 0.5, batch_size: int = 8) -> Method:
+    """The method registered as ``name``; ``model`` (checkpoint path or MLflow model URI) for the
+    methods that run a SIGMA model."""
+    entry = method_entry(name)
+    if entry.needs_model:
+        if not model:
+            raise ValueError(f"method {name!r} runs a SIGMA model: give --model (a checkpoint or models:/ URI)")
+        return entry.build(model=model, threshold=threshold, batch_size=batch_size)
+    return entry.build()

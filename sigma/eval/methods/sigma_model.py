@@ -1,0 +1,44 @@
+"""SIGMA checkpoints as evaluation methods: the full model, its feature-difference branch alone
+(instruction branch off: uniform prior) and its instruction prior alone (the intent map thresholded)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+from sigma.eval.methods.base import Prediction, Triple, register_method
+from sigma.model.pyfunc import load_annotator
+from sigma.model.sigma import SigmaAnnotator
+
+
+class SigmaMethod:
+    """``output``: ``edit`` (the model's edit probability) or ``intent`` (the grounded prior)."""
+
+    def __init__(self, name: str, model: SigmaAnnotator, threshold: float = 0.5, batch_size: int = 8,
+                 use_instruction: bool = True, output: str = "edit"):
+        self.name, self.model, self.threshold, self.batch_size = name, model, threshold, batch_size
+        self.use_instruction, self.output = use_instruction, output
+
+    def predict(self, triples: Sequence[Triple]) -> list[Prediction]:
+        out = []
+        with torch.inference_mode():
+            for logits, intent, _ in self.model.iter_outputs(triples, self.batch_size, self.use_instruction):
+                score = torch.sigmoid(logits[0]) if self.output == "edit" else intent.clamp(0, 1)
+                score = score.float().cpu().numpy()
+                out.append(Prediction(score > self.threshold, score.astype(np.float32)))
+        return out
+
+
+def _builder(name: str, **kwargs):
+    def build(model: str, threshold: float = 0.5, batch_size: int = 8) -> SigmaMethod:
+        return SigmaMethod(name, load_annotator(model), threshold, batch_size, **kwargs)
+
+    return build
+
+
+register_method("sigma", "SIGMA", needs_model=True)(_builder("sigma"))
+register_method("feature_diff", "Feature-diff only", needs_model=True)(_builder("feature_diff", use_instruction=False))
+register_method("instruction_only", "Instruction-only", needs_model=True)(
+    _builder("instruction_only", output="intent"))

@@ -1,0 +1,168 @@
+"""``sigma tables``: the paper's tables from the DVC-tracked metrics, as Markdown, CSV and LaTeX.
+
+- ``table1``: methods x benchmarks, F1/IoU in %, "Average" the unweighted mean over the benchmarks
+  with manipulated pairs, the best F1 of each column in bold; false positives on all-zero benchmarks
+  in their own columns.
+- ``ablation``: the configured variants in order, F1/IoU per ablation benchmark and their average.
+- ``breakdown/<benchmark>``: F1 per edit kind and perturbation strength (the metrics' groups).
+- ``robustness.png``: F1 against degradation strength, one panel per degradation.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from sigma.config import Params
+from sigma.data import storage
+from sigma.eval.methods import method_entry
+
+
+def _pct(value: float | None) -> float:
+    return float("nan") if value is None else 100 * value
+
+
+def score_frame(results: dict[str, dict[str, dict]], rows: list[str], titles: dict[str, str]) -> pd.DataFrame:
+    """``results[benchmark][row]`` metrics -> one row per ``rows`` entry: ``<bench> F1``/``IoU`` (%),
+    ``Average F1``/``IoU`` over benchmarks with manipulated pairs, ``<bench> FP%`` for all-zero ones."""
+    manipulated = [b for b, r in results.items() if any(m.get("n_manipulated") for m in r.values())]
+    clean = [b for b, r in results.items() if any(m.get("n_clean") for m in r.values())]
+    frame = pd.DataFrame(index=[titles.get(r, r) for r in rows])
+    for bench in manipulated:
+        frame[f"{bench} F1"] = [_pct(results[bench].get(r, {}).get("f1")) for r in rows]
+        frame[f"{bench} IoU"] = [_pct(results[bench].get(r, {}).get("iou")) for r in rows]
+    if manipulated:
+        frame["Average F1"] = frame[[f"{b} F1" for b in manipulated]].mean(axis=1, skipna=False)
+        frame["Average IoU"] = frame[[f"{b} IoU" for b in manipulated]].mean(axis=1, skipna=False)
+    for bench in clean:
+        frame[f"{bench} FP%"] = [_pct(results[bench].get(r, {}).get("clean_fp_rate")) for r in rows]
+    return frame
+
+
+def to_markdown(frame: pd.DataFrame) -> str:
+    """F1/IoU columns merged into ``F1/IoU`` cells; the best F1 per column (lowest FP%) in bold."""
+    cells = pd.DataFrame(index=frame.index)
+    for column in frame.columns:
+        if column.endswith(" IoU"):
+            continue
+        name = column.removesuffix(" F1")
+        values = frame[column]
+        best = values.min() if column.endswith("FP%") else values.max()
+        text = [f"{v:.2f}" if np.isfinite(v) else "–" for v in values]
+        if f"{name} IoU" in frame.columns:
+            ious = frame[f"{name} IoU"]
+            text = [f"{t}/{iou:.2f}" if np.isfinite(iou) else t for t, iou in zip(text, ious, strict=True)]
+        cells[name if column.endswith(" F1") else column] = [
+            f"**{t}**" if np.isfinite(v) and v == best else t for t, v in zip(text, values, strict=True)]
+    header = {c: f"{c} (F1/IoU %)" if f"{c} IoU" in frame.columns else f"{c} (F1 %)" if f"{c} F1" in frame.columns
+              else c for c in cells.columns}
+    return cells.rename(columns=header).to_markdown() + "\n"
+
+
+def write_table(frame: pd.DataFrame, stem: Path) -> list[Path]:
+    """``stem``.md/.csv/.tex, each written atomically."""
+    outputs = {stem.with_suffix(".md"): to_markdown(frame),
+               stem.with_suffix(".csv"): frame.round(4).to_csv(index_label="method"),
+               stem.with_suffix(".tex"): frame.to_latex(float_format="%.2f", na_rep="--")}
+    for path, text in outputs.items():
+        storage.write_bytes_atomic(str(path), text.encode())
+    return list(outputs)
+
+
+def breakdown_frame(by_method: dict[str, dict], rows: list[str], titles: dict[str, str]) -> pd.DataFrame | None:
+    """F1 (%) per group (edit kind, strength bin) of one benchmark; None when it has no groups.
+    Columns are named ``<group> F1`` so that :func:`to_markdown` bolds each one's best."""
+    groups = sorted({g for r in rows for g, m in by_method.get(r, {}).get("groups", {}).items() if "f1" in m})
+    if not groups:
+        return None
+    return pd.DataFrame({f"{g} F1": [_pct(by_method.get(r, {}).get("groups", {}).get(g, {}).get("f1")) for r in rows]
+                         for g in groups}, index=[titles.get(r, r) for r in rows])
+
+
+def plot_robustness(report: dict, path: Path, titles: dict[str, str]) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    points = pd.DataFrame(report["points"])
+    clean = points[points.perturbation == "none"].set_index("method")["f1"]
+    kinds = [k for k in ("jpeg", "noise", "blur") if k in set(points.perturbation)]
+    labels = {"jpeg": "JPEG quality", "noise": "Gaussian noise σ²", "blur": "blur kernel"}
+    fig, axes = plt.subplots(1, len(kinds), figsize=(4.2 * len(kinds), 3.4), squeeze=False, sharey=True)
+    for ax, kind in zip(axes[0], kinds, strict=True):
+        for method, group in points[points.perturbation == kind].groupby("method", sort=False):
+            xs, ys = list(group.strength), list(group.f1)
+            if method in clean.index:  # the undegraded point anchors each curve
+                xs, ys = ([100.0] + xs, [clean[method]] + ys) if kind == "jpeg" else ([0.0] + xs, [clean[method]] + ys)
+            ax.plot(xs, ys, marker="o", label=titles.get(method, method))
+        ax.set_xlabel(labels[kind])
+        if kind == "jpeg":
+            ax.invert_xaxis()
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel(f"F1 on {report['benchmark']}")
+    axes[0][0].set_ylim(0, 1)
+    axes[0][-1].legend(fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def robustness_csvs(report: dict, reports: Path) -> list[Path]:
+    """``robustness_<perturbation>.csv``: strength, then one F1 column per method (DVC plots data)."""
+    points = pd.DataFrame(report["points"])
+    paths = []
+    for kind, group in points[points.perturbation != "none"].groupby("perturbation"):
+        path = reports / f"robustness_{kind}.csv"
+        wide = group.pivot(index="strength", columns="method", values="f1").round(4)
+        storage.write_bytes_atomic(str(path), wide.to_csv().encode())
+        paths.append(path)
+    return paths
+
+
+def method_titles(names) -> dict[str, str]:
+    titles = {}
+    for name in names:
+        try:
+            titles[name] = method_entry(name).title
+        except KeyError:
+            titles[name] = name
+    return titles
+
+
+def tables_stage(params: Params, metrics_dir: Path, reports: Path) -> dict:
+    """Write every table and plot whose metrics exist; return the paths written."""
+    written: list[Path] = []
+    evaluate_json = metrics_dir / "evaluate.json"
+    if evaluate_json.exists():
+        results = json.loads(evaluate_json.read_text())
+        rows = [m for m in params.evaluate.methods if any(m in r for r in results.values())]
+        written += write_table(score_frame(results, rows, method_titles(rows)), reports / "table1")
+        for bench, by_method in results.items():
+            frame = breakdown_frame(by_method, rows, method_titles(rows))
+            if frame is not None:
+                written += write_table(frame, reports / "breakdown" / bench)
+    ablation_json = metrics_dir / "ablation.json"
+    if ablation_json.exists():
+        variants = json.loads(ablation_json.read_text())  # {variant: {benchmark: metrics}}
+        by_bench: dict[str, dict] = {}
+        for variant, benches in variants.items():
+            for bench, m in benches.items():
+                by_bench.setdefault(bench, {})[variant] = m
+        order = [v.name for v in params.ablation.variants if v.name in variants]
+        titles = {v.name: v.label for v in params.ablation.variants}
+        written += write_table(score_frame(by_bench, order, titles), reports / "ablation")
+    robustness_json = metrics_dir / "robustness.json"
+    if robustness_json.exists():
+        report = json.loads(robustness_json.read_text())
+        written.append(plot_robustness(report, reports / "robustness.png",
+                                       method_titles({p["method"] for p in report["points"]})))
+        written += robustness_csvs(report, reports)
+    if not written:
+        raise FileNotFoundError(f"no metrics in {metrics_dir}: run `sigma evaluate` (dvc repro evaluate) first")
+    return {"written": [str(p) for p in written]}

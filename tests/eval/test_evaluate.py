@@ -1,0 +1,114 @@
+"""The evaluation loop and stages on the tiny project: rejects, groups, metrics files, gallery, robustness."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from sigma.config import BenchmarkSpec
+from sigma.data.dataset import load_pair_arrays
+from sigma.data.pairs import EditPair, read_manifest
+from sigma.eval.benchmarks import iter_benchmark
+from sigma.eval.evaluate import evaluate, pair_groups
+from sigma.eval.methods import Prediction, build_method
+from sigma.eval.robustness import gaussian_blur, gaussian_noise, jpeg, sweep
+from sigma.eval.stages import evaluate_stage, robustness_stage
+from tests.conftest import tiny_params
+
+BENCHMARKS = ["evaluate.benchmarks=[{name: tiny_edit, path: data/synth/edit}, {name: tiny_calib, path: data/synth/calib}]",
+              "evaluate.robustness.benchmark=tiny_edit"]
+
+
+@pytest.fixture
+def project(tiny_project, tmp_path, monkeypatch):
+    """A private copy of the tiny project (tests here corrupt files)."""
+    root = tmp_path / "project"
+    shutil.copytree(tiny_project / "data", root / "data")
+    monkeypatch.chdir(root)
+    return root
+
+
+def test_groups_name_the_edit_kind_side_effects_and_strength_bin():
+    pair = EditPair(id="a", original="o", edited="e", mask="m", side_effect_mask="s", edit_type="remove",
+                    perturb_strength=0.6)
+    assert pair_groups(pair) == ["kind/removal", "kind/side-effect", "strength/0.50-0.75"]
+    assert pair_groups(EditPair(id="b", original="o", edited="e", perturb_strength=1.0)) == ["strength/0.75-1.00"]
+
+
+def test_a_corrupt_or_missing_pair_is_rejected_with_its_reason_and_the_rest_scored(project):
+    pairs = list(iter_benchmark(BenchmarkSpec(name="e", path="data/synth/edit")))
+    (project / "data/synth/edit" / pairs[0].edited.split("data/synth/edit/")[1]).write_bytes(b"not a png")
+    (project / "data/synth/edit" / pairs[1].original.split("data/synth/edit/")[1]).unlink()
+    result = evaluate(build_method("pixdiff_fixed_0"), pairs, batch_size=4)
+    assert [r["id"] for r in result.rejects] == [pairs[0].id, pairs[1].id]
+    assert "edited" in result.rejects[0]["reason"] and "not found" in result.rejects[1]["reason"]
+    assert result.summary["n_manipulated"] == len(pairs) - 2
+    assert {g.split("/")[0] for g in result.groups} == {"kind", "strength"}
+    assert sum(result.groups[g]["n_manipulated"] for g in result.groups if g.startswith("strength/")) == len(pairs) - 2
+
+
+def test_perfect_and_empty_predictions_score_one_and_zero(project):
+    pairs = list(iter_benchmark(BenchmarkSpec(name="e", path="data/synth/edit")))
+    truths = {}
+    for pair in pairs:
+        arrays = load_pair_arrays(pair)
+        truths[arrays["edited"].tobytes()] = arrays["mask"]
+
+    class Oracle:
+        name = "oracle"
+
+        def __init__(self, empty: bool):
+            self.empty = empty
+
+        def predict(self, triples):
+            masks = [truths[edited.tobytes()] for _, edited, _ in triples]
+            masks = [np.zeros_like(m) if self.empty else m for m in masks]
+            return [Prediction(m, m.astype(np.float32)) for m in masks]
+
+    perfect = evaluate(Oracle(False), pairs, batch_size=5).summary
+    assert perfect["f1"] == perfect["iou"] == perfect["auc"] == 1.0
+    assert evaluate(Oracle(True), pairs, batch_size=5).summary["f1"] == 0.0
+
+
+def test_evaluate_stage_writes_metrics_rejects_and_a_gallery(project, tiny_checkpoint):
+    params = tiny_params(*BENCHMARKS, f"evaluate.model={tiny_checkpoint}", "evaluate.gallery_size=4")
+    out, gallery = project / "metrics" / "evaluate.json", project / "reports" / "gallery.html"
+    evaluate_stage(params, out, methods=["pixdiff_otsu", "sigma"], gallery=gallery, track=False)
+    metrics = json.loads(out.read_text())
+    assert set(metrics) == {"tiny_edit", "tiny_calib"}
+    assert set(metrics["tiny_edit"]) == {"pixdiff_otsu", "sigma"}
+    assert 0 <= metrics["tiny_edit"]["sigma"]["f1"] <= 1 and "auc" in metrics["tiny_edit"]["sigma"]
+    assert metrics["tiny_calib"]["pixdiff_otsu"]["n_manipulated"] == 0
+    assert "clean_fp_rate" in metrics["tiny_calib"]["pixdiff_otsu"]
+    assert out.with_suffix(".rejects.jsonl").read_text() == ""
+    page = gallery.read_text()
+    n_edit = len(read_manifest("data/synth/edit"))
+    assert page.count("data:image/jpeg;base64,") == 4 * (4 + 4)  # 4 columns x (4 edit + 4 calib pairs)
+    assert "worst cases first" in page and n_edit >= 4
+
+
+def test_robustness_sweep_scores_every_point_and_method(project):
+    params = tiny_params(*BENCHMARKS, "evaluate.robustness.methods=[pixdiff_fixed_10, pixdiff_otsu]",
+                         "evaluate.robustness.jpeg_quality=[90, 60]", "evaluate.robustness.noise_variance=[25]",
+                         "evaluate.robustness.blur_kernel=[15]")
+    out = project / "metrics" / "robustness.json"
+    robustness_stage(params, out, track=False)
+    points = json.loads(out.read_text())["points"]
+    assert [(p["perturbation"], p["strength"]) for p in points[::2]] == [
+        ("none", 0.0), ("jpeg", 90), ("jpeg", 60), ("noise", 25), ("blur", 15)]
+    by = {(p["perturbation"], p["method"]): p["f1"] for p in points}
+    # Fixed thresholds fall apart under strong noise (every pixel changes), as in the paper.
+    assert by[("noise", "pixdiff_fixed_10")] < by[("none", "pixdiff_fixed_10")]
+
+
+def test_degradations_change_the_image_more_as_strength_grows():
+    rng = np.random.default_rng(0)
+    image = (rng.random((48, 48, 3)) * 255).astype(np.uint8)
+    for make, weak, strong in ((jpeg, 90, 60), (gaussian_noise, 5, 25), (gaussian_blur, 3, 15)):
+        err = [np.abs(make(s)(image).astype(int) - image).mean() for s in (weak, strong)]
+        assert 0 < err[0] < err[1]
+        np.testing.assert_array_equal(make(strong)(image), make(strong)(image))  # deterministic
+    assert [p[:2] for p in sweep(tiny_params().evaluate.robustness)][:2] == [("none", 0.0), ("jpeg", 90)]
