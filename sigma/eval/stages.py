@@ -109,7 +109,8 @@ def robustness_stage(params: Params, out: Path, *, model: str | None = None, tra
                            "f1": result.summary.get("f1"), "iou": result.summary.get("iou")})
     report = {"benchmark": spec.name, "points": points}
     storage.write_json_atomic(str(out), report)
-    _log("robustness", params, {}, [out], track)
+    curves = {f"{p['method']}.{p['perturbation']}.{p['strength']:g}.f1": p["f1"] for p in points if p["f1"] is not None}
+    _log("robustness", params, curves, [out], track)
     return {"points": len(points)}
 
 

@@ -37,6 +37,7 @@ def registry(tiny_project, tmp_path, monkeypatch):
     monkeypatch.chdir(tiny_project)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
     mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    mlflow.set_experiment("promotion")  # other tests leave an experiment id of another store active
     return MlflowClient()
 
 
