@@ -304,5 +304,22 @@ def promote(version: Annotated[Optional[str], typer.Option(help="Model version; 
     console.print_json(json.dumps(decision))
 
 
+@app.command()
+def annotate(
+    corpus: Annotated[Optional[str], typer.Argument(help="Pair folder / manifest (local or s3://) or LAYOUT:ROOT "
+                                                    "(e.g. anyedit:/data/AnyEdit); default: annotate.corpus.")] = None,
+    out: Annotated[Optional[str], typer.Argument(help="Output folder or s3:// prefix; default: annotate.out.")] = None,
+    model: Annotated[Optional[str], typer.Option(help="models:/NAME@ALIAS, models:/NAME/VERSION or a checkpoint; "
+                                                 "default: annotate.model (models:/sigma-annotator@champion).")] = None,
+    resume: Annotated[bool, typer.Option(help="Continue an interrupted run in OUT: committed shards are kept, "
+                                         "the rest redone.")] = False,
+    params: ParamsOpt = Path("params.yaml"), set_: SetOpt = None, track: TrackOpt = True,
+) -> None:
+    """Annotate a corpus: masks/, masks_side/, annotations.jsonl, imdlbenco.json, rejects.jsonl, summary."""
+    from sigma.annotate.run import annotate_corpus
+
+    _run_stage(annotate_corpus, _params(params, set_), corpus, out, model, resume=resume, track=track)
+
+
 if __name__ == "__main__":
     app()

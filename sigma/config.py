@@ -333,11 +333,19 @@ class PromoteParams(Section):
 
 
 class AnnotateParams(Section):
+    """Corpus annotation (``sigma annotate``): shards, output filters (``imdlbenco.json``), speed."""
+
+    corpus: str = "data/synth/edit"          # pair folder / manifest (local or s3://) or LAYOUT:ROOT
+    out: str = "data/annotated/edit"         # local folder or s3:// prefix
+    model: str = "models:/sigma-annotator@champion"  # or a checkpoint path
     batch_size: int = Field(default=16, ge=1)
     shard_size: int = Field(default=1000, ge=1)
-    min_area: float = Field(default=0.0, ge=0, le=1)
+    workers: int = Field(default=1, ge=0)    # DataLoader decode processes (0: decode in the main process)
+    write_threads: int = Field(default=2, ge=1)  # PNG encoding and writing, off the main thread
+    min_area: float = Field(default=0.0005, ge=0, le=1)
     max_area: float = Field(default=1.0, ge=0, le=1)
     min_confidence: float = Field(default=0.0, ge=0, le=1)
+    skip_global: bool = True                 # leave whole-image (global) edits out of imdlbenco.json
 
 
 class Params(Section):

@@ -60,3 +60,17 @@ def tiny_project(tmp_path_factory):
     for kind in ("inpaint", "edit", "calib"):
         synthesise(kind, photos, params.data, root / "data" / "synth" / kind)
     return root
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory) -> str:
+    """A tiny untrained SIGMA checkpoint (the tiny config, packaged backbone weights)."""
+    import torch
+
+    from sigma.model.build import build_sigma
+    from sigma.model.checkpoint import save_checkpoint
+
+    torch.manual_seed(0)
+    params = tiny_params()
+    model = build_sigma(params.model, params.parse)
+    return str(save_checkpoint(model, tmp_path_factory.mktemp("model") / "sigma.safetensors"))

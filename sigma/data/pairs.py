@@ -70,13 +70,13 @@ def manifest_uri(dataset: str) -> str:
 
 
 def iter_manifest_lines(dataset: str) -> Iterator[tuple[int, dict]]:
-    """Yield ``(line_number, raw_object)``; raises :class:`ManifestError` on invalid JSON."""
+    """Yield ``(line_number, raw_object)``, streamed; raises :class:`ManifestError` on invalid JSON."""
     uri = manifest_uri(dataset)
-    try:
-        text = storage.read_bytes(uri).decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ManifestError(f"{uri}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    for lineno, line in enumerate(text.splitlines(), start=1):
+    for lineno, raw in enumerate(storage.iter_lines(uri), start=1):
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ManifestError(f"{uri}:{lineno}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
         if not line.strip():
             continue
         try:
@@ -96,15 +96,19 @@ def parse_pair(obj: dict, where: str = "") -> EditPair:
         raise ManifestError(f"{where}invalid edit pair: {problems}") from None
 
 
-def read_manifest(dataset: str, *, resolve: bool = True) -> list[EditPair]:
-    """All pairs of a dataset, paths resolved against its folder (``resolve=False`` keeps them)."""
+def iter_pairs(dataset: str, *, resolve: bool = True) -> Iterator[EditPair]:
+    """The pairs of a dataset one at a time (paths resolved against its folder): a corpus of any
+    size streams through in flat memory."""
     uri = manifest_uri(dataset)
     root = storage.parent(uri)
-    pairs = []
     for lineno, obj in iter_manifest_lines(dataset):
         pair = parse_pair(obj, f"{uri}:{lineno}: ")
-        pairs.append(pair.resolve(root) if resolve else pair)
-    return pairs
+        yield pair.resolve(root) if resolve else pair
+
+
+def read_manifest(dataset: str, *, resolve: bool = True) -> list[EditPair]:
+    """All pairs of a dataset, paths resolved against its folder (``resolve=False`` keeps them)."""
+    return list(iter_pairs(dataset, resolve=resolve))
 
 
 def write_manifest(dataset: str, pairs: Iterable[EditPair]) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path, PurePosixPath
 
@@ -70,6 +71,30 @@ def read_bytes(uri: str) -> bytes:
             ) from exc
     try:
         return Path(uri).read_bytes()
+    except FileNotFoundError:
+        raise StorageError(f"file not found: {uri}") from None
+    except OSError as exc:
+        raise StorageError(f"cannot read {uri}: {exc.strerror}") from exc
+
+
+def iter_lines(uri: str) -> Iterator[bytes]:
+    """The lines of a text file (without line endings), streamed: memory stays flat however long it is."""
+    if is_s3(uri):
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        bucket, key = split_s3(uri)
+        try:
+            yield from s3_client().get_object(Bucket=bucket, Key=key)["Body"].iter_lines()
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "?")
+            raise StorageError(f"cannot read {uri}: S3 error {code}") from exc
+        except BotoCoreError as exc:
+            raise StorageError(f"cannot read {uri}: {exc} (is the S3 endpoint reachable? check AWS_ENDPOINT_URL)") from exc
+        return
+    try:
+        with open(uri, "rb") as fh:
+            for line in fh:
+                yield line.rstrip(b"\r\n")
     except FileNotFoundError:
         raise StorageError(f"file not found: {uri}") from None
     except OSError as exc:

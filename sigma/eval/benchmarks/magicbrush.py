@@ -38,22 +38,38 @@ EXPECTED = "[<split>/]edit_sessions.json and [<split>/]images/<img_id>/<img_id>-
 @register_benchmark(NAME)
 def load_magicbrush(root: str) -> Iterator[EditPair]:
     root = absolute_root(root)
+    return _pairs(root, find_sessions(root))
+
+
+def find_sessions(root: str) -> list[str]:
+    """The ``edit_sessions.json`` files (relative to ``root``) in the root or a split folder."""
     files = list_root(root, NAME, EXPECTED)
     sessions = [r for r in files if parts(r)[-1] == "edit_sessions.json" and len(parts(r)) <= 2]
     if not sessions:
         raise layout_error(NAME, root, f"an edit_sessions.json in the root or a split folder ({EXPECTED})")
-    return _pairs(root, sessions)
+    return sessions
+
+
+def session_turns(rel: str, sessions: dict) -> Iterator[dict]:
+    """Every turn of one parsed ``edit_sessions.json`` (at ``rel``), masked or not: ``split``,
+    ``img_id``, ``turn`` (1-based), ``id`` and the ``input``/``output``/``mask`` paths relative to
+    the root (``mask`` None for a mask-free turn), ``instruction``. Shared with the corpus reader."""
+    folder = "".join(f"{p}/" for p in parts(rel)[:-1])
+    split = parts(rel)[0] if len(parts(rel)) == 2 else None
+    for img_id, turns in sessions.items():
+        for turn, edit in enumerate(turns, start=1):
+            path = {k: f"{folder}images/{img_id}/{edit.get(k) or ''}" for k in ("input", "output", "mask")}
+            yield {"split": split, "img_id": str(img_id), "turn": turn, "edit": edit,
+                   "id": f"{NAME}/{split + '/' if split else ''}{img_id}-{turn}",
+                   "input": path["input"], "output": path["output"],
+                   "mask": path["mask"] if edit.get("mask") else None,
+                   "instruction": edit.get("instruction", "")}
 
 
 def _pairs(root: str, sessions: list[str]) -> Iterator[EditPair]:
     for rel in sessions:
-        folder = "".join(f"{p}/" for p in parts(rel)[:-1])
-        split = parts(rel)[0] if len(parts(rel)) == 2 else None
-        for img_id, turns in read_json(root, rel).items():
-            for turn, edit in enumerate(turns, start=1):
-                if not edit.get("mask"):
-                    continue  # mask-free turn: nothing to localise against
-                path = {k: f"{folder}images/{img_id}/{edit.get(k) or ''}" for k in ("input", "output", "mask")}
-                pair_id = f"{NAME}/{split + '/' if split else ''}{img_id}-{turn}"
-                yield make_pair(NAME, root, pair_id, path["input"], path["output"], path["mask"],
-                                edit.get("instruction", ""), split=split, img_id=str(img_id), turn=turn)
+        for t in session_turns(rel, read_json(root, rel)):
+            if t["mask"] is None:
+                continue  # mask-free turn: nothing to localise against
+            yield make_pair(NAME, root, t["id"], t["input"], t["output"], t["mask"], t["instruction"],
+                            split=t["split"], img_id=t["img_id"], turn=t["turn"])

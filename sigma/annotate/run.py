@@ -1,0 +1,151 @@
+"""``sigma annotate``: a corpus streamed into shards, each annotated and committed exactly once,
+then merged (``sigma/annotate/finalize.py``). ``--resume`` skips committed shards and redoes the rest.
+
+Shards run in this process by default; ``flows/annotate.py`` fans the same :func:`run_shard` out
+over a Ray cluster through Prefect's Ray task runner.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable, Iterator
+from itertools import islice
+from pathlib import Path
+
+from rich.progress import MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from sigma.annotate.corpora import open_corpus
+from sigma.annotate.finalize import finalize
+from sigma.annotate.layout import RUN_FILE, OutputLayout
+from sigma.annotate.shard import ShardTask, annotate_shard
+from sigma.config import Params
+from sigma.data import storage
+from sigma.model.pyfunc import load_annotator
+from sigma.model.sigma import SigmaAnnotator
+
+
+def plan_shards(corpus: str, shard_size: int) -> Iterator[ShardTask]:
+    """Consecutive shards of ``shard_size`` pairs, streamed: only one shard's records are in memory."""
+    pairs = open_corpus(corpus)
+    index = 0
+    while chunk := list(islice(pairs, shard_size)):
+        yield ShardTask(index, chunk)
+        index += 1
+
+
+def pin_model(uri: str) -> dict:
+    """``{"uri", "version"}`` with a registry alias resolved to its version (a resumed run must use
+    the same weights even if ``@champion`` moved) and a checkpoint identified by its content."""
+    if Path(uri).is_file():
+        digest = hashlib.sha256(Path(uri).read_bytes()).hexdigest()[:16]
+        return {"uri": uri, "version": f"sha256:{digest}", "load": uri}
+    if uri.startswith("models:/") and "@" in uri:
+        import mlflow
+
+        from sigma.tracking import tracking_uri
+
+        mlflow.set_tracking_uri(tracking_uri())
+        name, alias = uri[len("models:/"):].split("@", 1)
+        try:
+            version = mlflow.MlflowClient().get_model_version_by_alias(name, alias).version
+        except mlflow.exceptions.MlflowException as exc:
+            raise FileNotFoundError(f"cannot resolve {uri}: {exc.message} (run `sigma promote`, or pass "
+                                    "--model with a checkpoint path or models:/NAME/VERSION)") from None
+        return {"uri": uri, "version": str(version), "load": f"models:/{name}/{version}"}
+    return {"uri": uri, "version": uri.rsplit("/", 1)[-1], "load": uri}
+
+
+def run_info(corpus: str, model: dict, params: Params, threshold: float) -> dict:
+    """What determines the outputs' bytes; ``--resume`` refuses a run that differs."""
+    cfg = params.annotate
+    return {"corpus": corpus, "model_uri": model["uri"], "model_version": model["version"],
+            "shard_size": cfg.shard_size, "batch_size": cfg.batch_size, "threshold": threshold,
+            "max_pixels": params.validate_.max_pixels, "max_instruction_chars": params.validate_.max_instruction_chars}
+
+
+def check_resumable(layout: OutputLayout, info: dict, resume: bool) -> None:
+    existing = layout.read_run()
+    if existing is None:
+        if layout.has_outputs():
+            raise ValueError(f"{layout.root} is not empty and holds no {RUN_FILE}: choose an empty or new OUT")
+        return
+    if not resume:
+        raise ValueError(f"{layout.root} already holds a run: pass --resume to continue it, or choose a new OUT")
+    changed = {k: (existing.get(k), v) for k, v in info.items() if existing.get(k) != v}
+    if changed:
+        raise ValueError(f"--resume: {layout.root} was written with other settings {changed}: "
+                         "use the same corpus, model and annotate params, or a new OUT")
+
+
+def load_for_run(model: dict) -> SigmaAnnotator:
+    annotator = load_annotator(model["load"])
+    annotator.eval()
+    return annotator
+
+
+def run_shard(task: ShardTask, out: str, params: Params, model: dict, annotator: SigmaAnnotator | None = None,
+              progress: Callable[[int], None] | None = None) -> dict:
+    """Annotate one shard unless already committed; returns its marker. Safe to call twice or in parallel
+    with other shards (a shard is committed by its marker, written last)."""
+    layout = OutputLayout(out)
+    marker = layout.is_done(task.index)
+    if marker is not None:
+        if marker["digest"] != task.digest:
+            raise ValueError(f"shard {task.index} of {out} was committed from other pairs: the corpus changed")
+        if progress is not None:
+            progress(len(task.pairs))
+        return marker | {"skipped": True}
+    annotator = annotator or load_for_run(model)
+    info = {"uri": model["uri"], "version": model["version"], "threshold": annotator.config.threshold}
+    return annotate_shard(annotator, task, layout, params.annotate, info, params.validate_.max_pixels,
+                          params.validate_.max_instruction_chars, progress)
+
+
+def annotate_corpus(params: Params, corpus: str | None = None, out: str | None = None, model: str | None = None,
+                    resume: bool = False, track: bool = True) -> dict:
+    """Annotate ``corpus`` into ``out`` with ``model`` (defaults from ``params.annotate``); returns the summary."""
+    cfg = params.annotate
+    corpus, out, model_uri = corpus or cfg.corpus, out or cfg.out, model or cfg.model
+    layout = OutputLayout(out)
+    pinned = pin_model(model_uri)
+    annotator = load_for_run(pinned)
+    info = run_info(corpus, pinned, params, annotator.config.threshold)
+    check_resumable(layout, info, resume)
+    if layout.read_run() is None:
+        storage.write_json_atomic(layout.path(RUN_FILE), info)
+    start, n_shards, done_before = time.perf_counter(), 0, 0
+    columns = (TextColumn("annotate {task.description}"), MofNCompleteColumn(), TimeElapsedColumn(),
+               TextColumn("{task.fields[rate]:.1f} pairs/s"))
+    with Progress(*columns, transient=True) as bar:
+        job = bar.add_task(corpus, total=None, rate=0.0)
+
+        def advance(n: int) -> None:
+            bar.advance(job, n)
+            done = bar.tasks[0].completed - done_before
+            bar.update(job, rate=done / max(time.perf_counter() - start, 1e-9))
+
+        for task in plan_shards(corpus, cfg.shard_size):
+            marker = run_shard(task, out, params, pinned, annotator, advance)
+            done_before += len(task.pairs) if marker.get("skipped") else 0
+            n_shards += 1
+    summary = finalize(layout, cfg, n_shards, time.perf_counter() - start) | {"model_version": pinned["version"]}
+    log_summary(layout, params, summary, track)
+    return summary
+
+
+def log_summary(layout: OutputLayout, params: Params, summary: dict, track: bool) -> None:
+    """One MLflow run with the counts, rejects by reason, throughput and the area histogram."""
+    if not track:
+        return
+    import mlflow
+
+    from sigma.tracking import flatten, maybe_run
+
+    with maybe_run(True, "annotate", params.model_dump(mode="json", include={"annotate"}), stage="annotate"):
+        numeric = {k: float(v) for k, v in flatten(summary).items()
+                   if isinstance(v, int | float) and not isinstance(v, bool)}
+        mlflow.log_metrics(numeric)
+        mlflow.log_dict(summary, "summary.json")
+        if layout.local:
+            mlflow.log_artifact(layout.path("area_histogram.png"))

@@ -1,0 +1,125 @@
+"""Annotate one shard: decode in DataLoader workers, predict in batches, encode and write masks in
+threads, commit. The unit that runs in-process or on a Ray worker (``sigma/annotate/run.py``)."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from sigma.annotate.layout import OutputLayout, mask_name
+from sigma.config import AnnotateParams
+from sigma.data import storage
+from sigma.data.images import DEFAULT_MAX_PIXELS, ImageDecodeError, decode_image, encode_png
+from sigma.data.pairs import EditPair
+from sigma.model.sigma import SigmaAnnotator
+
+
+@dataclass(frozen=True)
+class ShardTask:
+    index: int
+    pairs: list[EditPair]
+
+    @property
+    def digest(self) -> str:
+        """Identifies the shard's content: a corpus that changed under ``--resume`` is detected."""
+        return hashlib.sha1("\n".join(p.id for p in self.pairs).encode()).hexdigest()
+
+
+def decode_pair(pair: EditPair, max_pixels: int, max_instruction_chars: int) -> dict[str, Any]:
+    """``{"pair", "original", "edited"}`` arrays, or ``{"pair", "reason"}`` saying why it cannot be annotated."""
+    extra = pair.model_extra or {}
+    if extra.get("invalid_reason"):
+        return {"pair": pair, "reason": f"invalid corpus record: {extra['invalid_reason']}"}
+    if len(pair.instruction) > max_instruction_chars:
+        return {"pair": pair, "reason": f"instruction longer than {max_instruction_chars} characters"}
+    try:
+        original = decode_image(storage.read_bytes(pair.original), max_pixels=max_pixels, what="original")
+        edited = decode_image(storage.read_bytes(pair.edited), max_pixels=max_pixels, what="edited")
+    except (storage.StorageError, ImageDecodeError) as exc:
+        return {"pair": pair, "reason": str(exc)}
+    if original.shape != edited.shape:
+        return {"pair": pair, "reason": f"size mismatch: original {original.shape[1]}x{original.shape[0]}, "
+                                        f"edited {edited.shape[1]}x{edited.shape[0]}"}
+    return {"pair": pair, "original": original, "edited": edited}
+
+
+class ShardPairs(Dataset):
+    def __init__(self, pairs: list[EditPair], max_pixels: int, max_instruction_chars: int):
+        self.pairs, self.max_pixels, self.max_chars = pairs, max_pixels, max_instruction_chars
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        return decode_pair(self.pairs[index], self.max_pixels, self.max_chars)
+
+
+def _keep_items(batch: list[dict]) -> list[dict]:
+    return batch
+
+
+def _encode_and_write(out: OutputLayout, staging, rel: str, mask: np.ndarray) -> None:
+    out.write_mask(staging, rel, encode_png(mask))  # zlib releases the GIL: encoding overlaps inference
+
+
+def _record(pair: EditPair, prob: np.ndarray, side: np.ndarray, mask_rel: str, side_rel: str | None,
+            parsed, model_info: dict, shard: int) -> dict:
+    mask = prob > model_info["threshold"]
+    return {
+        "id": pair.id, "original": pair.original, "edited": pair.edited, "instruction": pair.instruction,
+        "edit_type": pair.edit_type, "parsed": parsed.model_dump(), "mask": mask_rel, "mask_side": side_rel,
+        "area": round(float(mask.mean()), 6), "side_area": round(float(side.mean()), 6),
+        "score": round(float(np.abs(2 * prob - 1).mean()), 6), "height": int(mask.shape[0]),
+        "width": int(mask.shape[1]), "model_uri": model_info["uri"], "model_version": model_info["version"],
+        "shard": shard,
+    }
+
+
+def annotate_shard(model: SigmaAnnotator, task: ShardTask, out: OutputLayout, cfg: AnnotateParams,
+                   model_info: dict, max_pixels: int = DEFAULT_MAX_PIXELS, max_instruction_chars: int = 512,
+                   progress=None) -> dict:
+    """Annotate and commit ``task``; returns its marker (counts, digest, seconds)."""
+    start = time.perf_counter()
+    staging = out.staging(task.index)
+    records: list[dict] = []
+    rejects: list[dict] = []
+    loader = DataLoader(ShardPairs(task.pairs, max_pixels, max_instruction_chars), batch_size=cfg.batch_size,
+                        num_workers=cfg.workers, collate_fn=_keep_items)
+    device = next(model.parameters()).device
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else nullcontext()
+    threshold = model_info["threshold"]
+    with ThreadPoolExecutor(cfg.write_threads) as pool:
+        writes = []
+        for batch in loader:
+            good = [item for item in batch if "reason" not in item]
+            rejects += [{"id": i["pair"].id, "original": i["pair"].original, "edited": i["pair"].edited,
+                         "reason": i["reason"], "shard": task.index} for i in batch if "reason" in i]
+            triples = [(i["original"], i["edited"], i["pair"].instruction) for i in good]
+            with torch.inference_mode(), autocast:
+                outputs = list(model.iter_outputs(triples, batch_size=cfg.batch_size))
+            for item, (logits, _, parsed) in zip(good, outputs, strict=True):
+                prob, intended = torch.sigmoid(logits.float()).cpu().numpy()
+                mask = prob > threshold
+                side = mask & (intended <= 0.5)
+                name = mask_name(item["pair"].id)
+                mask_rel, side_rel = f"masks/{name}", f"masks_side/{name}" if side.any() else None
+                records.append(_record(item["pair"], prob, side, mask_rel, side_rel, parsed, model_info, task.index))
+                writes.append(pool.submit(_encode_and_write, out, staging, mask_rel, mask))
+                if side_rel:
+                    writes.append(pool.submit(_encode_and_write, out, staging, side_rel, side))
+            if progress is not None:
+                progress(len(batch))
+        for write in writes:
+            write.result()  # a failed write fails the shard before its commit
+    marker = {"shard": task.index, "digest": task.digest, "pairs": len(task.pairs), "annotated": len(records),
+              "rejected": len(rejects), "seconds": round(time.perf_counter() - start, 3)}
+    out.commit(task.index, staging, records, rejects, marker)
+    return marker
