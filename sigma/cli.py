@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Literal, Optional
 
 import typer
 from rich.console import Console
@@ -313,12 +313,37 @@ def annotate(
                                                  "default: annotate.model (models:/sigma-annotator@champion).")] = None,
     resume: Annotated[bool, typer.Option(help="Continue an interrupted run in OUT: committed shards are kept, "
                                          "the rest redone.")] = False,
+    metrics: Annotated[Optional[Path], typer.Option(help="Write the summary (and, where the corpus has masks, "
+                                                    "F1/IoU against them) as JSON (DVC metrics).")] = None,
+    runner: Annotated[Literal["local", "ray"], typer.Option(
+        help="Where shards run: local (this process) or ray (a Prefect flow fanning them out over Ray; "
+             "needs ray and prefect-ray, the project's ray extra).")] = "local",
+    ray_address: Annotated[Optional[str], typer.Option(
+        help="Ray cluster for --runner ray (e.g. ray://HEAD:10001); default: a temporary local one.")] = None,
     params: ParamsOpt = Path("params.yaml"), set_: SetOpt = None, track: TrackOpt = True,
 ) -> None:
     """Annotate a corpus: masks/, masks_side/, annotations.jsonl, imdlbenco.json, rejects.jsonl, summary."""
     from sigma.annotate.run import annotate_corpus
+    from sigma.annotate.truth import score_against_truth
+    from sigma.data.storage import write_json_atomic
 
-    _run_stage(annotate_corpus, _params(params, set_), corpus, out, model, resume=resume, track=track)
+    cfg = _params(params, set_)
+
+    def run() -> dict:
+        if runner == "ray":
+            from flows.annotate import annotate_corpus_flow
+
+            summary = annotate_corpus_flow(corpus, out, model, resume=resume, runner="ray", ray_address=ray_address,
+                                           params_path=str(params), overrides=list(set_ or []), track=track)
+        else:
+            summary = annotate_corpus(cfg, corpus, out, model, resume=resume, track=track)
+        if metrics:
+            truth = score_against_truth(out or cfg.annotate.out, corpus or cfg.annotate.corpus)
+            write_json_atomic(str(metrics), {k: v for k, v in summary.items() if k != "area_histogram"}
+                              | ({"against_corpus_masks": truth} if truth else {}))
+        return summary
+
+    _run_stage(run)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,6 @@ from sigma.annotate.layout import RUN_FILE, OutputLayout
 from sigma.annotate.shard import ShardTask, annotate_shard
 from sigma.config import Params
 from sigma.data import storage
-from sigma.model.pyfunc import load_annotator
 from sigma.model.sigma import SigmaAnnotator
 
 
@@ -79,6 +78,8 @@ def check_resumable(layout: OutputLayout, info: dict, resume: bool) -> None:
 
 
 def load_for_run(model: dict) -> SigmaAnnotator:
+    from sigma.model.pyfunc import load_annotator  # imports mlflow: only when a model is loaded
+
     annotator = load_annotator(model["load"])
     annotator.eval()
     return annotator
@@ -102,19 +103,27 @@ def run_shard(task: ShardTask, out: str, params: Params, model: dict, annotator:
                           params.validate_.max_instruction_chars, progress)
 
 
+Dispatch = Callable[[Iterator[ShardTask]], Iterator[dict]]
+
+
 def annotate_corpus(params: Params, corpus: str | None = None, out: str | None = None, model: str | None = None,
-                    resume: bool = False, track: bool = True) -> dict:
-    """Annotate ``corpus`` into ``out`` with ``model`` (defaults from ``params.annotate``); returns the summary."""
+                    resume: bool = False, track: bool = True, dispatch: Callable[..., Iterator[dict]] | None = None
+                    ) -> dict:
+    """Annotate ``corpus`` into ``out`` with ``model`` (defaults from ``params.annotate``); returns the summary.
+
+    ``dispatch(tasks, out=, params=, model=)`` runs the shards and yields their markers; the default runs
+    them one after the other in this process (``flows/annotate.py`` passes one that fans out on Ray).
+    """
     cfg = params.annotate
     corpus, out, model_uri = corpus or cfg.corpus, out or cfg.out, model or cfg.model
     layout = OutputLayout(out)
     pinned = pin_model(model_uri)
-    annotator = load_for_run(pinned)
+    annotator = load_for_run(pinned)  # dispatched shards load their own copy; this one gives the threshold
     info = run_info(corpus, pinned, params, annotator.config.threshold)
     check_resumable(layout, info, resume)
     if layout.read_run() is None:
         storage.write_json_atomic(layout.path(RUN_FILE), info)
-    start, n_shards, done_before = time.perf_counter(), 0, 0
+    start = time.perf_counter()
     columns = (TextColumn("annotate {task.description}"), MofNCompleteColumn(), TimeElapsedColumn(),
                TextColumn("{task.fields[rate]:.1f} pairs/s"))
     with Progress(*columns, transient=True) as bar:
@@ -122,13 +131,14 @@ def annotate_corpus(params: Params, corpus: str | None = None, out: str | None =
 
         def advance(n: int) -> None:
             bar.advance(job, n)
-            done = bar.tasks[0].completed - done_before
-            bar.update(job, rate=done / max(time.perf_counter() - start, 1e-9))
+            bar.update(job, rate=bar.tasks[0].completed / max(time.perf_counter() - start, 1e-9))
 
-        for task in plan_shards(corpus, cfg.shard_size):
-            marker = run_shard(task, out, params, pinned, annotator, advance)
-            done_before += len(task.pairs) if marker.get("skipped") else 0
-            n_shards += 1
+        tasks = plan_shards(corpus, cfg.shard_size)
+        if dispatch is None:
+            markers = (run_shard(task, out, params, pinned, annotator, advance) for task in tasks)
+        else:
+            markers = (advance(m["pairs"]) or m for m in dispatch(tasks, out=out, params=params, model=pinned))
+        n_shards = sum(1 for _ in markers)
     summary = finalize(layout, cfg, n_shards, time.perf_counter() - start) | {"model_version": pinned["version"]}
     log_summary(layout, params, summary, track)
     return summary

@@ -62,9 +62,10 @@ def build_anyedit(base: Path, bad: bool = False):
         _image(folder / src, seed=int(src[-5]))
         _image(folder / row["edited_file"], seed=10 + i)
     _jsonl(folder / "metadata.jsonl", rows, bad)
-    return base, {"anyedit/validation/images/edit/0001": ("change the airplane to green", "attribute_change", "color_alter"),
-                  "anyedit/validation/images/edit/0002": ("remove the airplane", "remove", "remove"),
-                  "anyedit/validation/images/edit/0003": ("change the season to autumn", "global", "tune_transfer")}
+    ids = [f"anyedit/validation/images/edit/000{i}" for i in (1, 2, 3)]
+    return base, {ids[0]: ("change the airplane to green", "attribute_change", "color_alter"),
+                  ids[1]: ("remove the airplane", "remove", "remove"),
+                  ids[2]: ("change the season to autumn", "global", "tune_transfer")}
 
 
 def build_omniedit(base: Path, bad: bool = False):  # CSV export; edited_prompt_list as JSON text
@@ -261,9 +262,11 @@ def test_a_malformed_metadata_line_becomes_an_invalid_pair(name, tmp_path):
 def test_a_row_without_an_edited_image_is_invalid_but_optional_fields_are_not(name, tmp_path):
     cols = TABLE_READERS[name].COLUMNS
     rows = [{cols.original[0]: "a.png", cols.instruction[0]: "no edited image"},
-            {cols.original[0]: "a.png", cols.edited[0]: "b.png"}]  # no instruction, id or category
+            {cols.original[0]: "a.png", cols.edited[0]: "b.png"},  # no instruction, id or category
+            {cols.original[0]: "a.png", cols.edited[0]: "c.png", cols.id[0]: " "}]  # a blank id: as if absent
     _jsonl(tmp_path / "metadata.jsonl", rows, bad=False)
-    first, second = corpus_reader(name)(str(tmp_path))
+    first, second, third = corpus_reader(name)(str(tmp_path))
+    assert third.id == (f"{name}/line-3" if name == "table" else f"{name}/c")
     assert first.id == f"{name}/line-1" and "no edited image" in first.model_extra["invalid_reason"]
     assert second.edited == str(tmp_path / "b.png") and second.instruction == "" and second.edit_type is None
     assert "invalid_reason" not in second.model_extra

@@ -14,8 +14,8 @@ instruction under ``edit``. Images are embedded in the parquet, so this reader e
 
 Ids: ``anyedit/[<split>/]<id column, else the edited image's path without suffix>`` — ``image_id``
 names the *source* image, shared by its several edits, so it is not used as the pair id (kept as
-an extra key, with the ``input``/``output`` captions). ``edit_type`` maps the 25 AnyEdit types (table below; unknown ones by keyword).
-Confidence: high for the column names (HF card ``dataset_info``), medium for the export shape
+an extra key, with the ``input``/``output`` captions). ``edit_type`` maps the 25 AnyEdit types
+(``TYPES`` below; ``visual_*`` -> other; unknown ones by keyword). Confidence: high for the column names (HF card ``dataset_info``), medium for the export shape
 (our convention, not the authors').
 """
 

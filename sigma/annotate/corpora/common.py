@@ -120,9 +120,9 @@ def first_value(row: dict, *columns: str):
 def row_id(row: dict, columns: tuple[str, ...]) -> str | None:
     """The first id found under ``columns``; ``"a+b"`` joins columns ``a`` and ``b`` as ``"A:B"``."""
     for column in columns:
-        values = [row.get(k) for k in column.split("+")]
-        if all(v not in (None, "") for v in values):
-            return ":".join(str(v) for v in values)
+        values = [str(row[k]).strip() if row.get(k) is not None else "" for k in column.split("+")]
+        if all(values):
+            return ":".join(values)
     return None
 
 
@@ -205,7 +205,10 @@ def read_table_corpus(name: str, root: str, expected: str, cols: Columns,
             for lineno, row in iter_rows(uri):
                 if isinstance(row, str):
                     yield invalid_pair(name, lineno, row, split, uri + ": ")
-                else:
+                    continue
+                try:
                     yield row_pair(name, folder, split, lineno, row, cols, edit_type, uri + ": ")
+                except ValueError as exc:  # pydantic's ValidationError: a value the pair schema refuses
+                    yield invalid_pair(name, lineno, f"not an edit pair ({exc})", split, uri + ": ")
 
     return pairs()

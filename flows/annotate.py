@@ -1,0 +1,104 @@
+"""The annotation flow: ``sigma annotate`` with its shards run in this process (``runner="local"``, the
+default) or fanned out over a Ray cluster through Prefect's Ray task runner (``runner="ray"``).
+
+Both run the same :func:`sigma.annotate.run.run_shard`, so the exactly-once guarantees are the same:
+a shard commits by its marker, written last; a shard that is retried or run twice rewrites the same
+bytes; ``resume`` skips committed shards. Planning, the ``run.json`` check and the final merge stay
+in the driver (:func:`sigma.annotate.run.annotate_corpus`); only shards go to Ray.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterator
+from contextlib import nullcontext
+from functools import lru_cache
+from typing import Literal
+
+from prefect import flow, task
+from prefect.cache_policies import NO_CACHE
+
+from sigma.annotate.run import annotate_corpus, load_for_run, run_shard
+from sigma.annotate.shard import ShardTask
+from sigma.config import Params, load_params
+from sigma.model.sigma import SigmaAnnotator
+
+
+@lru_cache(maxsize=1)
+def _annotator(load: str) -> SigmaAnnotator:
+    """One loaded model per worker process (Ray reuses CPU workers; GPU workers exit after a shard)."""
+    return load_for_run({"load": load})
+
+
+@task(retries=2, retry_delay_seconds=[10, 60], timeout_seconds=4 * 3600, cache_policy=NO_CACHE, tags=["sigma-gpu"])
+def annotate_shard(task: ShardTask, out: str, params_path: str, overrides: list[str], model: dict) -> dict:
+    """Annotate and commit one shard (a no-op returning its marker when already committed)."""
+    return run_shard(task, out, load_params(params_path, overrides), model, _annotator(model["load"]))
+
+
+def ray_dispatch(address: str | None, num_cpus: int | None, gpus_per_shard: float | None, window: int | None,
+                 *, params_path: str, overrides: list[str]) -> Callable[..., Iterator[dict]]:
+    """A ``dispatch`` for :func:`annotate_corpus` that submits :func:`annotate_shard` to a Ray cluster
+    (``address``, or a local one with ``num_cpus``) with at most ``window`` shards in flight, and yields
+    their markers in shard order. ``gpus_per_shard`` None: 1 on a cluster with GPUs, else 0; ``window``
+    None: two per shard the cluster can run at once. Workers load params from ``params_path`` and
+    ``overrides``, so the path must be readable where they run."""
+    from prefect_ray import RayTaskRunner
+    from prefect_ray.context import remote_options
+
+    def dispatch(tasks: Iterator[ShardTask], *, out: str, params: Params, model: dict) -> Iterator[dict]:
+        if load_params(params_path, overrides) != params:
+            raise ValueError(f"params differ from {params_path} with {overrides}: the workers would load other ones")
+        init_kwargs: dict = {"include_dashboard": False}
+        if not address:  # a temporary local cluster, bound to loopback
+            init_kwargs |= {"_node_ip_address": "127.0.0.1"} | ({"num_cpus": num_cpus} if num_cpus else {})
+        with RayTaskRunner(address=address, init_kwargs=init_kwargs) as runner:
+            import ray
+
+            resources = ray.cluster_resources()
+            gpus = (1.0 if resources.get("GPU", 0) > 0 else 0.0) if gpus_per_shard is None else gpus_per_shard
+            slots = resources.get("GPU", 0) / gpus if gpus > 0 else resources.get("CPU", 1)
+            in_flight = window or max(2, 2 * int(slots))
+            pending: deque = deque()
+            with remote_options(num_gpus=gpus) if gpus > 0 else nullcontext():
+                for shard in tasks:
+                    pending.append(runner.submit(annotate_shard, {"task": shard, "out": out, "params_path": params_path,
+                                                                  "overrides": overrides, "model": model}))
+                    if len(pending) >= in_flight:
+                        yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+
+    return dispatch
+
+
+@flow(name="sigma-annotate")
+def annotate_corpus_flow(
+    corpus: str | None = None,
+    out: str | None = None,
+    model: str | None = None,
+    resume: bool = False,
+    runner: Literal["local", "ray"] = "local",
+    ray_address: str | None = None,
+    ray_num_cpus: int | None = None,
+    params_path: str = "params.yaml",
+    overrides: list[str] | None = None,
+    track: bool = True,
+    gpus_per_shard: float | None = None,
+    window: int | None = None,
+) -> dict:
+    """Annotate ``corpus`` into ``out`` (defaults: ``annotate`` in params); returns the run's summary."""
+    overrides = list(overrides or [])
+    params = load_params(params_path, overrides)
+    if runner == "local":
+        dispatch = None
+    elif runner == "ray":
+        dispatch = ray_dispatch(ray_address, ray_num_cpus, gpus_per_shard, window, params_path=params_path,
+                                overrides=overrides)
+    else:
+        raise ValueError(f"unknown runner {runner!r}: choose local or ray")
+    return annotate_corpus(params, corpus, out, model, resume=resume, track=track, dispatch=dispatch)
+
+
+if __name__ == "__main__":
+    annotate_corpus_flow()

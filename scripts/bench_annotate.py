@@ -1,0 +1,188 @@
+"""Corpus-annotation throughput: pairs/s and peak memory of `sigma annotate`'s whole I/O path
+(decode in DataLoader workers, batched inference, PNG encoding and writing, shard commits, final
+merge) for SIGMA configurations and, through the very same path, the PixDiff-Otsu baseline.
+A measurement, not a test.
+
+Each configuration runs in a fresh subprocess (its own peak RSS). pairs/s counts the shards'
+time (model loading and the final merge excluded; both are printed). Without ``--corpus`` a
+corpus of ``--pairs`` synthetic pairs of ``--image-size``² is generated first (photos from
+scikit-image with a pasted, recoloured patch), so the script needs no data of the project.
+
+Weights: the offline preset uses its packaged backbone when installed, random weights otherwise;
+the paper preset always uses random weights with grounder ``none`` (LangSAM weights are not
+available offline); weights do not change the arithmetic.
+
+Examples::
+
+    HF_HUB_OFFLINE=1 .venv/bin/python scripts/bench_annotate.py                      # offline on CPU + PixDiff
+    HF_HUB_OFFLINE=1 .venv/bin/python scripts/bench_annotate.py --workers 0 --workers 1 --batch 8 --batch 16
+    python3 scripts/bench_annotate.py --device cuda --preset sigma_paper --image-size 518 --batch 64 --workers 8
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def make_corpus(folder: Path, n_pairs: int, size: int) -> str:
+    """``n_pairs`` (original, edited) PNG pairs of ``size``² with a recoloured square, as a pair folder."""
+    import numpy as np
+    from PIL import Image
+    from skimage import data as samples
+
+    from sigma.data.images import encode_png
+
+    photos = [np.asarray(Image.fromarray(getattr(samples, name)()).convert("RGB").resize((size, size)))
+              for name in ("astronaut", "coffee", "chelsea", "rocket", "immunohistochemistry")]
+    rng = np.random.default_rng(0)
+    (folder / "images").mkdir(parents=True)
+    lines = []
+    for i in range(n_pairs):
+        original = photos[i % len(photos)]
+        edited = original.copy()
+        y, x, s = *rng.integers(0, size // 2, 2), size // 4
+        edited[y:y + s, x:x + s] = 255 - edited[y:y + s, x:x + s]
+        noise = rng.normal(0, 2, edited.shape)
+        edited = np.clip(edited + noise, 0, 255).astype(np.uint8)
+        for tag, image in (("o", original), ("e", edited)):
+            (folder / "images" / f"{i:06d}_{tag}.png").write_bytes(encode_png(image))
+        lines.append(json.dumps({"id": f"bench-{i:06d}", "original": f"images/{i:06d}_o.png",
+                                 "edited": f"images/{i:06d}_e.png", "instruction": "invert the square"}))
+    (folder / "manifest.jsonl").write_text("\n".join(lines) + "\n")
+    return str(folder)
+
+
+class PixDiffAnnotator:
+    """PixDiff-Otsu behind the interface the annotation engine uses (``iter_outputs``)."""
+
+    def __init__(self):
+        import torch
+
+        from sigma.eval.methods import build_method
+
+        self.method, self.torch = build_method("pixdiff_otsu"), torch
+        self.config = type("Config", (), {"threshold": 0.5})()
+
+    def parameters(self):
+        yield self.torch.zeros(1)
+
+    def eval(self):
+        return self
+
+    def iter_outputs(self, triples, batch_size=8, use_instruction=True):
+        from sigma.model.parsing.base import ParsedInstruction
+
+        for pred in self.method.predict(list(triples)):
+            edit = self.torch.from_numpy(pred.mask).float() * 20 - 10
+            yield self.torch.stack([edit, self.torch.full_like(edit, 10.0)]), edit * 0, ParsedInstruction()
+
+
+def child(config: dict) -> dict:
+    """One configuration, in this (fresh) process."""
+    import torch
+
+    import sigma.annotate.run as run
+    from sigma.config import load_params
+    from sigma.model.build import PRESETS, build_sigma
+    from sigma.model.checkpoint import save_checkpoint
+
+    tmp = Path(config["tmp"])
+    overrides = [f"annotate.batch_size={config['batch']}", f"annotate.workers={config['workers']}",
+                 f"annotate.shard_size={config['shard_size']}"]
+    params = load_params(ROOT / "params.yaml", overrides)
+    if config["method"] == "pixdiff":
+        run.load_for_run = lambda _model: PixDiffAnnotator()
+        model_path = tmp / "pixdiff.txt"
+        model_path.write_text("pixdiff")
+    else:
+        preset = PRESETS[config["method"]]
+        preset = preset.model_copy(update={"grounder": preset.grounder.model_copy(update={"name": "none"}),
+                                           "backbone": preset.backbone.model_copy(update={
+                                               "input_size": config["input_size"],
+                                               **({"chunk": None} if config["device"] == "cuda" else {})})})
+        pretrained = config["method"] == "sigma_offline"
+        try:
+            model = build_sigma(preset, pretrained=pretrained)
+        except (FileNotFoundError, ImportError, OSError):
+            model = build_sigma(preset, pretrained=False)
+        model_path = save_checkpoint(model, tmp / f"{config['method']}.safetensors", include_pretrained=True)
+        if config["device"] == "cuda":
+            from sigma.model.checkpoint import load_checkpoint
+
+            run.load_for_run = lambda _model: load_checkpoint(model_path, device="cuda").eval()
+    out = tmp / f"out-{config['name']}"
+    start = time.perf_counter()
+    summary = run.annotate_corpus(params, config["corpus"], str(out), str(model_path), track=False)
+    result = {**config, "pairs_per_second": summary["pairs_per_second"], "pairs": summary["pairs"],
+              "shard_seconds": summary["shard_seconds"], "wall_seconds": round(time.perf_counter() - start, 2),
+              "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+              "rejected": summary["rejected"]}
+    if torch.cuda.is_available() and config["device"] == "cuda":
+        result["peak_cuda_mib"] = round(torch.cuda.max_memory_allocated() / 2**20)
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--corpus", help="pair folder to annotate (default: generate one)")
+    parser.add_argument("--pairs", type=int, default=256, help="generated corpus size")
+    parser.add_argument("--image-size", type=int, default=256, help="generated image side")
+    parser.add_argument("--preset", action="append", help="sigma_offline (default) / sigma_paper")
+    parser.add_argument("--input-size", type=int, help="model input side (default: 256 offline, 518 paper)")
+    parser.add_argument("--batch", type=int, action="append", help="annotate.batch_size (default 16)")
+    parser.add_argument("--workers", type=int, action="append", help="annotate.workers (default 1)")
+    parser.add_argument("--shard-size", type=int, default=1000)
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    parser.add_argument("--no-pixdiff", action="store_true", help="skip the PixDiff-Otsu baseline")
+    parser.add_argument("--json", help="write the results here")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print("RESULT " + json.dumps(child(json.loads(args.child))), flush=True)
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    with tempfile.TemporaryDirectory() as tmp:
+        corpus = args.corpus or make_corpus(Path(tmp) / "corpus", args.pairs, args.image_size)
+        methods = (args.preset or ["sigma_offline"]) + ([] if args.no_pixdiff else ["pixdiff"])
+        results = []
+        for method, batch, workers in itertools.product(methods, args.batch or [16], args.workers or [1]):
+            input_size = args.input_size or (518 if method == "sigma_paper" else 256)
+            name = f"{method}-b{batch}-w{workers}"
+            config = {"name": name, "method": method, "batch": batch, "workers": workers, "device": args.device,
+                      "input_size": input_size, "shard_size": args.shard_size, "corpus": corpus, "tmp": tmp}
+            proc = subprocess.run([sys.executable, __file__, "--child", json.dumps(config)], capture_output=True,
+                                  text=True, env={**os.environ, "PYTHONPATH": f"{ROOT}:{os.environ.get('PYTHONPATH', '')}"})
+            line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")), None)
+            result = json.loads(line[7:]) if line else {**config, "error": proc.stderr[-800:]}
+            results.append(result)
+            print(json.dumps({k: v for k, v in result.items() if k not in ("corpus", "tmp")}), flush=True)
+    table = Table(title=f"sigma annotate throughput ({args.device}, {os.cpu_count()} CPUs)")
+    for column in ("method", "input", "batch", "workers", "pairs", "pairs/s", "shard s", "wall s", "peak RSS MiB",
+                   "peak CUDA MiB"):
+        table.add_column(column)
+    for r in results:
+        table.add_row(r["method"], str(r["input_size"]), str(r["batch"]), str(r["workers"]), str(r.get("pairs", "-")),
+                      str(r.get("pairs_per_second", r.get("error", "")[:60])), str(r.get("shard_seconds", "-")),
+                      str(r.get("wall_seconds", "-")), str(r.get("peak_rss_mib", "-")), str(r.get("peak_cuda_mib", "-")))
+    Console().print(table)
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
