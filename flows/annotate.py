@@ -18,6 +18,7 @@ from typing import Literal
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
+from sigma.annotate.layout import OutputLayout
 from sigma.annotate.run import annotate_corpus, load_for_run, run_shard
 from sigma.annotate.shard import ShardTask
 from sigma.config import Params, load_params
@@ -39,19 +40,19 @@ def annotate_shard(task: ShardTask, out: str, params_path: str, overrides: list[
 def ray_dispatch(address: str | None, num_cpus: int | None, gpus_per_shard: float | None, window: int | None,
                  *, params_path: str, overrides: list[str]) -> Callable[..., Iterator[dict]]:
     """A ``dispatch`` for :func:`annotate_corpus` that submits :func:`annotate_shard` to a Ray cluster
-    (``address``, or a local one with ``num_cpus``) with at most ``window`` shards in flight, and yields
-    their markers in shard order. ``gpus_per_shard`` None: 1 on a cluster with GPUs, else 0; ``window``
-    None: two per shard the cluster can run at once. Workers load params from ``params_path`` and
-    ``overrides``, so the path must be readable where they run."""
+    (``address``, or a temporary local one with ``num_cpus``) with at most ``window`` shards in flight
+    (so the driver's memory stays flat), and yields their markers in shard order. Committed shards are
+    skipped in the driver, as the local runner does. ``gpus_per_shard`` None: 1 on a cluster with GPUs,
+    else 0; ``window`` None: twice the shards the cluster runs at once. Workers load the params from
+    ``params_path`` and ``overrides``, so that path must be readable where they run."""
     from prefect_ray import RayTaskRunner
     from prefect_ray.context import remote_options
 
     def dispatch(tasks: Iterator[ShardTask], *, out: str, params: Params, model: dict) -> Iterator[dict]:
         if load_params(params_path, overrides) != params:
             raise ValueError(f"params differ from {params_path} with {overrides}: the workers would load other ones")
-        init_kwargs: dict = {"include_dashboard": False}
-        if not address:  # a temporary local cluster, bound to loopback
-            init_kwargs |= {"_node_ip_address": "127.0.0.1"} | ({"num_cpus": num_cpus} if num_cpus else {})
+        init_kwargs = {"include_dashboard": False} | ({"num_cpus": num_cpus} if num_cpus and not address else {})
+        layout = OutputLayout(out)
         with RayTaskRunner(address=address, init_kwargs=init_kwargs) as runner:
             import ray
 
@@ -59,17 +60,25 @@ def ray_dispatch(address: str | None, num_cpus: int | None, gpus_per_shard: floa
             gpus = (1.0 if resources.get("GPU", 0) > 0 else 0.0) if gpus_per_shard is None else gpus_per_shard
             slots = resources.get("GPU", 0) / gpus if gpus > 0 else resources.get("CPU", 1)
             in_flight = window or max(2, 2 * int(slots))
-            pending: deque = deque()
+            pending: deque = deque()  # futures, and markers of committed shards, in shard order
             with remote_options(num_gpus=gpus) if gpus > 0 else nullcontext():
                 for shard in tasks:
-                    pending.append(runner.submit(annotate_shard, {"task": shard, "out": out, "params_path": params_path,
-                                                                  "overrides": overrides, "model": model}))
+                    if layout.is_done(shard.index):  # resume: no worker (nor model load) for a committed shard
+                        pending.append(run_shard(shard, out, params, model))
+                    else:
+                        pending.append(runner.submit(annotate_shard, {
+                            "task": shard, "out": out, "params_path": params_path, "overrides": overrides,
+                            "model": model}))
                     if len(pending) >= in_flight:
-                        yield pending.popleft().result()
+                        yield _marker(pending.popleft())
             while pending:
-                yield pending.popleft().result()
+                yield _marker(pending.popleft())
 
     return dispatch
+
+
+def _marker(item) -> dict:
+    return item if isinstance(item, dict) else item.result()
 
 
 @flow(name="sigma-annotate")

@@ -9,8 +9,9 @@ corpus of ``--pairs`` synthetic pairs of ``--image-size``² is generated first (
 scikit-image with a pasted, recoloured patch), so the script needs no data of the project.
 
 Weights: the offline preset uses its packaged backbone when installed, random weights otherwise;
-the paper preset always uses random weights with grounder ``none`` (LangSAM weights are not
-available offline); weights do not change the arithmetic.
+the offline preset keeps its learned grounder (its trained head from ``models/grounder.safetensors``
+when present), so grounding is timed; the paper preset uses random weights with grounder ``none``
+(LangSAM weights are not available offline); weights do not change the arithmetic.
 
 Examples::
 
@@ -37,6 +38,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
+# Every action the parser knows, so that parsing and grounding are timed as on a real corpus.
+INSTRUCTIONS = ("remove the person", "replace the cup with a bowl", "add a red ball on the table",
+                "change the cat to a dog", "make the whole picture look like winter", "turn the shirt blue")
+
+
 def make_corpus(folder: Path, n_pairs: int, size: int) -> str:
     """``n_pairs`` (original, edited) PNG pairs of ``size``² with a recoloured square, as a pair folder."""
     import numpy as np
@@ -60,7 +66,7 @@ def make_corpus(folder: Path, n_pairs: int, size: int) -> str:
         for tag, image in (("o", original), ("e", edited)):
             (folder / "images" / f"{i:06d}_{tag}.png").write_bytes(encode_png(image))
         lines.append(json.dumps({"id": f"bench-{i:06d}", "original": f"images/{i:06d}_o.png",
-                                 "edited": f"images/{i:06d}_e.png", "instruction": "invert the square"}))
+                                 "edited": f"images/{i:06d}_e.png", "instruction": INSTRUCTIONS[i % len(INSTRUCTIONS)]}))
     (folder / "manifest.jsonl").write_text("\n".join(lines) + "\n")
     return str(folder)
 
@@ -109,15 +115,16 @@ def child(config: dict) -> dict:
         model_path.write_text("pixdiff")
     else:
         preset = PRESETS[config["method"]]
-        preset = preset.model_copy(update={"grounder": preset.grounder.model_copy(update={"name": "none"}),
-                                           "backbone": preset.backbone.model_copy(update={
-                                               "input_size": config["input_size"],
-                                               **({"chunk": None} if config["device"] == "cuda" else {})})})
-        pretrained = config["method"] == "sigma_offline"
-        try:
-            model = build_sigma(preset, pretrained=pretrained)
-        except (FileNotFoundError, ImportError, OSError):
-            model = build_sigma(preset, pretrained=False)
+        preset = preset.model_copy(update={"backbone": preset.backbone.model_copy(update={
+            "input_size": config["input_size"], **({"chunk": None} if config["device"] == "cuda" else {})})})
+        no_grounder = preset.model_copy(update={"grounder": preset.grounder.model_copy(update={"name": "none"})})
+        try:  # the offline preset as shipped: packaged backbone, learned grounder (trained head when present)
+            if config["method"] != "sigma_offline":
+                raise ImportError("the paper's LangSAM weights are not available offline")
+            model = build_sigma(preset, load_grounder=Path(preset.grounder.weights).exists())
+        except (FileNotFoundError, ImportError, OSError, ValueError):
+            model = build_sigma(no_grounder, pretrained=False)
+        config["grounder"] = model.config.grounder.name
         model_path = save_checkpoint(model, tmp / f"{config['method']}.safetensors", include_pretrained=True)
         if config["device"] == "cuda":
             from sigma.model.checkpoint import load_checkpoint
@@ -172,11 +179,11 @@ def main() -> None:
             results.append(result)
             print(json.dumps({k: v for k, v in result.items() if k not in ("corpus", "tmp")}), flush=True)
     table = Table(title=f"sigma annotate throughput ({args.device}, {os.cpu_count()} CPUs)")
-    for column in ("method", "input", "batch", "workers", "pairs", "pairs/s", "shard s", "wall s", "peak RSS MiB",
+    for column in ("method", "grounder", "input", "batch", "workers", "pairs", "pairs/s", "shard s", "wall s", "peak RSS MiB",
                    "peak CUDA MiB"):
         table.add_column(column)
     for r in results:
-        table.add_row(r["method"], str(r["input_size"]), str(r["batch"]), str(r["workers"]), str(r.get("pairs", "-")),
+        table.add_row(r["method"], r.get("grounder", "-"), str(r["input_size"]), str(r["batch"]), str(r["workers"]), str(r.get("pairs", "-")),
                       str(r.get("pairs_per_second", r.get("error", "")[:60])), str(r.get("shard_seconds", "-")),
                       str(r.get("wall_seconds", "-")), str(r.get("peak_rss_mib", "-")), str(r.get("peak_cuda_mib", "-")))
     Console().print(table)

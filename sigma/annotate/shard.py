@@ -48,7 +48,8 @@ def decode_pair(pair: EditPair, max_pixels: int, max_instruction_chars: int) -> 
     if original.shape != edited.shape:
         return {"pair": pair, "reason": f"size mismatch: original {original.shape[1]}x{original.shape[0]}, "
                                         f"edited {edited.shape[1]}x{edited.shape[0]}"}
-    return {"pair": pair, "original": original, "edited": edited}
+    # Tensors, not arrays: DataLoader workers hand tensors over in shared memory instead of pickling them.
+    return {"pair": pair, "original": torch.from_numpy(original), "edited": torch.from_numpy(edited)}
 
 
 class ShardPairs(Dataset):
@@ -70,17 +71,24 @@ def _encode_and_write(out: OutputLayout, staging, rel: str, mask: np.ndarray) ->
     out.write_mask(staging, rel, encode_png(mask))  # zlib releases the GIL: encoding overlaps inference
 
 
-def _record(pair: EditPair, prob: np.ndarray, side: np.ndarray, mask_rel: str, side_rel: str | None,
-            parsed, model_info: dict, shard: int) -> dict:
-    mask = prob > model_info["threshold"]
+def _record(pair: EditPair, area: float, side_area: float, score: float, size: tuple[int, int], mask_rel: str,
+            side_rel: str | None, parsed, model_info: dict, shard: int) -> dict:
     return {
         "id": pair.id, "original": pair.original, "edited": pair.edited, "instruction": pair.instruction,
         "edit_type": pair.edit_type, "parsed": parsed.model_dump(), "mask": mask_rel, "mask_side": side_rel,
-        "area": round(float(mask.mean()), 6), "side_area": round(float(side.mean()), 6),
-        "score": round(float(np.abs(2 * prob - 1).mean()), 6), "height": int(mask.shape[0]),
-        "width": int(mask.shape[1]), "model_uri": model_info["uri"], "model_version": model_info["version"],
-        "shard": shard,
+        "area": round(area, 6), "side_area": round(side_area, 6), "score": round(score, 6), "height": size[0],
+        "width": size[1], "model_uri": model_info["uri"], "model_version": model_info["version"], "shard": shard,
     }
+
+
+def _masks(logits: torch.Tensor, threshold: float) -> tuple[np.ndarray, np.ndarray, float]:
+    """Logits ``(2, H, W)`` (edit, attribution), on the model's device -> edit and side-effect masks
+    ``(H, W)`` bool and the confidence ``mean |2p - 1|``; thresholding runs where the logits are."""
+    edit, intended = torch.sigmoid(logits.float())
+    mask = edit > threshold
+    side = mask & (intended <= 0.5)
+    score = (2 * edit - 1).abs().mean().item()
+    return mask.cpu().numpy(), side.cpu().numpy(), score
 
 
 def annotate_shard(model: SigmaAnnotator, task: ShardTask, out: OutputLayout, cfg: AnnotateParams,
@@ -91,9 +99,9 @@ def annotate_shard(model: SigmaAnnotator, task: ShardTask, out: OutputLayout, cf
     staging = out.staging(task.index)
     records: list[dict] = []
     rejects: list[dict] = []
-    loader = DataLoader(ShardPairs(task.pairs, max_pixels, max_instruction_chars), batch_size=cfg.batch_size,
-                        num_workers=cfg.workers, collate_fn=_keep_items)
     device = next(model.parameters()).device
+    loader = DataLoader(ShardPairs(task.pairs, max_pixels, max_instruction_chars), batch_size=cfg.batch_size,
+                        num_workers=cfg.workers, collate_fn=_keep_items, pin_memory=device.type == "cuda")
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else nullcontext()
     threshold = model_info["threshold"]
     with ThreadPoolExecutor(cfg.write_threads) as pool:
@@ -102,16 +110,15 @@ def annotate_shard(model: SigmaAnnotator, task: ShardTask, out: OutputLayout, cf
             good = [item for item in batch if "reason" not in item]
             rejects += [{"id": i["pair"].id, "original": i["pair"].original, "edited": i["pair"].edited,
                          "reason": i["reason"], "shard": task.index} for i in batch if "reason" in i]
-            triples = [(i["original"], i["edited"], i["pair"].instruction) for i in good]
+            triples = [(i["original"].numpy(), i["edited"].numpy(), i["pair"].instruction) for i in good]
             with torch.inference_mode(), autocast:
-                outputs = list(model.iter_outputs(triples, batch_size=cfg.batch_size))
-            for item, (logits, _, parsed) in zip(good, outputs, strict=True):
-                prob, intended = torch.sigmoid(logits.float()).cpu().numpy()
-                mask = prob > threshold
-                side = mask & (intended <= 0.5)
+                outputs = [(*_masks(logits, threshold), parsed)
+                           for logits, _, parsed in model.iter_outputs(triples, batch_size=cfg.batch_size)]
+            for item, (mask, side, score, parsed) in zip(good, outputs, strict=True):
                 name = mask_name(item["pair"].id)
                 mask_rel, side_rel = f"masks/{name}", f"masks_side/{name}" if side.any() else None
-                records.append(_record(item["pair"], prob, side, mask_rel, side_rel, parsed, model_info, task.index))
+                records.append(_record(item["pair"], float(mask.mean()), float(side.mean()), score, mask.shape,
+                                       mask_rel, side_rel, parsed, model_info, task.index))
                 writes.append(pool.submit(_encode_and_write, out, staging, mask_rel, mask))
                 if side_rel:
                     writes.append(pool.submit(_encode_and_write, out, staging, side_rel, side))

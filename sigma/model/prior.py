@@ -45,20 +45,22 @@ class IntentPrior:
             self._parsed[text] = self.parser.parse(text)
         return self._parsed[text]
 
-    def _ground(self, requests: list[tuple[torch.Tensor, str, str]],
+    def _ground(self, requests: list[tuple[torch.Tensor, str, str, list | None]],
                 grid: tuple[int, int]) -> dict[tuple[str, str], torch.Tensor | None]:
         """This batch's grounded maps by ``(image key, concept)``: cache hits plus new results (held
         here, not re-read from the cache, which may already have evicted them)."""
         batch: dict[tuple[str, str], torch.Tensor | None] = {}
-        todo: dict[tuple[str, str], torch.Tensor] = {}
-        for img, concept, key in requests:
+        todo: dict[tuple[str, str], tuple[torch.Tensor, list | None]] = {}
+        for img, concept, key, feats in requests:
             if (key, concept) in self._grounded:
                 batch[(key, concept)] = self._grounded[(key, concept)]
             else:
-                todo.setdefault((key, concept), img)
+                todo.setdefault((key, concept), (img, feats))
         if todo:
             self.stats["ground_calls"] += len(todo)
-            maps = self.grounder.ground(torch.stack(list(todo.values())), [c for _, c in todo])
+            images, feats = zip(*todo.values(), strict=True)
+            levels = None if feats[0] is None else [torch.stack(level) for level in zip(*feats, strict=True)]
+            maps = self.grounder.ground(torch.stack(images), [c for _, c in todo], levels)
             for pair, found in zip(todo, maps, strict=True):
                 if found is not None:
                     found = resample(found[None, None].float(), grid)[0, 0].clamp(0, 1).cpu()
@@ -66,17 +68,24 @@ class IntentPrior:
         return batch
 
     def __call__(self, originals: torch.Tensor, editeds: torch.Tensor, instructions: list[str],
-                 grid: tuple[int, int]) -> tuple[torch.Tensor, list[ParsedInstruction]]:
-        """``originals``/``editeds`` ``(B, 3, H, W)`` in [0, 1] -> intent ``(B, 1, h, w)`` and the parses."""
+                 grid: tuple[int, int], features: tuple[list, list] | None = None
+                 ) -> tuple[torch.Tensor, list[ParsedInstruction]]:
+        """``originals``/``editeds`` ``(B, 3, H, W)`` in [0, 1] -> intent ``(B, 1, h, w)`` and the parses.
+
+        ``features``: both images' backbone levels, handed to a grounder that shares the backbone
+        so that it does not run it again."""
+        def feats(side: int, i: int) -> list | None:
+            return None if features is None else [level[i] for level in features[side]]
+
         parsed = [self.parse(text) for text in instructions]
         keys_o = [image_key(img) for img in originals]
         keys_e = [image_key(img) for img in editeds]
         requests = []
         for i, p in enumerate(parsed):
             if p.original and p.action in USES_ORIGINAL:
-                requests.append((originals[i], p.original, keys_o[i]))
+                requests.append((originals[i], p.original, keys_o[i], feats(0, i)))
             if p.edited and p.action in USES_EDITED:
-                requests.append((editeds[i], p.edited, keys_e[i]))
+                requests.append((editeds[i], p.edited, keys_e[i], feats(1, i)))
         grounded = self._ground(requests, grid)
         maps = []
         for i, p in enumerate(parsed):

@@ -59,10 +59,11 @@ class SigmaAnnotator(nn.Module):
         b = original.shape[0]
         return [f[:b] for f in feats], [f[b:] for f in feats]
 
-    def forward_features(self, original: torch.Tensor, edited: torch.Tensor, intent: torch.Tensor) -> dict:
+    def forward_features(self, original: torch.Tensor, edited: torch.Tensor, intent: torch.Tensor,
+                         features: tuple[list, list] | None = None) -> dict:
         """Everything training needs: ``levels`` (B, L, N, C) refined differences, ``e_v``, ``e_i``,
-        ``z`` (B, N, C) and ``logits`` (B, 2, H, W)."""
-        f_o, f_e = self.backbone_features(original, edited)
+        ``z`` (B, N, C) and ``logits`` (B, 2, H, W). ``features``: precomputed :meth:`backbone_features`."""
+        f_o, f_e = features or self.backbone_features(original, edited)
         grid = tuple(f_o[0].shape[-2:])
         levels, e_v = self.difference(f_o, f_e)
         e_i = self.intent_encoder(resample(intent.to(e_v.dtype), grid))
@@ -98,10 +99,12 @@ class SigmaAnnotator(nn.Module):
                     if original.shape != edited.shape:
                         raise ValueError(f"size mismatch: original {original.shape[:2]}, edited {edited.shape[:2]}")
                 o, e = self.prepare([c[0] for c in chunk]), self.prepare([c[1] for c in chunk])
-                intent, parsed = self.prior(o, e, [c[2] for c in chunk], self.grid())
+                features = self.backbone_features(o, e)  # one backbone pass serves the grounder too
+                shared = features if getattr(self.grounder, "backbone", None) is self.backbone else None
+                intent, parsed = self.prior(o, e, [c[2] for c in chunk], self.grid(), shared)
                 if not use_instruction:
                     intent = torch.full_like(intent, self.config.eps)
-                logits = self(o, e, intent)
+                logits = self.forward_features(o, e, intent, features)["logits"]
                 for (original, _, _), lg, im, p in zip(chunk, logits, intent, parsed, strict=True):
                     full_logits, full_intent = (
                         F.interpolate(x[None].float(), size=original.shape[:2], mode="bilinear",

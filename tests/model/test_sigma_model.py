@@ -222,7 +222,7 @@ class FakeGrounder(Grounder):
         super().__init__()
         self.values, self.calls = values, []
 
-    def ground(self, images, concepts):
+    def ground(self, images, concepts, levels=None):
         assert len(images) == len(concepts)
         self.calls += [(img.clone(), c) for img, c in zip(images, concepts, strict=True)]
         return [torch.full((16, 16), self.values[c]) if c in self.values else None for c in concepts]
@@ -404,3 +404,26 @@ def test_decoder_fuses_on_the_grid_exactly_as_at_full_resolution():
     x = decoder.blocks(decoder.fuse(torch.cat([up(decoder.smooth(p)), up(z)], dim=1)))
     reference = F.interpolate(decoder.head(x), size=(40, 40), mode="bilinear", align_corners=False)
     torch.testing.assert_close(out, reference, atol=1e-5, rtol=1e-4)
+
+
+def test_the_learned_grounder_reuses_the_annotators_backbone_features(offline_model):
+    """One backbone pass serves grounding and the difference branch; the maps equal a separate pass."""
+    rng = np.random.default_rng(3)
+    o = torch.from_numpy(rng.random((2, 3, 64, 64), dtype=np.float32))
+    e = o.flip(-1)
+    texts = ["remove the cat", "replace the dog with a horse"]
+    grid = offline_model.grid() if o.shape[-1] == offline_model.input_size else (4, 4)
+    prior = IntentPrior(offline_model.prior.parser, offline_model.grounder, cache_size=8)
+    fresh = IntentPrior(offline_model.prior.parser, offline_model.grounder, cache_size=8)
+    calls = []
+    original_backbone_forward = offline_model.backbone.forward
+    offline_model.backbone.forward = lambda x: calls.append(len(x)) or original_backbone_forward(x)
+    try:
+        features = offline_model.backbone_features(o, e)
+        shared, _ = prior(o, e, texts, grid, features)
+        n_shared = len(calls)
+        separate, _ = fresh(o, e, texts, grid)
+    finally:
+        offline_model.backbone.forward = original_backbone_forward
+    torch.testing.assert_close(shared, separate, atol=1e-5, rtol=1e-4)
+    assert n_shared == 1 and len(calls) == 2  # the shared prior ran no backbone pass of its own

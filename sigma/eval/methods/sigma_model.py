@@ -9,7 +9,6 @@ import numpy as np
 import torch
 
 from sigma.eval.methods.base import Prediction, Triple, register_method
-from sigma.model.pyfunc import load_annotator
 from sigma.model.sigma import SigmaAnnotator
 
 
@@ -33,6 +32,8 @@ class SigmaMethod:
 
 def _builder(name: str, **kwargs):
     def build(model: str, threshold: float = 0.5, batch_size: int = 8) -> SigmaMethod:
+        from sigma.model.pyfunc import load_annotator  # imports mlflow: only for the model-based methods
+
         return SigmaMethod(name, load_annotator(model), threshold, batch_size, **kwargs)
 
     return build

@@ -108,7 +108,8 @@ class LangSamGrounder(Grounder, PretrainedPart):
             outputs.pred_masks.cpu(), inputs["original_sizes"], inputs["reshaped_input_sizes"])
         return [mask.amax(dim=(0, 1)).float() for mask in masks]
 
-    def ground(self, images: torch.Tensor, concepts: list[str]) -> list[torch.Tensor | None]:
+    def ground(self, images: torch.Tensor, concepts: list[str],
+               levels: list[torch.Tensor] | None = None) -> list[torch.Tensor | None]:
         """``images`` ``(B, 3, H, W)`` in [0, 1] -> per image a binary ``(H, W)`` map, or ``None``."""
         # The processors expect 8-bit images (they rescale by 1/255 themselves).
         pixels = (images.detach().clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()

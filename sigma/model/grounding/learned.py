@@ -59,6 +59,7 @@ class LearnedGrounder(Grounder):
         return self.head(levels, self.text_encoder(texts))
 
     @torch.no_grad()
-    def ground(self, images: torch.Tensor, concepts: list[str]) -> list[torch.Tensor | None]:
-        probs = torch.sigmoid(self(self.backbone(images), concepts))[:, 0]
+    def ground(self, images: torch.Tensor, concepts: list[str],
+               levels: list[torch.Tensor] | None = None) -> list[torch.Tensor | None]:
+        probs = torch.sigmoid(self(levels if levels is not None else self.backbone(images), concepts))[:, 0]
         return [p if p.max() >= self.threshold else None for p in probs]
