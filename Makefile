@@ -17,7 +17,7 @@ export DVC_NO_ANALYTICS := 1
 export GX_ANALYTICS_ENABLED := false
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: install run test data lint clean help
+.PHONY: install run test data lint clean help serve
 
 help:  ## list targets
 	@grep -E '^[a-z]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/ -/'
@@ -48,6 +48,9 @@ run: data  ## run the whole pipeline (dvc repro) as one MLflow pipeline run
 
 test: install  ## run the whole test suite (unit, data, model, integration)
 	$(BIN)/python -m pytest
+
+serve: install  ## serve the prefect.yaml deployments from this process (starts a local Prefect server without PREFECT_API_URL)
+	$(BIN)/python -m flows.serve
 
 clean:  ## remove generated data and the venv
 	rm -rf $(VENV) data/synth metrics

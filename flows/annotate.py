@@ -18,6 +18,7 @@ from typing import Literal
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
+from flows.common import mlflow_flow_run
 from sigma.annotate.layout import OutputLayout
 from sigma.annotate.run import annotate_corpus, load_for_run, run_shard
 from sigma.annotate.shard import ShardTask
@@ -35,6 +36,13 @@ def _annotator(load: str) -> SigmaAnnotator:
 def annotate_shard(task: ShardTask, out: str, params_path: str, overrides: list[str], model: dict) -> dict:
     """Annotate and commit one shard (a no-op returning its marker when already committed)."""
     return run_shard(task, out, load_params(params_path, overrides), model, _annotator(model["load"]))
+
+
+@task(timeout_seconds=24 * 3600, cache_policy=NO_CACHE, tags=["sigma-gpu"])
+def annotate_locally(corpus: str | None, out: str | None, model: str | None, resume: bool, params_path: str,
+                     overrides: list[str], track: bool) -> dict:
+    """The whole run in this worker (the in-process runner): one GPU job, so tagged like the other heavy tasks."""
+    return annotate_corpus(load_params(params_path, overrides), corpus, out, model, resume=resume, track=track)
 
 
 def ray_dispatch(address: str | None, num_cpus: int | None, gpus_per_shard: float | None, window: int | None,
@@ -98,15 +106,15 @@ def annotate_corpus_flow(
 ) -> dict:
     """Annotate ``corpus`` into ``out`` (defaults: ``annotate`` in params); returns the run's summary."""
     overrides = list(overrides or [])
-    params = load_params(params_path, overrides)
-    if runner == "local":
-        dispatch = None
-    elif runner == "ray":
+    if runner not in ("local", "ray"):
+        raise ValueError(f"unknown runner {runner!r}: choose local or ray")
+    with mlflow_flow_run("annotate", track):
+        if runner == "local":
+            return annotate_locally(corpus, out, model, resume, params_path, overrides, track)
         dispatch = ray_dispatch(ray_address, ray_num_cpus, gpus_per_shard, window, params_path=params_path,
                                 overrides=overrides)
-    else:
-        raise ValueError(f"unknown runner {runner!r}: choose local or ray")
-    return annotate_corpus(params, corpus, out, model, resume=resume, track=track, dispatch=dispatch)
+        return annotate_corpus(load_params(params_path, overrides), corpus, out, model, resume=resume, track=track,
+                               dispatch=dispatch)
 
 
 if __name__ == "__main__":

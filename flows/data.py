@@ -5,18 +5,19 @@ from __future__ import annotations
 
 from prefect import flow, task
 
+from flows.common import mlflow_flow_run
 from sigma.config import load_params
 from sigma.data.stages import synth_stage, validate_stage
 from sigma.data.synth import KINDS
 
 
 @task(retries=2, retry_delay_seconds=[10, 60], timeout_seconds=3600, tags=["sigma-data"])
-def synth(kind: str, params_path: str, overrides: list[str], out_root: str) -> dict:
-    return synth_stage(kind, load_params(params_path, overrides).data, f"{out_root}/{kind}")
+def synth(kind: str, params_path: str, overrides: list[str], out_root: str, track: bool = True) -> dict:
+    return synth_stage(kind, load_params(params_path, overrides).data, f"{out_root}/{kind}", track=track)
 
 
 @task(retries=1, retry_delay_seconds=30, tags=["sigma-data"])
-def vae(params_path: str, overrides: list[str]) -> dict | None:
+def vae(params_path: str, overrides: list[str], track: bool = True) -> dict | None:
     """Fit the VAE when a synth kind needs one that does not exist yet (dvc.yaml: stage ``vae``)."""
     from pathlib import Path
 
@@ -26,7 +27,7 @@ def vae(params_path: str, overrides: list[str]) -> dict | None:
     needed = {getattr(params.data, kind).perturb.vae for kind in KINDS} - {None}
     if not needed or all(Path(p).exists() for p in needed):
         return None
-    return train_vae_stage(params)
+    return train_vae_stage(params, track=track)
 
 
 @task(retries=1, retry_delay_seconds=10, tags=["sigma-data"])
@@ -44,12 +45,14 @@ def data_flow(
     overrides: list[str] | None = None,
     out_root: str = "data/synth",
     report: str = "metrics/validation.json",
+    track: bool = True,
 ) -> dict[str, dict]:
     """Synthesise inpaint/edit/calib pairs and fail the run if any dataset breaks the suite."""
     overrides = overrides or []
-    vae(params_path, overrides)
-    summaries = {kind: synth(kind, params_path, overrides, out_root) for kind in KINDS}
-    validate([f"{out_root}/{kind}" for kind in KINDS], params_path, overrides, report)
+    with mlflow_flow_run("data", track):
+        vae(params_path, overrides, track)
+        summaries = {kind: synth(kind, params_path, overrides, out_root, track) for kind in KINDS}
+        validate([f"{out_root}/{kind}" for kind in KINDS], params_path, overrides, report)
     return summaries
 
 

@@ -1,8 +1,12 @@
-"""The data flow runs the same stage functions as the CLI, on Prefect's ephemeral API."""
+"""The flows run the same stage functions as the CLI, on Prefect's ephemeral API; their deployments."""
 
+import importlib
+import inspect
 import json
+import os
 
 import pytest
+import yaml
 
 from tests.conftest import ROOT
 
@@ -20,3 +24,206 @@ def test_data_flow_synthesises_and_validates(tmp_path, monkeypatch):
         summaries = data_flow(str(ROOT / "params.yaml"), overrides, str(tmp_path / "synth"), str(tmp_path / "v.json"))
     assert {k: s["n_pairs"] for k, s in summaries.items()} == {"inpaint": 2, "edit": 3, "calib": 2}
     assert json.loads((tmp_path / "v.json").read_text())["success"] is True
+
+
+# --- the training, evaluation and pipeline flows, their deployments and the MLflow <-> Prefect link ---
+# Fast: every sigma stage function is replaced by a recorder, so no model is trained or loaded.
+
+FLOW_ENTRYPOINTS = {  # deployment name -> entrypoint in prefect.yaml
+    "data": "flows/data.py:data_flow",
+    "stage1": "flows/train.py:stage1_flow",
+    "stage2": "flows/train.py:stage2_flow",
+    "evaluate": "flows/evaluate.py:evaluate_flow",
+    "annotate": "flows/annotate.py:annotate_corpus_flow",
+    "pipeline": "flows/pipeline.py:pipeline_flow",
+}
+
+
+@pytest.fixture(scope="module")
+def prefect_api():
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness():
+        yield
+
+
+def test_tasks_have_the_intended_retries_tags_and_cache_policy():
+    from prefect.cache_policies import NO_CACHE
+    from prefect.states import Failed
+
+    import flows.common as common
+    import flows.evaluate as evaluate
+    import flows.pipeline as pipeline
+    import flows.train as train
+
+    gpu = [train.grounder, train.vae, train.stage1, train.stage2, evaluate.evaluate, evaluate.robustness,
+           evaluate.promote_newest]
+    for task in gpu:  # they take models: never cached, under the sigma-gpu limit, bounded in time
+        assert task.cache_policy is NO_CACHE, task.name
+        assert "sigma-gpu" in task.tags, task.name
+        assert task.timeout_seconds, task.name
+    for task in (train.grounder, train.vae, train.stage1, train.stage2):  # a retry would start over
+        assert task.retries == 0, task.name
+    for task in (evaluate.evaluate, evaluate.robustness, evaluate.promote_newest):  # registry downloads: I/O
+        assert task.retries >= 1 and task.retry_delay_seconds, task.name
+    gate = common.validation_gate
+    assert gate.retries == 2 and gate.retry_delay_seconds == [10, 60] and gate.cache_policy is NO_CACHE
+    assert gate.timeout_seconds  # retry_condition_fn gets what the engine hands it: Failed(data=exception)
+    assert not gate.retry_condition_fn(gate, None, Failed(data=common.ValidationFailed("bad rows")))  # data won't change
+    assert gate.retry_condition_fn(gate, None, Failed(data=common.DatasetUnreadable("S3 down")))  # transient I/O
+    assert pipeline.dvc_pull.tags == {"dvc"} and pipeline.dvc_pull.retries == 3
+    assert list(pipeline.dvc_pull.retry_delay_seconds) == [10, 20, 40]  # exponential backoff
+    assert evaluate.tables.retries == 1 and "sigma-gpu" not in evaluate.tables.tags
+    assert evaluate.promote_newest.name == "promote"
+
+
+def test_prefect_yaml_has_one_deployment_per_flow_on_the_gpu_pool():
+    from prefect.cli.deploy._models import PrefectYamlModel
+    from prefect.flows import Flow
+
+    spec = yaml.safe_load((ROOT / "prefect.yaml").read_text())
+    model = PrefectYamlModel.model_validate(spec)  # the schema `prefect deploy` reads it with
+    by_name = {d.name: d for d in model.deployments}
+    assert {n: d.entrypoint for n, d in by_name.items()} == FLOW_ENTRYPOINTS
+    for name, deployment in by_name.items():
+        assert deployment.work_pool.name == "gpu", name
+        path, _, attr = deployment.entrypoint.partition(":")
+        assert (ROOT / path).is_file()
+        flow = getattr(importlib.import_module(path.removesuffix(".py").replace("/", ".")), attr)
+        assert isinstance(flow, Flow), name
+        unknown = set(deployment.parameters) - set(inspect.signature(flow.fn).parameters)
+        assert not unknown, f"{name}: parameters {unknown} are not the flow's"
+    crons = {n: [s["cron"] for s in spec["deployments"][i].get("schedules") or []]
+             for i, n in enumerate(d["name"] for d in spec["deployments"])}
+    assert crons["evaluate"] == ["0 2 * * *"] and by_name["evaluate"].parameters["model"].endswith("@champion")
+    assert len(crons["annotate"]) == 1 and by_name["annotate"].parameters["resume"] is True
+    assert crons["stage1"] == crons["stage2"] == crons["pipeline"] == []  # training is manual
+
+
+def test_serve_builds_the_deployments_of_prefect_yaml():
+    from flows.serve import deployments
+
+    spec = {d["name"]: d for d in yaml.safe_load((ROOT / "prefect.yaml").read_text())["deployments"]}
+    built = {d.name: d for d in deployments()}
+    assert set(built) == set(spec)
+    for name, deployment in built.items():
+        assert deployment.parameters == (spec[name].get("parameters") or {}), name
+        crons = [s.schedule.cron for s in deployment.schedules or []]
+        assert crons == [s["cron"] for s in spec[name].get("schedules") or []], name
+    assert built["annotate"].concurrency_limit == 1
+
+
+class Recorder:
+    """Stand-ins for the sigma stage functions the flows call, recording the order of calls."""
+
+    def __init__(self, monkeypatch, gate_ok: bool = True):
+        import flows.annotate
+        import flows.common
+        import flows.data
+        import flows.evaluate
+        import flows.train
+
+        self.calls: list[str] = []
+        record = self.record
+        stubs = {
+            (flows.data, "synth_stage"): lambda kind, data, out, track=True: record(f"synth_{kind}", {"n_pairs": 1}),
+            (flows.data, "validate_stage"): lambda datasets, params, report=None: record("validate", (True, {})),
+            (flows.common, "validate_stage"): lambda datasets, params, report=None: record("gate", self.gate(datasets)),
+            (flows.train, "train_grounder_stage"): lambda *a, **k: record("grounder", {}),
+            (flows.train, "train_vae_stage"): lambda *a, **k: record("vae", {}),
+            (flows.train, "train_stage1"): lambda *a, **k: record("stage1", {"steps": 1}),
+            (flows.train, "train_stage2"): lambda *a, **k: record("stage2", {"steps": 1}),
+            (flows.evaluate, "evaluate_stage"): lambda *a, **k: record("evaluate", {}),
+            (flows.evaluate, "robustness_stage"): lambda *a, **k: record("robustness", {}),
+            (flows.evaluate, "tables_stage"): lambda *a, **k: record("tables", {}),
+            (flows.evaluate, "promote_stage"): lambda *a, **k: record("promote", {"promoted": True}),
+            (flows.annotate, "annotate_corpus"): lambda *a, **k: record("annotate", {"pairs": 1}),
+        }
+        for (module, name), stub in stubs.items():
+            monkeypatch.setattr(module, name, stub)
+        self.gate_ok = gate_ok
+
+    def record(self, name, result):
+        self.calls.append(name)
+        return result
+
+    def gate(self, datasets):
+        from sigma.data.validate import Failure, ValidationReport
+
+        if self.gate_ok:
+            return True, {d: ValidationReport(d, 1, True) for d in datasets}
+        bad = Failure("non_empty", "id", "manifest has at least one pair", [])
+        return False, {d: ValidationReport(d, 0, False, [bad]) for d in datasets}
+
+
+# The grounder and the VAE are missing (so trained: recorded); the data flow needs no VAE.
+MISSING = ["model.grounder.name=learned", "model.grounder.weights=missing/grounder.safetensors", "vae.out=missing/vae",
+           "data.inpaint.perturb.vae=null", "data.edit.perturb.vae=null", "data.calib.perturb.vae=null"]
+
+
+def test_pipeline_runs_the_stages_in_order(prefect_api, tmp_path, monkeypatch):
+    from flows.pipeline import pipeline_flow
+
+    monkeypatch.chdir(tmp_path)  # the flows write relative paths (metrics/promotion.json)
+    recorder = Recorder(monkeypatch)
+    summaries = pipeline_flow(str(ROOT / "params.yaml"), MISSING, track=False)
+    assert recorder.calls == [
+        "synth_inpaint", "synth_edit", "synth_calib", "validate",  # data flow, its validation
+        "gate", "grounder", "stage1",
+        "gate", "vae", "stage2",
+        "gate", "evaluate", "robustness", "tables", "promote",
+        "annotate",
+    ]
+    assert summaries["stage1"] == {"steps": 1} and summaries["evaluate"]["promotion"] == {"promoted": True}
+    assert json.loads((tmp_path / "metrics" / "promotion.json").read_text()) == {"promoted": True}
+
+
+def test_failed_validation_gate_stops_the_flow_before_training(prefect_api, tmp_path, monkeypatch):
+    from flows.common import ValidationFailed
+    from flows.pipeline import pipeline_flow
+    from flows.train import stage1_flow
+
+    monkeypatch.chdir(tmp_path)
+    recorder = Recorder(monkeypatch, gate_ok=False)
+    with pytest.raises(ValidationFailed, match="FAILED"):
+        stage1_flow(str(ROOT / "params.yaml"), MISSING, track=False)
+    assert recorder.calls == ["gate"]  # not retried: a retry cannot fix the data
+    recorder.calls.clear()
+    with pytest.raises(ValidationFailed):
+        pipeline_flow(str(ROOT / "params.yaml"), MISSING, track=False)
+    assert recorder.calls == ["synth_inpaint", "synth_edit", "synth_calib", "validate", "gate"]
+
+
+def test_flow_run_and_mlflow_runs_point_at_each_other(prefect_api, tmp_path, monkeypatch):
+    import mlflow
+    from prefect.artifacts import Artifact
+
+    import flows.train
+    from flows.train import stage1_flow
+    from sigma.tracking import PIPELINE_RUN_ENV, start_run
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/mlflow.db")
+    monkeypatch.setenv("MLFLOW_EXPERIMENT_NAME", "flows-link")
+    monkeypatch.delenv(PIPELINE_RUN_ENV, raising=False)
+    Recorder(monkeypatch)
+
+    def train_stage1(params, resume=False, track=True, metrics=None):  # a stage run, as the real one opens
+        with start_run("stage1", stage="stage1"):
+            return {"steps": 1}
+
+    monkeypatch.setattr(flows.train, "train_stage1", train_stage1)
+    state = stage1_flow(str(ROOT / "params.yaml"), ["model.grounder.name=none"], return_state=True)
+    assert state.is_completed()
+    flow_run_id = str(state.state_details.flow_run_id)
+    assert PIPELINE_RUN_ENV not in os.environ  # restored
+
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path}/mlflow.db")
+    runs = mlflow.search_runs(experiment_names=["flows-link"], output_format="list")
+    parent = next(r for r in runs if "mlflow.parentRunId" not in r.data.tags)
+    child = next(r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id)
+    assert len(runs) == 2 and parent.info.status == "FINISHED" and parent.info.run_name == "stage1"
+    assert parent.data.tags["prefect.flow_run_id"] == child.data.tags["prefect.flow_run_id"] == flow_run_id
+    assert parent.data.tags["prefect.flow_name"] == "sigma-stage1"
+    artifact = Artifact.get("mlflow-stage1")
+    assert str(artifact.flow_run_id) == flow_run_id and parent.info.run_id in artifact.data
