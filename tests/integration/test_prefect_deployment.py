@@ -6,9 +6,10 @@ PREFECT_HOME and SQLite database in a temp dir, analytics off), the work pool ``
 ``prefect --no-prompt deploy --name pipeline`` and a run of ``sigma-pipeline/pipeline`` to completion.
 
 The whole pipeline runs (data -> stage1 -> stage2 -> evaluate -> promote -> annotate), not only the data
-flow, because that is the deployment users run: with the tiny config below its flow run takes ~45 s on 2
-idle cores (~75 s for the whole test; 115-145 s when other jobs load the 2 cores at 4-5), of which
-~10 s is the flow-run process importing torch/MLflow/sigma. Tracking stays on (``track=True``) with
+flow, because that is the deployment users run: with the tiny config below the flow run takes 20-35 s
+on 2 cores (55-80 s for the whole test, ~25 s of it starting the server and worker and deploying),
+and up to 2 min when other jobs load them (load average 4-5: 115-145 s for the test). Of that,
+7-10 s is the flow-run process importing torch/MLflow/sigma. Tracking stays on (``track=True``) with
 MLflow on a temp SQLite file, because promotion reads the registry that Stage II registers into and
 annotation loads ``models:/sigma-annotator@champion``.
 
