@@ -3,16 +3,15 @@ bytes as the in-process runner, and a resume on Ray redoes only the shards witho
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
 import pytest
 
+from tests.annotate.outputs import snapshot
 from tests.conftest import ROOT, TINY
 
 SETTINGS = [*TINY, "annotate.shard_size=4", "annotate.batch_size=4", "annotate.workers=0"]
-TIMING_FIELDS = {"seconds", "skipped"}
 
 pytestmark = pytest.mark.integration
 
@@ -29,23 +28,6 @@ def ray_cluster(monkeypatch):
     monkeypatch.setattr(ray._private.ray_constants, "ENABLE_RAY_CLUSTER", False)  # read at import
     yield
     ray.shutdown()
-
-
-def _snapshot(out: Path) -> dict[str, object]:
-    """Every output file's content, with run-specific parts (timings, the OUT path) normalised."""
-    files = {}
-    for path in sorted(p for p in out.rglob("*") if p.is_file()):
-        rel = str(path.relative_to(out))
-        if rel == "summary.json":
-            summary = json.loads(path.read_text())
-            files[rel] = {k: v for k, v in summary.items() if "seconds" not in k and k != "pairs_per_second"}
-        elif rel.endswith("done.json"):
-            files[rel] = {k: v for k, v in json.loads(path.read_text()).items() if k not in TIMING_FIELDS}
-        elif rel == "area_histogram.png":
-            files[rel] = "png"
-        else:
-            files[rel] = path.read_bytes().replace(str(out).encode(), b"OUT")
-    return files
 
 
 def _stamps(out: Path) -> dict[str, tuple[int, int]]:
@@ -76,19 +58,19 @@ def test_ray_runner_matches_the_in_process_run_and_resumes_one_shard(tiny_projec
             annotate(reference, runner="local")
         finally:
             torch.set_num_threads(threads)
-        expected = _snapshot(reference)
+        expected = snapshot(reference)
         n_shards = sum(1 for name in expected if name.endswith("done.json"))
         assert n_shards == 4 and any(name.startswith("masks/") for name in expected)
 
         summary = annotate(out, runner="ray", ray_num_cpus=2)
         assert summary["pairs"] == 16
-        assert _snapshot(out) == expected
+        assert snapshot(out) == expected
 
         (out / "shards" / "000001.done.json").unlink()
         before = _stamps(out)
         annotate(out, runner="ray", ray_num_cpus=2, resume=True)
         after = _stamps(out)
-        assert _snapshot(out) == expected
+        assert snapshot(out) == expected
         redone = {name for name in after if after[name] != before.get(name)}
         assert redone == {"000001.annotations.jsonl", "000001.rejects.jsonl", "000001.done.json"}
 

@@ -14,33 +14,14 @@ from pathlib import Path
 
 import pytest
 
+from tests.annotate.outputs import snapshot
 from tests.conftest import ROOT, TINY
 
 SETTINGS = [*TINY, "annotate.shard_size=1", "annotate.batch_size=1", "annotate.workers=0"]
-TIMING_FIELDS = {"seconds", "skipped"}
-
-
 def _command(corpus: Path, out: Path, model: str, *extra: str) -> list[str]:
     sets = [arg for item in SETTINGS for arg in ("--set", item)]
     return [sys.executable, "-m", "sigma.cli", "annotate", str(corpus), str(out), "--model", model, "--no-track",
             "--params", str(ROOT / "params.yaml"), *sets, *extra]
-
-
-def _snapshot(out: Path) -> dict[str, object]:
-    """Every output file's content, with run-specific parts (timings, the OUT path) normalised."""
-    files = {}
-    for path in sorted(p for p in out.rglob("*") if p.is_file()):
-        rel = str(path.relative_to(out))
-        if rel == "summary.json":
-            summary = json.loads(path.read_text())
-            files[rel] = {k: v for k, v in summary.items() if "seconds" not in k and k != "pairs_per_second"}
-        elif rel.endswith("done.json"):
-            files[rel] = {k: v for k, v in json.loads(path.read_text()).items() if k not in TIMING_FIELDS}
-        elif rel == "area_histogram.png":
-            files[rel] = "png"
-        else:
-            files[rel] = path.read_bytes().replace(str(out).encode(), b"OUT")
-    return files
 
 
 @pytest.mark.slow
@@ -50,7 +31,7 @@ def test_killed_runs_resume_to_the_uninterrupted_result(tiny_project, tiny_check
     reference = tmp_path / "reference"
     subprocess.run(_command(corpus, reference, tiny_checkpoint), check=True, cwd=tiny_project, env=env,
                    capture_output=True)
-    expected = _snapshot(reference)
+    expected = snapshot(reference)
     n_shards = sum(1 for name in expected if name.endswith("done.json"))
     assert n_shards >= 8
     per_shard = json.loads((reference / "summary.json").read_text())["shard_seconds"] / n_shards
@@ -76,6 +57,6 @@ def test_killed_runs_resume_to_the_uninterrupted_result(tiny_project, tiny_check
         resumed = subprocess.run(_command(corpus, out, tiny_checkpoint, "--resume"), cwd=tiny_project, env=env,
                                  capture_output=True, text=True)
         assert resumed.returncode == 0, resumed.stderr
-        assert _snapshot(out) == expected, f"attempt {attempt}: killed after {committed} shards"
+        assert snapshot(out) == expected, f"attempt {attempt}: killed after {committed} shards"
         ids = [json.loads(line)["id"] for line in (out / "annotations.jsonl").read_text().splitlines()]
         assert len(ids) == len(set(ids))

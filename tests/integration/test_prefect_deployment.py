@@ -27,7 +27,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -37,6 +36,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT, TINY
+from tests.integration.conftest import free_port, tail
 
 pytestmark = pytest.mark.integration
 
@@ -65,19 +65,6 @@ from pathlib import Path as _Path
 with open(_Path(__file__).resolve().parents[1] / "{IMPORT_LOG}", "a") as _log:  # added by the test
     _log.write(f"{{_os.environ.get('PREFECT__FLOW_RUN_ID', '-')}} {{_os.getcwd()}}\\n")
 """
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _tail(path: Path, n: int = 60) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-n:])
-    except OSError:
-        return "(no log)"
 
 
 def _wait_healthy(api: str, server: subprocess.Popen, timeout: float) -> bool:
@@ -110,7 +97,7 @@ class Processes:
         return proc
 
     def log(self, name: str) -> str:
-        return f"--- {name}.log ---\n{_tail(self.logs / f'{name}.log')}"
+        return f"--- {name}.log ---\n{tail(self.logs / f'{name}.log')}"
 
     def stop(self) -> None:
         import psutil
@@ -175,7 +162,7 @@ def prefect_stack(tmp_path):
     processes = Processes(logs)
     try:
         for attempt in range(3):  # another process may take the free port before the server binds it
-            port = _free_port()
+            port = free_port()
             env["PREFECT_API_URL"] = api = f"http://127.0.0.1:{port}/api"
             server = processes.start(f"server{attempt}", [*PREFECT, "server", "start", "--host", "127.0.0.1",
                                                           "--port", str(port), "--no-ui"], cwd=tmp_path, env=env)

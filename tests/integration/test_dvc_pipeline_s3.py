@@ -1,0 +1,175 @@
+"""The whole DVC pipeline (dvc.yaml) on a tiny config, round-tripped through an S3 remote (moto).
+
+``dvc repro`` of every stage in a throw-away copy of the project (dvc.yaml, a tiny params.yaml, sigma/
+for the code deps, 12 built-in scenes as data/raw tracked by data.dvc), MLflow in a local SQLite store
+(stage2 registers, promote sets @champion, annotate reads it); then ``dvc push`` to the moto bucket,
+wipe the cache and every cached output, ``dvc pull``, and check that ``dvc status`` is clean, the
+remote is in sync and every pulled file is byte-identical (md5) to what was pushed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import boto3
+import pytest
+import yaml
+
+from sigma.config import _set_dotted, load_params, parse_override
+from tests.conftest import TINY
+from tests.s3_fixtures import moto_s3  # noqa: F401  (fixture)
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+DVC = Path(sys.executable).parent / "dvc"
+SIGMA = Path(sys.executable).parent / "sigma"
+BUCKET = "sigma-dvc-pipeline"
+N_SCENES = 12
+
+# On top of tests.conftest.TINY: one short epoch everywhere, a few pairs, one strength per degradation.
+FAST = [
+    "data.max_side=64", "data.inpaint.n_pairs=12", "data.edit.n_pairs=10", "data.calib.n_pairs=4",
+    "train_grounder.epochs=1", "train_grounder.batch_size=8",
+    "stage1.epochs=1", "stage1.max_steps=2", "stage1.checkpoint_every=1000", "stage1.batch_size=2",
+    "stage2.epochs=1", "stage2.max_steps=2", "stage2.checkpoint_every=1000", "stage2.batch_size=2",
+    "evaluate.methods=[pixdiff_otsu, sigma]", "evaluate.batch_size=4", "evaluate.gallery_size=2",
+    "evaluate.robustness.methods=[sigma, pixdiff_otsu]", "evaluate.robustness.jpeg_quality=[80]",
+    "evaluate.robustness.noise_variance=[10]", "evaluate.robustness.blur_kernel=[3]",
+    "annotate.batch_size=4", "annotate.shard_size=4", "annotate.write_threads=1",
+]
+
+
+def _env(tmp_path: Path) -> dict[str, str]:
+    env = dict(os.environ)  # carries the AWS_* variables the moto_s3 fixture set
+    for name in ("MLFLOW_EXPERIMENT_ID", "MLFLOW_EXPERIMENT_NAME", "MLFLOW_RUN_ID", "SIGMA_PIPELINE_RUN_ID"):
+        env.pop(name, None)
+    home = tmp_path / "home"
+    home.mkdir(exist_ok=True)
+    env.update(
+        PATH=f"{SIGMA.parent}{os.pathsep}{env.get('PATH', '')}",  # the stages run `sigma ...`
+        HF_HUB_OFFLINE="1",
+        DVC_NO_ANALYTICS="1",
+        DVC_GLOBAL_CONFIG_DIR=str(home / "dvc-global"),
+        DVC_SYSTEM_CONFIG_DIR=str(home / "dvc-system"),
+        DVC_SITE_CACHE_DIR=str(home / "dvc-site-cache"),
+        MLFLOW_TRACKING_URI=f"sqlite:///{tmp_path / 'mlflow.db'}",
+        MLFLOW_DISABLE_TELEMETRY="true",
+        GIT_CONFIG_NOSYSTEM="1",
+        GIT_TERMINAL_PROMPT="0",
+        GIT_AUTHOR_NAME="Sigma Test", GIT_AUTHOR_EMAIL="sigma-test@example.invalid",
+        GIT_COMMITTER_NAME="Sigma Test", GIT_COMMITTER_EMAIL="sigma-test@example.invalid",
+        NO_PROXY="127.0.0.1,localhost", no_proxy="127.0.0.1,localhost",
+    )
+    # HOME stays: the packaged backbone / text-encoder weights may resolve through the user's caches.
+    return env
+
+
+def _run(args: list[str], cwd: Path, env: dict[str, str], timeout: float = 120) -> str:
+    proc = subprocess.run([str(a) for a in args], cwd=cwd, env=env, capture_output=True, text=True,
+                          timeout=timeout, stdin=subprocess.DEVNULL)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, f"{' '.join(map(str, args))} failed ({proc.returncode}):\n{out[-12000:]}"
+    return out
+
+
+def _tiny_params(dest: Path) -> None:
+    """/work/main/params.yaml with TINY + FAST applied, written to ``dest`` and validated."""
+    tree = yaml.safe_load((ROOT / "params.yaml").read_text())
+    for text in [*TINY, *FAST]:
+        _set_dotted(tree, *parse_override(text))
+    dest.write_text(yaml.safe_dump(tree, sort_keys=False))
+    load_params(dest)  # raises on an unknown key or invalid value
+
+
+def _cached_outs(stages: dict) -> list[str]:
+    """Every stage output that goes to the DVC cache (``cache: false`` ones are git's)."""
+    outs = []
+    for stage in stages.values():
+        for out in stage.get("outs", []):
+            path, opts = (out, {}) if isinstance(out, str) else next(iter(out.items()))
+            if (opts or {}).get("cache", True):
+                outs.append(path)
+    return outs
+
+
+def _md5s(repo: Path, paths: list[str]) -> dict[str, str]:
+    digests = {}
+    for rel in paths:
+        top = repo / rel
+        files = [top] if top.is_file() else sorted(p for p in top.rglob("*") if p.is_file())
+        for f in files:
+            digests[f.relative_to(repo).as_posix()] = hashlib.md5(f.read_bytes()).hexdigest()
+    return digests
+
+
+@pytest.mark.skipif(not DVC.exists() or not SIGMA.exists(), reason=f"dvc/sigma not installed next to {sys.executable}")
+def test_dvc_pipeline_repro_push_pull_s3(moto_s3, tmp_path):  # noqa: F811
+    from sigma.data.builtin import iter_builtin, write_coco
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    env = _env(tmp_path)
+    dvc = lambda *a, timeout=120: _run([DVC, *a], repo, env, timeout)  # noqa: E731
+    git = lambda *a: _run(["git", *a], repo, env)  # noqa: E731
+
+    # -- a throw-away project: dvc.yaml, tiny params, the code deps, 12 built-in scenes as data/raw --
+    shutil.copy2(ROOT / "dvc.yaml", repo / "dvc.yaml")
+    if (ROOT / ".dvcignore").exists():
+        shutil.copy2(ROOT / ".dvcignore", repo / ".dvcignore")
+    shutil.copytree(ROOT / "sigma", repo / "sigma", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    _tiny_params(repo / "params.yaml")
+    write_coco(iter_builtin(n_scenes=N_SCENES), repo / "data" / "raw" / "builtin")
+    stages = yaml.safe_load((repo / "dvc.yaml").read_text())["stages"]
+
+    git("init", "-q")
+    git("config", "commit.gpgsign", "false")
+    dvc("init", "-q")
+    dvc("config", "core.analytics", "false")
+    boto3.client("s3", endpoint_url=moto_s3).create_bucket(Bucket=BUCKET)
+    dvc("remote", "add", "-d", "-f", "s3", f"s3://{BUCKET}/dvc")
+    dvc("remote", "modify", "s3", "endpointurl", moto_s3)
+    dvc("add", "data/raw")
+    git("add", "-A")
+    git("commit", "-q", "-m", "tiny project")
+
+    # -- the whole pipeline --
+    log = dvc("repro", timeout=1200)
+    for name in stages:
+        assert f"'{name}'" in log, f"stage {name} did not run:\n{log[-4000:]}"
+    for rel in ("reports/table1.md", "reports/ablation.md", "metrics/evaluate.json", "metrics/promotion.json",
+                "models/stage2/sigma.safetensors", "data/annotated/edit/annotations.jsonl"):
+        assert (repo / rel).is_file(), f"{rel} missing after dvc repro"
+    assert "Data and pipelines are up to date" in dvc("status")
+    git("add", "-A")
+    git("commit", "-q", "-m", "repro")
+
+    # -- push; every cached output (and data/raw) leaves the cache for the bucket --
+    cached = ["data/raw", *_cached_outs(stages)]
+    assert {"models/stage2/sigma.safetensors", "data/annotated/edit", "reports/gallery.html"} <= set(cached)
+    pushed = _md5s(repo, cached)
+    kept = _md5s(repo, ["metrics", "reports/table1.md"])  # cache: false, git's: untouched by push/pull
+    dvc("push")
+    keys = [o["Key"] for page in boto3.client("s3", endpoint_url=moto_s3).get_paginator("list_objects_v2")
+            .paginate(Bucket=BUCKET) for o in page.get("Contents", [])]
+    assert keys and all(k.startswith("dvc/") for k in keys)
+    assert "in sync" in dvc("status", "--cloud")
+
+    # -- wipe the cache and the outputs, pull them back --
+    shutil.rmtree(repo / ".dvc" / "cache")
+    for rel in cached:
+        path = repo / rel
+        shutil.rmtree(path) if path.is_dir() else path.unlink()
+    assert not any((repo / rel).exists() for rel in cached)
+    dvc("pull", timeout=300)
+
+    assert "Data and pipelines are up to date" in dvc("status")
+    assert "in sync" in dvc("status", "--cloud")
+    assert _md5s(repo, cached) == pushed
+    assert _md5s(repo, ["metrics", "reports/table1.md"]) == kept
+    assert len([k for k in pushed if k.startswith("models/")]) >= 6  # grounder, vae, stage1/2, 3 ablations
