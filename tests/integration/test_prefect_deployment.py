@@ -26,7 +26,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -36,7 +35,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT, TINY
-from tests.integration.conftest import free_port, tail
+from tests.integration.conftest import free_port, stop_process_group, tail
 
 pytestmark = pytest.mark.integration
 
@@ -100,30 +99,9 @@ class Processes:
         return f"--- {name}.log ---\n{tail(self.logs / f'{name}.log')}"
 
     def stop(self) -> None:
-        import psutil
-
-        for proc in reversed(self.started):  # the worker (and its flow-run processes) before the server
-            try:
-                descendants = psutil.Process(proc.pid).children(recursive=True)
-            except psutil.NoSuchProcess:
-                descendants = []
-            for sig in (signal.SIGTERM, signal.SIGKILL):
-                try:
-                    os.killpg(proc.pid, sig)  # its own session: the group id is its pid
-                except ProcessLookupError:
-                    pass
-                for child in descendants:  # the worker starts each flow run in a process group of its own
-                    try:
-                        child.send_signal(sig)
-                    except psutil.NoSuchProcess:
-                        pass
-                try:
-                    proc.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    continue
-                if not psutil.wait_procs(descendants, timeout=5)[1]:  # none alive
-                    break
-            proc.wait()
+        # The worker (and its flow runs, each in a process group of its own) before the server.
+        for proc in reversed(self.started):
+            stop_process_group(proc, timeout=15)
 
 
 @pytest.fixture
