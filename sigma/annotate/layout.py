@@ -14,7 +14,8 @@ Commit protocol (exactly once): locally a shard's masks are written into ``OUT/.
 renamed into place at commit; on S3 they are PUT to their final keys (a PUT is atomic). In both
 cases the shard's records and then its marker are written last, so a shard without a marker is
 redone from scratch on ``--resume``; because inference is deterministic it rewrites the same bytes
-under the same names, so the end result equals an uninterrupted run.
+under the same names, so the end result equals an uninterrupted run. A resumed run first deletes the temp files and staged
+masks a killed writer left behind.
 """
 
 from __future__ import annotations
@@ -88,6 +89,13 @@ class OutputLayout:
             storage.write_bytes_atomic(self.shard_file(index, kind),
                                        "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows).encode())
         storage.write_json_atomic(self.shard_file(index, "done.json"), marker)
+
+    def clear_partial_writes(self) -> None:
+        """Remove what a killed run left half-written (temp files, staged masks) before resuming it."""
+        for folder in (self.root, self.path("shards")):
+            storage.remove_partial_writes(folder)
+        if self.local:
+            shutil.rmtree(Path(self.root) / ".staging", ignore_errors=True)
 
     def read_run(self) -> dict | None:
         uri = self.path(RUN_FILE)

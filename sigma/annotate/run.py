@@ -75,6 +75,7 @@ def check_resumable(layout: OutputLayout, info: dict, resume: bool) -> None:
     if changed:
         raise ValueError(f"--resume: {layout.root} was written with other settings {changed}: "
                          "use the same corpus, model and annotate params, or a new OUT")
+    layout.clear_partial_writes()
 
 
 def load_for_run(model: dict) -> SigmaAnnotator:

@@ -114,6 +114,9 @@ def exists(uri: str) -> bool:
     return Path(uri).is_file()
 
 
+_PARTIAL_SUFFIX = ".tmp"
+
+
 def write_bytes_atomic(uri: str, data: bytes) -> None:
     """Write so that readers see either the old file or the complete new one, never a partial one.
 
@@ -125,7 +128,7 @@ def write_bytes_atomic(uri: str, data: bytes) -> None:
         return
     path = Path(uri)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=_PARTIAL_SUFFIX)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
@@ -135,6 +138,17 @@ def write_bytes_atomic(uri: str, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def remove_partial_writes(folder: str) -> int:
+    """Delete the temp files that :func:`write_bytes_atomic` calls killed mid-write left in ``folder``
+    (not recursive); returns how many. S3 leaves none. Only call it while no writer is running there."""
+    if is_s3(folder) or not Path(folder).is_dir():
+        return 0
+    stale = [p for p in Path(folder).glob(f".*{_PARTIAL_SUFFIX}") if p.is_file()]
+    for p in stale:
+        p.unlink(missing_ok=True)
+    return len(stale)
 
 
 def write_json_atomic(uri: str, obj: object) -> None:

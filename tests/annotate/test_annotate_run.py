@@ -20,6 +20,7 @@ from sigma.eval.benchmarks import iter_benchmark
 from sigma.eval.evaluate import evaluate
 from sigma.eval.methods import build_method
 from sigma.eval.metrics import summarise
+from tests.annotate.outputs import snapshot
 from tests.conftest import tiny_params
 
 ANNOTATE = ["annotate.shard_size=5", "annotate.batch_size=4", "annotate.workers=0", "validate.max_instruction_chars=60"]
@@ -101,6 +102,21 @@ def test_out_with_a_run_needs_resume_and_resume_needs_the_same_settings(corpus, 
     (tmp_path / "other" / "stray.txt").write_text("x")
     with pytest.raises(ValueError, match="not empty"):
         annotate_corpus(params, str(corpus), str(tmp_path / "other"), tiny_checkpoint, track=False)
+
+
+def test_resume_removes_what_a_killed_writer_left_half_written(corpus, tmp_path, tiny_checkpoint):
+    out = tmp_path / "out"
+    params = tiny_params(*ANNOTATE)
+    annotate_corpus(params, str(corpus), str(out), tiny_checkpoint, track=False)
+    expected = snapshot(out)
+    leftovers = [out / "shards/.000001.annotations.jsonl.k9x2.tmp", out / ".summary.json.q1w2.tmp",
+                 out / ".staging/000001/masks/edit-000001.png"]
+    for path in leftovers:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"partial")
+    annotate_corpus(params, str(corpus), str(out), tiny_checkpoint, resume=True, track=False)
+    assert not any(path.exists() for path in leftovers)
+    assert snapshot(out) == expected
 
 
 def test_shards_are_planned_without_reading_the_whole_corpus(monkeypatch):
