@@ -20,7 +20,7 @@ from prefect.cache_policies import NO_CACHE
 
 from flows.common import mlflow_flow_run
 from sigma.annotate.layout import OutputLayout
-from sigma.annotate.run import annotate_corpus, load_for_run, run_shard
+from sigma.annotate.run import annotate_corpus, committed_marker, load_for_run, run_shard
 from sigma.annotate.shard import ShardTask
 from sigma.config import Params, load_params
 from sigma.model.sigma import SigmaAnnotator
@@ -71,7 +71,7 @@ def ray_dispatch(address: str | None, num_cpus: int | None, gpus_per_shard: floa
             pending: deque = deque()  # futures, and markers of committed shards, in shard order
             with remote_options(num_gpus=gpus) if gpus > 0 else nullcontext():
                 for shard in tasks:
-                    if layout.is_done(shard.index):  # resume: no worker (nor model load) for a committed shard
+                    if committed_marker(layout, shard) is not None:  # resume: no worker (nor model load) for a committed shard
                         pending.append(run_shard(shard, out, params, model))
                     else:
                         pending.append(runner.submit(annotate_shard, {

@@ -16,6 +16,10 @@ cases the shard's records and then its marker are written last, so a shard witho
 redone from scratch on ``--resume``; because inference is deterministic it rewrites the same bytes
 under the same names, so the end result equals an uninterrupted run. A resumed run first deletes the temp files and staged
 masks a killed writer left behind.
+
+A corpus may grow by appending (new files in its prefix, new manifest lines): on ``--resume`` the
+committed shards stay, the last one is redone when it was partial and has grown, and the new pairs
+form new shards. Any other change of a committed shard's pairs is refused.
 """
 
 from __future__ import annotations
@@ -59,6 +63,11 @@ class OutputLayout:
         marker = self.shard_file(index, "done.json")
         return json.loads(storage.read_bytes(marker)) if storage.exists(marker) else None
 
+    def shard_pair_ids(self, index: int) -> set[str]:
+        """Ids of the pairs committed shard ``index`` annotated or rejected."""
+        return {json.loads(line)["id"] for kind in ("annotations.jsonl", "rejects.jsonl")
+                for line in storage.iter_lines(self.shard_file(index, kind))}
+
     def staging(self, index: int) -> Path | None:
         """A clean local staging folder for shard ``index`` (None on S3: masks go straight to their keys)."""
         if not self.local:
@@ -95,7 +104,8 @@ class OutputLayout:
         for folder in (self.root, self.path("shards")):
             storage.remove_partial_writes(folder)
         if self.local:
-            shutil.rmtree(Path(self.root) / ".staging", ignore_errors=True)
+            for folder in (Path(self.root) / ".staging", *Path(self.root).glob(".finalize-*")):
+                shutil.rmtree(folder, ignore_errors=True)
 
     def read_run(self) -> dict | None:
         uri = self.path(RUN_FILE)

@@ -8,6 +8,7 @@ over a Ray cluster through Prefect's Ray task runner.
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
 from collections.abc import Callable, Iterator
 from itertools import islice
@@ -22,6 +23,8 @@ from sigma.annotate.shard import ShardTask, annotate_shard
 from sigma.config import Params
 from sigma.data import storage
 from sigma.model.sigma import SigmaAnnotator
+
+log = logging.getLogger(__name__)
 
 
 def plan_shards(corpus: str, shard_size: int) -> Iterator[ShardTask]:
@@ -55,6 +58,20 @@ def pin_model(uri: str) -> dict:
     return {"uri": uri, "version": uri.rsplit("/", 1)[-1], "load": uri}
 
 
+def keep_run_model(run: dict, pinned: dict) -> dict:
+    """On ``--resume``, the registry version the run started with even if its alias moved since, so one
+    OUT is annotated by one model (a scheduled run over a growing corpus keeps its version; annotate
+    into a new OUT to use the new champion)."""
+    alias = pinned["uri"].startswith("models:/") and "@" in pinned["uri"]
+    if not alias or run.get("model_uri") != pinned["uri"] or run.get("model_version") == pinned["version"]:
+        return pinned
+    name = pinned["uri"][len("models:/"):].split("@", 1)[0]
+    log.warning("%s now points to version %s; this resumed run stays on version %s, the one it started "
+                "with (annotate into a new OUT to use the new version)", pinned["uri"], pinned["version"],
+                run["model_version"])
+    return {"uri": pinned["uri"], "version": run["model_version"], "load": f"models:/{name}/{run['model_version']}"}
+
+
 def run_info(corpus: str, model: dict, params: Params, threshold: float) -> dict:
     """What determines the outputs' bytes; ``--resume`` refuses a run that differs."""
     cfg = params.annotate
@@ -86,15 +103,26 @@ def load_for_run(model: dict) -> SigmaAnnotator:
     return annotator
 
 
+def committed_marker(layout: OutputLayout, task: ShardTask) -> dict | None:
+    """The marker of shard ``task.index`` when it committed exactly ``task.pairs``; None when the shard
+    must run: never committed, or committed partial (the corpus's last shard) and grown since."""
+    marker = layout.is_done(task.index)
+    if marker is None or marker["digest"] == task.digest:
+        return marker
+    n_done = marker["pairs"]
+    if n_done < len(task.pairs) and layout.shard_pair_ids(task.index) == {p.id for p in task.pairs[:n_done]}:
+        return None
+    raise ValueError(f"shard {task.index} of {layout.root} was committed from other pairs: the corpus changed "
+                     "other than by appending pairs; annotate it into a new OUT")
+
+
 def run_shard(task: ShardTask, out: str, params: Params, model: dict, annotator: SigmaAnnotator | None = None,
               progress: Callable[[int], None] | None = None) -> dict:
     """Annotate one shard unless already committed; returns its marker. Safe to call twice or in parallel
     with other shards (a shard is committed by its marker, written last)."""
     layout = OutputLayout(out)
-    marker = layout.is_done(task.index)
+    marker = committed_marker(layout, task)
     if marker is not None:
-        if marker["digest"] != task.digest:
-            raise ValueError(f"shard {task.index} of {out} was committed from other pairs: the corpus changed")
         if progress is not None:
             progress(len(task.pairs))
         return marker | {"skipped": True}
@@ -119,6 +147,8 @@ def annotate_corpus(params: Params, corpus: str | None = None, out: str | None =
     corpus, out, model_uri = corpus or cfg.corpus, out or cfg.out, model or cfg.model
     layout = OutputLayout(out)
     pinned = pin_model(model_uri)
+    if resume and (existing := layout.read_run()) is not None:
+        pinned = keep_run_model(existing, pinned)
     annotator = load_for_run(pinned)  # dispatched shards load their own copy; this one gives the threshold
     info = run_info(corpus, pinned, params, annotator.config.threshold)
     check_resumable(layout, info, resume)

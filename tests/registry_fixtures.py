@@ -1,0 +1,31 @@
+"""A throw-away SQLite MLflow registry and annotators with a known output, for registry tests."""
+
+from __future__ import annotations
+
+import mlflow
+import pytest
+import torch
+from mlflow import MlflowClient
+
+from sigma.model.build import build_sigma
+from sigma.model.pyfunc import log_annotator
+
+
+@pytest.fixture
+def registry(tiny_project, tmp_path, monkeypatch) -> MlflowClient:
+    monkeypatch.chdir(tiny_project)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    mlflow.set_experiment("registry")  # other tests leave an experiment id of another store active
+    return MlflowClient()
+
+
+def register_constant_annotator(params, edit_logit: float) -> str:
+    """Register a model that marks every pixel (logit > 0) or none (logit < 0); returns its version."""
+    model = build_sigma(params.model, params.parse)
+    with torch.no_grad():
+        model.decoder.head.weight[0].zero_()
+        model.decoder.head.bias[0] = edit_logit
+    with mlflow.start_run():
+        log_annotator(model, registered_model_name="sigma-annotator")
+    return str(max(int(v.version) for v in MlflowClient().search_model_versions("name='sigma-annotator'")))
