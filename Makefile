@@ -35,6 +35,7 @@ install: $(STAMP)  ## create .venv and install the project (pinned by requiremen
 # data/raw must hold exactly what data.dvc records: pull it, or rebuild it from the built-in
 # sources when no remote is reachable, then check the hash and seed the local remote.
 data: install  ## bring data/raw to the content data.dvc records
+	@sigma remote
 	@if ! dvc pull --quiet data.dvc 2>/dev/null; then \
 	  echo "DVC remote unreachable or empty: rebuilding data/raw from the built-in sources"; \
 	  sigma data bootstrap --out data/raw/builtin && dvc commit --force --quiet data.dvc && \

@@ -20,13 +20,16 @@ from flows.common import mlflow_flow_run
 from flows.data import data_flow
 from flows.evaluate import evaluate_flow
 from flows.train import stage1_flow, stage2_flow
+from sigma.data.remote import configure_dvc_remote
 
 
 # DVC holds a repository lock: tasks tagged "dvc" run one at a time under a concurrency limit of 1.
 @task(retries=3, retry_delay_seconds=exponential_backoff(backoff_factor=10), timeout_seconds=3600,
       cache_policy=NO_CACHE, tags=["dvc"])
 def dvc_pull(targets: list[str]) -> None:
-    """Fetch DVC-tracked inputs from the remote (a worker without ``data/raw``: ``pull_data=True``)."""
+    """Fetch DVC-tracked inputs from the remote (a worker without ``data/raw``: ``pull_data=True``):
+    ``SIGMA_STORAGE`` when the worker has it, else the committed one."""
+    configure_dvc_remote()
     subprocess.run(["dvc", "pull", *targets], check=True)
 
 

@@ -56,6 +56,23 @@ def pipeline(ctx: typer.Context) -> None:
 
 
 @app.command()
+def remote() -> None:
+    """Make $SIGMA_STORAGE (s3://BUCKET[/PREFIX], endpoint in AWS_ENDPOINT_URL) this checkout's default DVC
+    remote, in .dvc/config.local; without SIGMA_STORAGE, the committed remote of .dvc/config."""
+    from sigma.data.remote import ENV, REMOTE_NAME, configure_dvc_remote
+    from sigma.data.storage import StorageError
+
+    try:
+        url = configure_dvc_remote()
+    except StorageError as exc:
+        raise _fail(exc, 2) from None
+    if url is None:
+        console.print(f"{ENV} is not set: DVC uses the remote of .dvc/config")
+    else:
+        console.print(f"DVC default remote: {REMOTE_NAME} = {url} (.dvc/config.local)")
+
+
+@app.command()
 def version() -> None:
     """Print the installed SIGMA version."""
     typer.echo(__version__)

@@ -1,4 +1,5 @@
-"""DVC push/pull round trip through an S3 remote served by moto on loopback."""
+"""DVC push/pull round trip through an S3 remote served by moto on loopback, chosen by the one
+``SIGMA_STORAGE`` setting (``sigma remote``) over the committed local-folder remote."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from tests.s3_fixtures import moto_s3  # noqa: F401  (fixture)
 pytestmark = pytest.mark.integration
 
 DVC = Path(sys.executable).parent / "dvc"
+SIGMA = Path(sys.executable).parent / "sigma"
 BUCKET = "sigma-dvc"
 
 FILES = {
@@ -43,13 +45,13 @@ def _env(tmp_path: Path) -> dict[str, str]:
     return env
 
 
-def _run(args: list[str], cwd: Path, env: dict[str, str]) -> str:
+def _run(args: list[str], cwd: Path, env: dict[str, str], ok: bool = True) -> str:
     proc = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=60)
-    assert proc.returncode == 0, f"{' '.join(map(str, args))} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
+    assert (proc.returncode == 0) == ok, f"{' '.join(map(str, args))} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}"
     return proc.stdout + proc.stderr
 
 
-@pytest.mark.skipif(not DVC.exists(), reason=f"dvc not installed next to {sys.executable}")
+@pytest.mark.skipif(not DVC.exists() or not SIGMA.exists(), reason=f"dvc/sigma not installed next to {sys.executable}")
 def test_dvc_push_pull_round_trip(moto_s3, tmp_path):  # noqa: F811
     repo = tmp_path / "repo"
     repo.mkdir()
@@ -70,11 +72,16 @@ def test_dvc_push_pull_round_trip(moto_s3, tmp_path):  # noqa: F811
     dvc("add", "data/raw")
     assert (repo / "data" / "raw.dvc").is_file()
 
-    boto3.client("s3", endpoint_url=moto_s3).create_bucket(Bucket=BUCKET)
-    dvc("remote", "add", "-d", "s3", f"s3://{BUCKET}/store")
-    dvc("remote", "modify", "s3", "endpointurl", moto_s3)
+    dvc("remote", "add", "-d", "local", str(tmp_path / "local-remote"))  # the committed default
     git("add", "-A")
     git("commit", "-q", "-m", "track data/raw")
+
+    boto3.client("s3", endpoint_url=moto_s3).create_bucket(Bucket=BUCKET)
+    sigma = lambda *a, **kw: _run([str(SIGMA), *a], repo, env | kw.pop("env", {}), **kw)  # noqa: E731
+    assert "expected s3://BUCKET" in sigma("remote", env={"SIGMA_STORAGE": "/mnt/data"}, ok=False)
+    sigma("remote", env={"SIGMA_STORAGE": f"s3://{BUCKET}/store/"})  # AWS_ENDPOINT_URL: the moto server
+    assert dvc("remote", "default").strip() == "sigma-storage"
+    assert not git("status", "--porcelain").strip()  # .dvc/config.local only: nothing to commit
 
     dvc("push")
     keys = [
@@ -93,3 +100,7 @@ def test_dvc_push_pull_round_trip(moto_s3, tmp_path):  # noqa: F811
     assert pulled == FILES
     assert "Data and pipelines are up to date" in dvc("status")
     assert "in sync" in dvc("status", "--cloud")
+    assert not (tmp_path / "local-remote").exists()
+
+    sigma("remote", env={"SIGMA_STORAGE": ""})  # unset again: the committed remote
+    assert dvc("remote", "default").strip() == "local"

@@ -2,8 +2,8 @@
 
 ``dvc repro`` of every stage in a throw-away copy of the project (dvc.yaml, a tiny params.yaml, sigma/
 for the code deps, 12 built-in scenes as data/raw tracked by data.dvc), MLflow in a local SQLite store
-(stage2 registers, promote sets @champion, annotate reads it); then ``dvc push`` to the moto bucket,
-wipe the cache and every cached output, ``dvc pull``, and check that ``dvc status`` is clean, the
+(stage2 registers, promote sets @champion, annotate reads it); then ``dvc push`` to the moto bucket
+(the remote that ``SIGMA_STORAGE`` selects), wipe the cache and every cached output, ``dvc pull``, and check that ``dvc status`` is clean, the
 remote is in sync and every pulled file is byte-identical (md5) to what was pushed.
 """
 
@@ -132,8 +132,7 @@ def test_dvc_pipeline_repro_push_pull_s3(moto_s3, tmp_path):  # noqa: F811
     dvc("init", "-q")
     dvc("config", "core.analytics", "false")
     boto3.client("s3", endpoint_url=moto_s3).create_bucket(Bucket=BUCKET)
-    dvc("remote", "add", "-d", "-f", "s3", f"s3://{BUCKET}/dvc")
-    dvc("remote", "modify", "s3", "endpointurl", moto_s3)
+    _run([SIGMA, "remote"], repo, env | {"SIGMA_STORAGE": f"s3://{BUCKET}/dvc"})  # server mode's one setting
     dvc("add", "data/raw")
     git("add", "-A")
     git("commit", "-q", "-m", "tiny project")
