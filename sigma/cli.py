@@ -57,8 +57,8 @@ def pipeline(ctx: typer.Context) -> None:
 
 @app.command()
 def remote() -> None:
-    """Make $SIGMA_STORAGE (s3://BUCKET[/PREFIX], endpoint in AWS_ENDPOINT_URL) this checkout's default DVC
-    remote, in .dvc/config.local; without SIGMA_STORAGE, the committed remote of .dvc/config."""
+    """Make $SIGMA_STORAGE (s3://BUCKET or s3://BUCKET/PREFIX, endpoint in AWS_ENDPOINT_URL) this
+    checkout's default DVC remote, in .dvc/config.local; without it, the committed remote of .dvc/config."""
     from sigma.data.remote import ENV, REMOTE_NAME, configure_dvc_remote
     from sigma.data.storage import StorageError
 
