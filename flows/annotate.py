@@ -71,7 +71,8 @@ def ray_dispatch(address: str | None, num_cpus: int | None, gpus_per_shard: floa
             pending: deque = deque()  # futures, and markers of committed shards, in shard order
             with remote_options(num_gpus=gpus) if gpus > 0 else nullcontext():
                 for shard in tasks:
-                    if committed_marker(layout, shard) is not None:  # resume: no worker (nor model load) for a committed shard
+                    # resume: no worker (nor model load) for a committed shard
+                    if committed_marker(layout, shard) is not None:
                         pending.append(run_shard(shard, out, params, model))
                     else:
                         pending.append(runner.submit(annotate_shard, {

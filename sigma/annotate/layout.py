@@ -14,8 +14,8 @@ Commit protocol (exactly once): locally a shard's masks are written into ``OUT/.
 renamed into place at commit; on S3 they are PUT to their final keys (a PUT is atomic). In both
 cases the shard's records and then its marker are written last, so a shard without a marker is
 redone from scratch on ``--resume``; because inference is deterministic it rewrites the same bytes
-under the same names, so the end result equals an uninterrupted run. A resumed run first deletes the temp files and staged
-masks a killed writer left behind.
+under the same names, so the end result equals an uninterrupted run. A resumed run first deletes
+the temp files and staged masks a killed writer left behind.
 
 A corpus may grow by appending (new files in its prefix, new manifest lines): on ``--resume`` the
 committed shards stay, the last one is redone when it was partial and has grown, and the new pairs

@@ -47,7 +47,8 @@ def _env(tmp_path: Path) -> dict[str, str]:
 
 def _run(args: list[str], cwd: Path, env: dict[str, str], ok: bool = True) -> str:
     proc = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=60)
-    assert (proc.returncode == 0) == ok, f"{' '.join(map(str, args))} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}"
+    command = " ".join(map(str, args))
+    assert (proc.returncode == 0) == ok, f"{command} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}"
     return proc.stdout + proc.stderr
 
 
