@@ -1,11 +1,20 @@
-"""Shared by the annotation tests: the outputs of a run, comparable across runs."""
+"""Shared by the annotation tests: a corpus to annotate, and the outputs of a run, comparable across runs."""
 
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
+from sigma.data.pairs import EditPair, read_manifest
+
 TIMING_FIELDS = {"seconds", "skipped"}
+
+
+def copy_edit_corpus(tiny_project: Path, root: Path) -> list[EditPair]:
+    """The tiny project's edit set copied to ``root`` (a corpus the test may rewrite); its pairs."""
+    shutil.copytree(tiny_project / "data/synth/edit", root)
+    return read_manifest(str(root), resolve=False)
 
 
 def snapshot(out: Path) -> dict[str, object]:

@@ -4,13 +4,12 @@ the committed shards, redoes the grown last one, and keeps the model version the
 from __future__ import annotations
 
 import json
-import shutil
 
 import pytest
 
 from sigma.annotate.run import annotate_corpus
-from sigma.data.pairs import read_manifest, write_manifest
-from tests.annotate.outputs import snapshot
+from sigma.data.pairs import write_manifest
+from tests.annotate.outputs import copy_edit_corpus, snapshot
 from tests.conftest import tiny_params
 from tests.registry_fixtures import register_constant_annotator, registry  # noqa: F401 (fixture)
 
@@ -22,8 +21,7 @@ def growing(tiny_project, tmp_path, monkeypatch):
     """``(root, pairs)``: a corpus folder holding the tiny edit set's first 7 pairs (shards of 5 + 2)."""
     monkeypatch.chdir(tiny_project)
     root = tmp_path / "corpus"
-    shutil.copytree(tiny_project / "data/synth/edit", root)
-    pairs = read_manifest(str(root), resolve=False)
+    pairs = copy_edit_corpus(tiny_project, root)
     assert len(pairs) >= 12
     write_manifest(str(root), pairs[:7])
     return root, pairs

@@ -4,7 +4,6 @@ with `sigma evaluate` on the same pairs."""
 from __future__ import annotations
 
 import json
-import shutil
 
 import numpy as np
 import pytest
@@ -20,7 +19,7 @@ from sigma.eval.benchmarks import iter_benchmark
 from sigma.eval.evaluate import evaluate
 from sigma.eval.methods import build_method
 from sigma.eval.metrics import summarise
-from tests.annotate.outputs import snapshot
+from tests.annotate.outputs import copy_edit_corpus, snapshot
 from tests.conftest import tiny_params
 
 ANNOTATE = ["annotate.shard_size=5", "annotate.batch_size=4", "annotate.workers=0", "validate.max_instruction_chars=60"]
@@ -31,8 +30,7 @@ def corpus(tiny_project, tmp_path, monkeypatch):
     """The tiny edit set plus one bad pair of each kind, as a corpus in its own folder."""
     monkeypatch.chdir(tiny_project)
     root = tmp_path / "corpus"
-    shutil.copytree(tiny_project / "data/synth/edit", root)
-    pairs = read_manifest(str(root), resolve=False)
+    pairs = copy_edit_corpus(tiny_project, root)
     good = pairs[0]
     small = decode_image((root / good.original).read_bytes())[:20, :20]
     (root / "images/small.png").write_bytes(encode_png(small))
