@@ -11,38 +11,26 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 from sigma.data.pairs import EditPair
+from sigma.registry import Registry
 
 Reader = Callable[[str], Iterator[EditPair]]
-_READERS: dict[str, Reader] = {}
+READERS: Registry[Reader] = Registry("corpus layout")
+register_corpus = READERS.register
+corpus_reader = READERS.get
 
 
 class CorpusLayoutError(ValueError):
     """A corpus root that does not hold the layout its reader expects; says what is missing."""
 
 
-def register_corpus(name: str):
-    def decorator(reader: Reader) -> Reader:
-        _READERS[name] = reader
-        return reader
-
-    return decorator
-
-
 def list_corpora() -> list[str]:
-    return sorted(_READERS)
-
-
-def corpus_reader(name: str) -> Reader:
-    """The reader registered as ``name``; raises ``KeyError`` listing the known names."""
-    if name not in _READERS:
-        raise KeyError(f"unknown corpus layout {name!r}; known: {list_corpora()}")
-    return _READERS[name]
+    return sorted(READERS.names())
 
 
 def open_corpus(spec: str) -> Iterator[EditPair]:
     """``NAME:ROOT`` (a registered layout, e.g. ``anyedit:/data/AnyEdit``) or a pair-format folder /
     ``manifest.jsonl`` (local or ``s3://``) -> its pairs, streamed."""
     name, sep, root = spec.partition(":")
-    if sep and name in _READERS:
+    if sep and name in READERS:
         return corpus_reader(name)(root)
     return corpus_reader("pairs")(spec)

@@ -12,34 +12,21 @@ from collections.abc import Callable, Iterator
 from itertools import islice
 
 from sigma.config import BenchmarkSpec, EvaluateParams
-
 from sigma.data.pairs import EditPair
+from sigma.registry import Registry
 
 Loader = Callable[[str], Iterator[EditPair]]
-_LOADERS: dict[str, Loader] = {}
+LOADERS: Registry[Loader] = Registry("benchmark")
+register_benchmark = LOADERS.register
+benchmark_loader = LOADERS.get
 
 
 class BenchmarkLayoutError(ValueError):
     """A benchmark root that does not hold the layout its loader expects; says what is missing."""
 
 
-def register_benchmark(name: str):
-    def decorator(loader: Loader) -> Loader:
-        _LOADERS[name] = loader
-        return loader
-
-    return decorator
-
-
 def list_benchmarks() -> list[str]:
-    return sorted(_LOADERS)
-
-
-def benchmark_loader(name: str) -> Loader:
-    """The loader registered as ``name``; raises ``KeyError`` listing the known names."""
-    if name not in _LOADERS:
-        raise KeyError(f"unknown benchmark {name!r}; known: {list_benchmarks()}")
-    return _LOADERS[name]
+    return sorted(LOADERS.names())
 
 
 def iter_benchmark(spec: BenchmarkSpec) -> Iterator[EditPair]:

@@ -12,6 +12,8 @@ from typing import Protocol
 
 import numpy as np
 
+from sigma.registry import Registry
+
 Triple = tuple[np.ndarray, np.ndarray, str]
 
 
@@ -36,25 +38,17 @@ class MethodEntry:
     needs_model: bool
 
 
-_METHODS: dict[str, MethodEntry] = {}
+METHODS: Registry[MethodEntry] = Registry("method")
+list_methods = METHODS.names  # registration order: the tables' column order
+method_entry = METHODS.get
 
 
 def register_method(name: str, title: str, needs_model: bool = False):
     def decorator(build: Callable[..., Method]):
-        _METHODS[name] = MethodEntry(title, build, needs_model)
+        METHODS.register(name)(MethodEntry(title, build, needs_model))
         return build
 
     return decorator
-
-
-def list_methods() -> list[str]:
-    return list(_METHODS)
-
-
-def method_entry(name: str) -> MethodEntry:
-    if name not in _METHODS:
-        raise KeyError(f"unknown method {name!r}; known: {', '.join(list_methods())}")
-    return _METHODS[name]
 
 
 def build_method(name: str, model: str | None = None, threshold: float = 0.5, batch_size: int = 8) -> Method:

@@ -6,21 +6,15 @@ from collections.abc import Callable
 
 from sigma.config import BackboneParams
 from sigma.model.backbones.base import Backbone
+from sigma.registry import Registry
 
-_BACKBONES: dict[str, Callable[..., Backbone]] = {}
-TIMM_PREFIX = "timm:"
-
-
-def register_backbone(name: str):
-    def decorator(builder: Callable[..., Backbone]):
-        _BACKBONES[name] = builder
-        return builder
-
-    return decorator
+BACKBONES: Registry[Callable[..., Backbone]] = Registry("backbone")
+register_backbone = BACKBONES.register
+TIMM_PREFIX = "timm:"  # any timm model by name, outside the registry
 
 
 def list_backbones() -> list[str]:
-    return sorted(_BACKBONES) + [f"{TIMM_PREFIX}<model>"]
+    return sorted(BACKBONES.names()) + [f"{TIMM_PREFIX}<model>"]
 
 
 def build_backbone(params: BackboneParams, pretrained: bool | None = None) -> Backbone:
@@ -32,8 +26,8 @@ def build_backbone(params: BackboneParams, pretrained: bool | None = None) -> Ba
         from sigma.model.backbones.timm_features import TimmFeaturesBackbone
 
         backbone = TimmFeaturesBackbone(params.name[len(TIMM_PREFIX):], **common)
-    elif params.name in _BACKBONES:
-        backbone = _BACKBONES[params.name](**common)
+    elif params.name in BACKBONES:
+        backbone = BACKBONES.get(params.name)(**common)
     else:
         raise KeyError(f"unknown backbone {params.name!r}; known: {list_backbones()}")
     backbone.chunk = params.chunk

@@ -9,20 +9,14 @@ from pathlib import Path
 from sigma.config import GrounderParams
 from sigma.model.backbones.base import Backbone
 from sigma.model.grounding.base import Grounder, NoGrounder
+from sigma.registry import Registry
 
-_GROUNDERS: dict[str, Callable[..., Grounder]] = {}
-
-
-def register_grounder(name: str):
-    def decorator(builder: Callable[..., Grounder]):
-        _GROUNDERS[name] = builder
-        return builder
-
-    return decorator
+GROUNDERS: Registry[Callable[..., Grounder]] = Registry("grounder")
+register_grounder = GROUNDERS.register
 
 
 def list_grounders() -> list[str]:
-    return sorted(_GROUNDERS)
+    return sorted(GROUNDERS.names())
 
 
 def build_grounder(params: GrounderParams, backbone: Backbone, pretrained: bool = True,
@@ -32,9 +26,7 @@ def build_grounder(params: GrounderParams, backbone: Backbone, pretrained: bool 
     ``pretrained=False`` skips frozen pretrained weights (a checkpoint supplies them);
     ``load_head=False`` leaves the learned head untrained (its own training stage).
     """
-    if params.name not in _GROUNDERS:
-        raise KeyError(f"unknown grounder {params.name!r}; known: {list_grounders()}")
-    return _GROUNDERS[params.name](params, backbone, pretrained, load_head)
+    return GROUNDERS.get(params.name)(params, backbone, pretrained, load_head)
 
 
 @register_grounder("none")

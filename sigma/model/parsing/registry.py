@@ -5,27 +5,19 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from sigma.config import ParserParams
+from sigma.registry import Registry
 
-_PARSERS: dict[str, Callable[[ParserParams], object]] = {}
-
-
-def register_parser(name: str):
-    def decorator(builder: Callable[[ParserParams], object]):
-        _PARSERS[name] = builder
-        return builder
-
-    return decorator
+PARSERS: Registry[Callable[[ParserParams], object]] = Registry("parser")
+register_parser = PARSERS.register
 
 
 def list_parsers() -> list[str]:
-    return sorted(_PARSERS)
+    return sorted(PARSERS.names())
 
 
 def build_parser(params: ParserParams):
     """The parser ``params.name`` names; raises ``KeyError`` listing the known names."""
-    if params.name not in _PARSERS:
-        raise KeyError(f"unknown parser {params.name!r}; known: {list_parsers()}")
-    return _PARSERS[params.name](params)
+    return PARSERS.get(params.name)(params)
 
 
 @register_parser("rules")
