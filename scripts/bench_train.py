@@ -22,7 +22,7 @@ from sigma.data.vae import load_vae
 from sigma.model.build import build_sigma
 from sigma.model.checkpoint import load_checkpoint
 from sigma.train import loop
-from sigma.train.batches import TrainPairs, precompute_intents
+from sigma.train.batches import train_pairs
 from sigma.train.stage1 import EDIT, INPAINT, supervised_terms
 from sigma.train.stage2 import Stage2Step
 
@@ -66,8 +66,7 @@ def main() -> None:
     model = load_checkpoint(f"{params.stage1.out}/{loop.CHECKPOINT}")
     loader, _, _ = loop.train_loader(model, EDIT, "train", cfg)
     inpaint_pairs = EditPairDataset(INPAINT, split="train")
-    inpaint = TrainPairs(inpaint_pairs, precompute_intents(model, inpaint_pairs), cfg.crop_size, cfg.min_crop_scale,
-                         cfg.seed)
+    inpaint = train_pairs(model, inpaint_pairs, cfg)
     teacher = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema_momentum), use_buffers=True)
     step_fn = Stage2Step(cfg, teacher, load_vae(params.vae.out), inpaint, params.model.eps)
     s = time_steps(model, loader, step_fn, args.steps, args.warmup, cfg)

@@ -112,7 +112,7 @@ def data_bootstrap(
 
 @data_app.command("synth")
 def data_synth(
-    kind: Annotated[str, typer.Argument(help="inpaint (Stage I), edit (Stage II) or calib (all-zero masks).")],
+    kind: Annotated[str, typer.Argument(help="inpaint (Stage I), edit (Stage II), calib (all-zero masks) or dev (the real-photo dev benchmark).")],
     out: Annotated[Optional[Path], typer.Option(help="Output folder; default data/synth/KIND.")] = None,
     params: ParamsOpt = Path("params.yaml"),
     set_: SetOpt = None,
@@ -266,7 +266,7 @@ def evaluate(
     if extra:
         cfg = cfg.model_copy(update={"evaluate": cfg.evaluate.model_copy(
             update={"benchmarks": list(cfg.evaluate.benchmarks) + extra})})
-    unknown = [m for m in method or [] if m not in list_methods()]
+    unknown = [m for m in method or [] if m.partition("@")[0] not in list_methods()]
     if unknown:
         raise _fail(f"unknown method(s) {unknown}; known: {', '.join(list_methods())}", 2)
     chosen = [b for b in (benchmark or []) if b in names] + [s.name for s in extra]

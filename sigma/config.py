@@ -41,15 +41,19 @@ class SourceParams(Section):
 
 
 class PerturbParams(Section):
-    """Diffusion-like perturbation of every pixel of an edited image; strength drawn per pair."""
+    """Regenerating-editor drift of an edited image (sigma/data/perturb.py); strength drawn per pair."""
 
     strength: tuple[float, float] = (0.0, 0.0)
+    none_prob: float = Field(default=0.0, ge=0, le=1)  # share of pairs left without any drift
     max_noise_sigma: float = Field(default=6.0, ge=0)
     min_jpeg_quality: int = Field(default=60, ge=1, le=100)
     max_resample: float = Field(default=0.35, ge=0, lt=1)
-    max_colour_drift: float = Field(default=0.06, ge=0)
-    vae: str | None = None  # a diffusers AutoencoderKL folder: round-trip every edited image first
-    vae_sigma_max: float = Field(default=0.08, ge=0)  # its latent noise, drawn U(0, max) per pair
+    max_shift: float = Field(default=0.75, ge=0)  # misregistration, pixels
+    max_sharpen: float = Field(default=0.6, ge=0)
+    max_colour_drift: float = Field(default=0.06, ge=0)  # smooth tone / colour shift amplitude
+    vae: str | None = None  # a diffusers AutoencoderKL folder for the round trip
+    vae_prob: float = Field(default=1.0, ge=0, le=1)  # chance a drifted pair goes through the VAE
+    vae_sigma_max: float = Field(default=0.08, ge=0)  # its latent noise std at strength 1
 
     @model_validator(mode="after")
     def _ordered(self) -> PerturbParams:
@@ -59,7 +63,7 @@ class PerturbParams(Section):
         return self
 
 
-EDIT_KINDS = ("remove", "recolour", "replace", "add", "global")
+EDIT_KINDS = ("remove", "recolour", "replace", "add", "global", "none")  # none: an unchanged pair (all-zero mask)
 
 
 class SynthKindParams(Section):
@@ -84,6 +88,18 @@ class SynthKindParams(Section):
         return self
 
 
+class DevParams(SynthKindParams):
+    """The real-photo dev benchmark: the same edits on a photo source of its own (never trained on),
+    each pair at one drift ``level`` (round robin; strength drawn in the level's range), plus
+    unchanged pairs. A missing source gives an empty dataset, so the pipeline runs without it."""
+
+    source: SourceParams | None = None
+    max_side: int = Field(default=640, ge=32)
+    levels: dict[str, tuple[float, float]] = Field(
+        default_factory=lambda: {"none": (0.0, 0.0), "light": (0.15, 0.35), "heavy": (0.6, 0.9)})
+    split: str = "test"
+
+
 class SplitParams(Section):
     val: float = Field(default=0.1, ge=0, lt=1)
     test: float = Field(default=0.2, ge=0, lt=1)
@@ -105,6 +121,7 @@ class DataParams(Section):
     inpaint: SynthKindParams
     edit: SynthKindParams
     calib: SynthKindParams
+    dev: DevParams | None = None
 
 
 class ValidateParams(Section):
@@ -157,6 +174,18 @@ class GrounderParams(Section):
     cache_size: int = Field(default=4096, ge=0)
 
 
+class RefineParams(Section):
+    """Full-resolution refinement (beyond the paper's decoder): the coarse edit logits refined at the
+    pair's resolution by a small conv head that sees both images, their difference and the
+    backbone's early maps. Pairs larger than ``max_side`` are refined at that longer side and the
+    result resized to the pair (one resize)."""
+
+    enabled: bool = True
+    dim: int = Field(default=16, ge=4)
+    blocks: int = Field(default=1, ge=0)
+    max_side: int = Field(default=320, ge=32)
+
+
 class ModelParams(Section):
     """SIGMA architecture (sigma-method.md); the paper values are in docs/model.md."""
 
@@ -170,6 +199,10 @@ class ModelParams(Section):
     decoder_stride: int = Field(default=4, ge=1)  # the decoder's residual blocks run at input/stride
     eps: float = Field(default=0.001, gt=0, lt=1)  # uniform intent prior
     threshold: float = Field(default=0.5, gt=0, lt=1)
+    # letterbox: the longer side scaled to the input size and padded (aspect kept); squash: resized
+    # to the square input (checkpoints written before the letterbox geometry).
+    geometry: Literal["letterbox", "squash"] = "letterbox"
+    refine: RefineParams = RefineParams()
     grounder: GrounderParams = GrounderParams()
 
     @model_validator(mode="after")
@@ -192,6 +225,16 @@ class GrounderTrainParams(Section):
     seed: int = 0
 
 
+class IntentCorruptionParams(Section):
+    """Training-time corruption of the precomputed intent maps, so that the model learns a prior
+    as imperfect as the one it meets at test: each applies to a pair with its probability."""
+
+    drop: float = Field(default=0.15, ge=0, le=1)       # the whole map to the uniform eps (not found)
+    shift: float = Field(default=0.15, ge=0, le=1)      # moved by up to a quarter of the image
+    dilate: float = Field(default=0.15, ge=0, le=1)     # grown (a loose box-like grounding)
+    false_blob: float = Field(default=0.15, ge=0, le=1)  # a wrong object lit up somewhere else
+
+
 class TrainParams(Section):
     """What every training stage shares: optimiser, schedule, crops, checkpoints, devices."""
 
@@ -204,6 +247,7 @@ class TrainParams(Section):
     grad_clip: float | None = Field(default=1.0, gt=0)
     crop_size: int = Field(default=256, ge=32)  # the synchronised random crop of both images
     min_crop_scale: float = Field(default=0.5, gt=0, le=1)  # smallest crop side / image side
+    intent_corruption: IntentCorruptionParams = IntentCorruptionParams()
     attribution_weight: float = Field(default=1.0, ge=0)  # intended-vs-side-effect channel
     mixed_precision: Literal["no", "fp16", "bf16"] = "no"  # on GPU; CPU runs full precision
     checkpoint_every: int = Field(default=50, ge=1)  # optimiser steps between resumable states
@@ -259,6 +303,7 @@ class BenchmarkSpec(Section):
     path: str              # local folder or s3:// prefix
     split: str | None = None  # keep only pairs of this split (pair-format datasets)
     limit: int | None = Field(default=None, ge=1)
+    optional: bool = False  # an empty dataset (e.g. the dev benchmark without its source) is skipped
 
 
 class RobustnessParams(Section):

@@ -39,7 +39,7 @@ def coco_tiny() -> Path:
 TINY = [
     "data.max_side=96", "data.inpaint.perturb.vae=null", "data.edit.perturb.vae=null", "data.calib.perturb.vae=null",  # the VAE is trained later
     "model.backbone.input_size=64", "model.dim=16", "model.heads=2", "model.decoder_dim=8",
-    "model.grounder.name=none",
+    "model.grounder.name=none", "model.refine.dim=8", "model.refine.max_side=96",
     "vae.steps=2", "vae.batch_size=2", "vae.crop_size=32", "vae.block_out_channels=[8, 16]",
 ]
 for stage in ("stage1", "stage2"):

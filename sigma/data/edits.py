@@ -60,12 +60,43 @@ def recolour_region(image: np.ndarray, mask: np.ndarray, hue: int, min_saturatio
     return np.where(mask[..., None], cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB), image)
 
 
+# Attribute edits: a new colour half the time, else tone, sharpness or saturation of the object
+# alone. Each follows the object's boundary: the lesson that separates an edit from global drift.
+ATTRIBUTE_CHANGES = {"recolour": 0.5, "brighten": 0.125, "darken": 0.125, "blur": 0.125, "fade": 0.125}
+
+
+def adjust_region(image: np.ndarray, mask: np.ndarray, change: str, rng: np.random.Generator) -> np.ndarray:
+    """Brighten, darken, blur or desaturate the pixels inside ``mask``; ``(H, W, 3)`` uint8 out."""
+    if change == "blur":
+        adjusted = cv2.GaussianBlur(image, (0, 0), sigmaX=float(rng.uniform(2.5, 5)))
+    else:
+        hsv = cv2.cvtColor(image, cv2.COLOR_RGB2HSV).astype(np.float32)
+        if change == "brighten":
+            hsv[..., 2] = hsv[..., 2] * rng.uniform(1.3, 1.6) + 30
+            hsv[..., 1] *= 0.85
+        elif change == "darken":
+            hsv[..., 2] *= rng.uniform(0.35, 0.6)
+        else:  # fade
+            hsv[..., 1] *= rng.uniform(0.0, 0.25)
+        adjusted = cv2.cvtColor(hsv.clip(0, 255).astype(np.uint8), cv2.COLOR_HSV2RGB)
+    return np.where(mask[..., None], adjusted, image)
+
+
 def recolour(photo: Photo, target: Instance, rng: np.random.Generator) -> Edit:
-    colour = _far_colour(photo.image, target.mask, rng)
-    edited = recolour_region(photo.image, target.mask, HUES[colour])
+    names = list(ATTRIBUTE_CHANGES)
+    weights = np.array([ATTRIBUTE_CHANGES[n] for n in names])
+    change = names[rng.choice(len(names), p=weights / weights.sum())]
+    if change == "recolour":
+        colour = _far_colour(photo.image, target.mask, rng)
+        edited = recolour_region(photo.image, target.mask, HUES[colour])
+        text, parsed = instructions.recolour(rng, target.category, colour)
+        extra = {"target": target.category, "colour": colour}
+    else:
+        edited = adjust_region(photo.image, target.mask, change, rng)
+        text, parsed = instructions.attribute(rng, target.category, change)
+        extra = {"target": target.category, "attribute": change}
     changed = target.mask & (edited != photo.image).any(-1)
-    text, parsed = instructions.recolour(rng, target.category, colour)
-    return Edit(edited, changed, text, parsed, "attribute_change", {"target": target.category, "colour": colour})
+    return Edit(edited, changed, text, parsed, "attribute_change", extra)
 
 
 def _cutout(donor: Photo, inst: Instance) -> tuple[np.ndarray, np.ndarray]:

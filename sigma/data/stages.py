@@ -20,14 +20,34 @@ def synth_stage(kind: str, data: DataParams, out: str | Path | None = None, trac
     from sigma.data.photos import load_photos
     from sigma.data.synth import synthesise
 
-    photos = load_photos(data.sources, data.max_side)
+    if kind == "dev":
+        photos, skipped = dev_photos(data)
+    else:
+        photos, skipped = load_photos(data.sources, data.max_side), None
     summary = synthesise(kind, photos, data, out or Path("data/synth") / kind)
+    if skipped:
+        summary["skipped"] = skipped
     if track:
         from sigma.tracking import log_summary
 
         section = data.model_dump(mode="json", include={"sources", "max_side", "split", kind})
         log_summary(f"synth_{kind}", section, summary, stage=f"synth_{kind}")
     return summary
+
+
+def dev_photos(data: DataParams) -> tuple[list, str | None]:
+    """The dev benchmark's photos, or none and the reason when its source is absent (a user's clone
+    without the shared COCO subset): the benchmark is then empty and the pipeline runs on."""
+    from sigma.data.photos import load_photos
+
+    if data.dev is None:
+        raise ValueError("params.yaml has no data.dev section: add one to build the dev benchmark")
+    if data.dev.source is None:
+        return [], "data.dev.source is not set"
+    source = data.dev.source
+    if source.path and not source.path.startswith("s3://") and not Path(source.path).exists():
+        return [], f"dev benchmark source {source.path} not found"
+    return load_photos([source], data.dev.max_side), None
 
 
 def validate_stage(

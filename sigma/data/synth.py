@@ -1,9 +1,10 @@
 """Synthesise (original, edited, instruction, mask) datasets from photos with instance masks.
 
-Three kinds, each a params section: ``inpaint`` (Stage I: removals by inpainting, exact masks),
-``edit`` (Stage II: mixed text-driven edits under diffusion-like perturbation) and ``calib``
-(original vs. its perturbed copy, all-zero mask). The output is a deterministic function of the
-photos and the params.
+Four kinds, each a params section: ``inpaint`` (Stage I: exact-mask edits, unchanged and
+drift-only pairs among them), ``edit`` (Stage II: mixed text-driven edits under regenerating-editor
+drift), ``calib`` (original vs. its drifted copy, all-zero mask) and ``dev`` (the real-photo dev
+benchmark: edits of a photo source of its own at named drift levels). The output is a
+deterministic function of the photos and the params.
 """
 
 from __future__ import annotations
@@ -18,12 +19,12 @@ from pathlib import Path
 import numpy as np
 from rich.progress import Progress
 
-from sigma.config import DataParams, SynthKindParams
+from sigma.config import DataParams, DevParams, SynthKindParams
 from sigma.data import edits
 from sigma.data.images import encode_png
 from sigma.data.inpainters import build_inpainter
 from sigma.data.pairs import SYNTH_KINDS, EditPair, write_manifest
-from sigma.data.perturb import perturb
+from sigma.data.perturb import draw_strength, perturb
 from sigma.data.photos import Instance, Photo
 
 KINDS = SYNTH_KINDS
@@ -73,6 +74,8 @@ class Synthesiser:
     def edit(self, rng: np.random.Generator) -> tuple[Photo, edits.Edit]:
         kinds, probs = self._edit_kinds
         kind = kinds[rng.choice(len(kinds), p=probs)]
+        if kind == "none":
+            return self.calib(rng)
         if kind == "global":
             photo = self.photos[rng.integers(len(self.photos))]
             return photo, edits.global_style(photo, rng)
@@ -118,13 +121,18 @@ def synthesise(kind: str, photos: list[Photo], data: DataParams, out_dir: str | 
 
         vae = load_vae(params.perturb.vae)
     pairs: list[EditPair] = []
+    levels = sorted(params.levels.items(), key=lambda kv: kv[1]) if isinstance(params, DevParams) else []
     with Progress(transient=True) as progress:
         task = progress.add_task(f"synth {kind}", total=params.n_pairs)
-        for index in range(params.n_pairs):
+        for index in range(params.n_pairs if photos else 0):
             rng = np.random.default_rng([params.seed, KINDS.index(kind), index])
             photo, edit = synth.calib(rng) if kind == "calib" else synth.edit(rng)
-            lo, hi = params.perturb.strength
-            strength = float(rng.uniform(lo, hi))
+            if levels:  # dev: each drift level in turn
+                level, (lo, hi) = levels[index % len(levels)]
+                strength = float(rng.uniform(lo, hi))
+                edit.extra["drift"] = level
+            else:
+                strength = draw_strength(rng, params.perturb)
             edited = perturb(edit.edited, strength, rng, params.perturb, vae)
             pair_id = f"{kind}-{index:06d}"
             (tmp / "images" / f"{pair_id}_o.png").write_bytes(encode_png(photo.image))
@@ -143,7 +151,7 @@ def synthesise(kind: str, photos: list[Photo], data: DataParams, out_dir: str | 
                     instruction=edit.instruction,
                     edit_type=edit.edit_type,
                     source=photo.id,
-                    split=synth.split(photo),
+                    split=params.split if isinstance(params, DevParams) else synth.split(photo),
                     kind=kind,
                     parsed=edit.parsed,
                     perturb_strength=round(strength, 4),
@@ -160,7 +168,7 @@ def synthesise(kind: str, photos: list[Photo], data: DataParams, out_dir: str | 
         "edit_types": dict(sorted(Counter(p.edit_type for p in pairs).items())),
         "splits": dict(sorted(Counter(p.split for p in pairs).items())),
         "side_effects": sum(1 for p in pairs if (p.model_extra or {}).get("side_effect")),
-        "mean_mask_area": round(float(np.mean([p.mask_area for p in pairs])), 5),
+        "mean_mask_area": round(float(np.mean([p.mask_area for p in pairs])), 5) if pairs else 0.0,
     }
     (tmp / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     # Swap by renames so a kill at any point leaves either the old or the new dataset in place.

@@ -28,12 +28,15 @@ STRENGTH_EDGES = (0.25, 0.5, 0.75)  # perturbation-strength bins of synthetic pa
 
 def pair_groups(pair: EditPair) -> list[str]:
     """The report groups of a pair: ``kind/<edit kind>`` (``kind/side-effect`` too when the edit
-    changed something unintended) and ``strength/<bin>``."""
+    changed something unintended), ``drift/<level>`` (dev benchmark) and ``strength/<bin>``."""
     groups = []
     if pair.edit_type in KIND_NAMES:
         groups.append(f"kind/{KIND_NAMES[pair.edit_type]}")
     if pair.side_effect_mask:
         groups.append("kind/side-effect")
+    drift = (pair.model_extra or {}).get("drift")
+    if drift is not None:
+        groups.append(f"drift/{drift}")
     strength = (pair.model_extra or {}).get("perturb_strength")
     if strength is not None:
         edges = (0.0, *STRENGTH_EDGES, 1.0)

@@ -1,11 +1,15 @@
 """Pixel metrics (IMDL-BenCo conventions): per-image F1/IoU averaged over manipulated images,
-pooled F1/IoU, pixel AUC, and false positives on all-zero truths reported separately."""
+pooled F1/IoU, pixel AUC, boundary F1, and false positives on all-zero truths reported separately."""
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 AUC_BINS = 1000  # scores are quantised to 1/1000: AUC stays streaming (two histograms) and exact at that grain
+BOUNDARY_TOLERANCE = 2  # px: the BF score's match distance (Csurka et al. 2013)
+
+_CROSS = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))  # 4-neighbourhood
 
 
 def mask_counts(pred: np.ndarray, gt: np.ndarray) -> tuple[int, int, int, int]:
@@ -24,6 +28,43 @@ def f1_iou(tp: int, fp: int, fn: int) -> tuple[float, float]:
     return 2 * tp / (2 * tp + fp + fn), tp / (tp + fp + fn)
 
 
+def mask_boundary(mask: np.ndarray) -> np.ndarray:
+    """``(H, W)`` bool: the pixels of ``mask`` with a 4-neighbour outside it.
+
+    The image border is padded with ones so that a mask touching it gets no boundary there (an
+    all-ones mask has none): the frame edge is no edge of the edit."""
+    mask = mask.astype(np.uint8)
+    inner = cv2.erode(mask, _CROSS, borderType=cv2.BORDER_CONSTANT, borderValue=1)
+    return (mask > 0) & (inner == 0)
+
+
+def _matched_share(boundary: np.ndarray, other: np.ndarray, tolerance: float) -> float:
+    """Share of ``boundary`` pixels within ``tolerance`` px (Euclidean) of an ``other`` pixel; both
+    ``(H, W)`` bool, ``other`` non-empty."""
+    # distanceTransform measures the distance to the nearest zero: zero exactly at the other boundary
+    distance = cv2.distanceTransform((~other).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    return float((distance[boundary] <= tolerance).mean())
+
+
+def boundary_f1(pred: np.ndarray, gt: np.ndarray, tolerance: float = BOUNDARY_TOLERANCE) -> float:
+    """Boundary F1 (BF score) of two ``(H, W)`` bool masks: the harmonic mean of the share of predicted
+    boundary pixels within ``tolerance`` px of a truth boundary pixel (precision) and vice versa (recall).
+
+    Both boundaries empty (both masks empty or full) is perfect (1.0); exactly one empty scores 0.0.
+    """
+    pred_edge, gt_edge = mask_boundary(pred), mask_boundary(gt)
+    if not pred_edge.any() or not gt_edge.any():
+        return float(pred_edge.any() == gt_edge.any())
+    # every boundary pixel lies in the union's bounding box, so the distances there are exact; edits are small
+    x, y, w, h = cv2.boundingRect((pred_edge | gt_edge).astype(np.uint8))
+    pred_edge, gt_edge = pred_edge[y:y + h, x:x + w], gt_edge[y:y + h, x:x + w]
+    precision = _matched_share(pred_edge, gt_edge, tolerance)
+    recall = _matched_share(gt_edge, pred_edge, tolerance)
+    if precision + recall == 0:
+        return 0.0
+    return 2 * precision * recall / (precision + recall)
+
+
 def auc_from_histograms(positives: np.ndarray, negatives: np.ndarray) -> float | None:
     """ROC AUC of scores binned into ascending bins (ties count one half); None without both classes."""
     n_pos, n_neg = positives.sum(), negatives.sum()
@@ -36,13 +77,14 @@ def auc_from_histograms(positives: np.ndarray, negatives: np.ndarray) -> float |
 class PixelScores:
     """Streaming accumulator over a benchmark: :meth:`add` one image at a time, :meth:`summary` at the end.
 
-    Manipulated images (non-empty truth) give per-image F1/IoU (averaged), pooled F1/IoU and, when
-    scores are given, the pixel AUC pooled over their pixels; all-zero truths (calibration or authentic pairs) give the
-    false-positive pixel rate and the share of images predicted perfectly empty.
+    Manipulated images (non-empty truth) give per-image F1/IoU and boundary F1 (averaged), pooled F1/IoU
+    and, when scores are given, the pixel AUC pooled over their pixels; all-zero truths (calibration or
+    authentic pairs) give the false-positive pixel rate and the share of images predicted perfectly empty.
     """
 
     def __init__(self) -> None:
         self.per_image: list[tuple[float, float]] = []
+        self.bf1: list[float] = []
         self.pooled = np.zeros(3, np.int64)
         self.clean_fp = self.clean_pixels = self.clean_empty = self.n_clean = 0
         self.auc_pos = np.zeros(AUC_BINS + 1, np.int64)
@@ -51,7 +93,7 @@ class PixelScores:
     def add(self, pred: np.ndarray, gt: np.ndarray, score: np.ndarray | None = None) -> tuple[float, float] | None:
         """One image: ``pred``/``gt`` ``(H, W)`` bool, ``score`` ``(H, W)`` in [0, 1] (for the AUC).
 
-        Returns the image's (F1, IoU), or None for an all-zero truth.
+        Returns the image's (F1, IoU), or None for an all-zero truth; its boundary F1 only enters the summary.
         """
         gt = gt.astype(bool)
         tp, fp, fn, _ = mask_counts(pred, gt)
@@ -63,6 +105,7 @@ class PixelScores:
             return None
         result = f1_iou(tp, fp, fn)
         self.per_image.append(result)
+        self.bf1.append(boundary_f1(pred, gt))
         self.pooled += (tp, fp, fn)
         if score is None:  # a bare mask has no ranking: no AUC
             return result
@@ -75,7 +118,7 @@ class PixelScores:
         out: dict[str, float] = {"n_manipulated": len(self.per_image), "n_clean": self.n_clean}
         if self.per_image:
             f1s, ious = zip(*self.per_image, strict=True)
-            out |= {"f1": float(np.mean(f1s)), "iou": float(np.mean(ious))}
+            out |= {"f1": float(np.mean(f1s)), "iou": float(np.mean(ious)), "bf1": float(np.mean(self.bf1))}
             out |= dict(zip(("f1_pooled", "iou_pooled"), f1_iou(*map(int, self.pooled)), strict=True))
             auc = auc_from_histograms(self.auc_pos, self.auc_neg)
             if auc is not None:

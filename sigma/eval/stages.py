@@ -13,6 +13,7 @@ from sigma.data import storage
 from sigma.eval.benchmarks import find_benchmark, iter_benchmark
 from sigma.eval.evaluate import EvalResult, evaluate
 from sigma.eval.methods import build_method
+from sigma.eval.methods.base import split_method
 from sigma.eval.methods.sigma_model import SigmaMethod
 from sigma.eval.robustness import sweep
 
@@ -29,7 +30,9 @@ class MethodCache:
         if name not in self._built:
             method = build_method(name, model=self.model, threshold=self.cfg.threshold,
                                   batch_size=self.cfg.batch_size)
-            shared = next((m for m in self._built.values() if isinstance(m, SigmaMethod)), None)
+            model = split_method(name)[1] or self.model
+            shared = next((m for n, m in self._built.items()
+                           if isinstance(m, SigmaMethod) and (split_method(n)[1] or self.model) == model), None)
             if isinstance(method, SigmaMethod) and shared is not None:
                 method.model = shared.model
             self._built[name] = method
@@ -43,6 +46,9 @@ def evaluate_methods(cfg: EvaluateParams, benchmarks: list[BenchmarkSpec], metho
     results: dict[str, dict[str, EvalResult]] = {}
     for spec in benchmarks:
         pairs = list(iter_benchmark(spec))
+        if not pairs and spec.optional:
+            console.print(f"[yellow]benchmark {spec.name!r} ({spec.path}) is empty: skipped (optional)")
+            continue
         if not pairs:
             raise ValueError(f"benchmark {spec.name!r} ({spec.loader} at {spec.path}) has no pairs with masks")
         results[spec.name] = {

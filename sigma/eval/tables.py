@@ -1,9 +1,10 @@
 """``sigma tables``: the paper's tables from the DVC-tracked metrics, as Markdown, CSV and LaTeX.
 
-- ``table1``: methods x benchmarks, F1/IoU in %, "Average" the unweighted mean over the benchmarks
-  with manipulated pairs, the best F1 of each column in bold; false positives on all-zero benchmarks
-  in their own columns.
-- ``ablation``: the configured variants in order, F1/IoU per ablation benchmark and their average.
+- ``table1``: methods x benchmarks, F1/IoU/BF (boundary F1) in %, "Average" the unweighted mean over
+  the benchmarks with manipulated pairs, the best F1 of each column in bold; a benchmark with
+  ``drift/<level>`` groups (real-photo dev sets) gets one more column per level, ``<benchmark> (<level>)``,
+  outside the average; false positives on all-zero benchmarks (and drift levels) in their own columns.
+- ``ablation``: the configured variants in order, F1/IoU/BF per ablation benchmark and their average.
 - ``breakdown/<benchmark>``: F1 per edit kind and perturbation strength (the metrics' groups).
 - ``robustness.png``: F1 against degradation strength, one panel per degradation.
 """
@@ -21,44 +22,78 @@ from sigma.data import storage
 from sigma.eval.methods import method_entry
 
 
+SCORES = {"F1": "f1", "IoU": "iou", "BF": "bf1"}  # column suffix -> metrics key, in a cell's order
+DRIFT_ORDER = ("none", "light", "heavy")  # the drift levels' natural order; others follow alphabetically
+
+
 def _pct(value: float | None) -> float:
     return float("nan") if value is None else 100 * value
 
 
+def drift_levels(by_method: dict[str, dict], count: str) -> list[str]:
+    """The ``drift/<level>`` groups of one benchmark where any method has ``count`` (``n_manipulated`` or
+    ``n_clean``) pairs, in :data:`DRIFT_ORDER` then alphabetically."""
+    levels = {g.removeprefix("drift/") for m in by_method.values() for g, gm in m.get("groups", {}).items()
+              if g.startswith("drift/") and gm.get(count)}
+    return sorted(levels, key=lambda lv: (DRIFT_ORDER.index(lv), "") if lv in DRIFT_ORDER else (len(DRIFT_ORDER), lv))
+
+
+def _columns(bench: str, by_method: dict[str, dict], count: str) -> list[tuple[str, str | None]]:
+    """``(column name, group)``: the benchmark as a whole (group None), then each of its drift levels."""
+    return [(bench, None)] + [(f"{bench} ({lv})", f"drift/{lv}") for lv in drift_levels(by_method, count)]
+
+
+def _metric(by_method: dict[str, dict], row: str, group: str | None, key: str) -> float:
+    metrics = by_method.get(row, {})
+    if group is not None:
+        metrics = metrics.get("groups", {}).get(group, {})
+    return _pct(metrics.get(key))
+
+
 def score_frame(results: dict[str, dict[str, dict]], rows: list[str], titles: dict[str, str]) -> pd.DataFrame:
-    """``results[benchmark][row]`` metrics -> one row per ``rows`` entry: ``<bench> F1``/``IoU`` (%),
-    ``Average F1``/``IoU`` over benchmarks with manipulated pairs, ``<bench> FP%`` for all-zero ones."""
+    """``results[benchmark][row]`` metrics -> one row per ``rows`` entry: ``<bench> F1``/``IoU``/``BF`` (%)
+    and the same per drift level (``<bench> (<level>) F1``...), ``Average F1``/``IoU``/``BF`` over the
+    benchmarks with manipulated pairs (not their drift levels: each pair would count twice), ``<bench> FP%``
+    (and ``<bench> (<level>) FP%``) for all-zero pairs."""
     manipulated = [b for b, r in results.items() if any(m.get("n_manipulated") for m in r.values())]
     clean = [b for b, r in results.items() if any(m.get("n_clean") for m in r.values())]
     frame = pd.DataFrame(index=[titles.get(r, r) for r in rows])
     for bench in manipulated:
-        frame[f"{bench} F1"] = [_pct(results[bench].get(r, {}).get("f1")) for r in rows]
-        frame[f"{bench} IoU"] = [_pct(results[bench].get(r, {}).get("iou")) for r in rows]
+        for name, group in _columns(bench, results[bench], "n_manipulated"):
+            for suffix, key in SCORES.items():
+                frame[f"{name} {suffix}"] = [_metric(results[bench], r, group, key) for r in rows]
     if manipulated:
-        frame["Average F1"] = frame[[f"{b} F1" for b in manipulated]].mean(axis=1, skipna=False)
-        frame["Average IoU"] = frame[[f"{b} IoU" for b in manipulated]].mean(axis=1, skipna=False)
+        for suffix in SCORES:
+            frame[f"Average {suffix}"] = frame[[f"{b} {suffix}" for b in manipulated]].mean(axis=1, skipna=False)
     for bench in clean:
-        frame[f"{bench} FP%"] = [_pct(results[bench].get(r, {}).get("clean_fp_rate")) for r in rows]
+        for name, group in _columns(bench, results[bench], "n_clean"):
+            frame[f"{name} FP%"] = [_metric(results[bench], r, group, "clean_fp_rate") for r in rows]
     return frame
 
 
+def _fmt(value: float) -> str:
+    return f"{value:.2f}" if np.isfinite(value) else "–"
+
+
 def to_markdown(frame: pd.DataFrame) -> str:
-    """F1/IoU columns merged into ``F1/IoU`` cells; the best F1 per column (lowest FP%) in bold."""
-    cells = pd.DataFrame(index=frame.index)
+    """``<name> F1``/``IoU``/``BF`` columns merged into ``F1/IoU/BF`` cells (an absent value, e.g. BF in an old
+    metrics file, shows "–"); the best F1 per column (lowest FP%) in bold."""
+    merged = {f"{c.removesuffix(' F1')} {s}" for c in frame.columns if c.endswith(" F1") for s in SCORES}
+    cells, header = pd.DataFrame(index=frame.index), {}
     for column in frame.columns:
-        if column.endswith(" IoU"):
-            continue
         name = column.removesuffix(" F1")
+        if name != column:
+            parts = [s for s in SCORES if f"{name} {s}" in frame.columns]
+            header[name] = f"{name} ({'/'.join(parts)} %)"
+            table = frame[[f"{name} {s}" for s in parts]].to_numpy()
+            text = ["/".join(map(_fmt, row)) if np.isfinite(row[0]) else "–" for row in table]
+        elif column in merged:  # the IoU or BF of an F1 column: in that column's cells
+            continue
+        else:
+            text = [_fmt(v) for v in frame[column]]
         values = frame[column]
         best = values.min() if column.endswith("FP%") else values.max()
-        text = [f"{v:.2f}" if np.isfinite(v) else "–" for v in values]
-        if f"{name} IoU" in frame.columns:
-            ious = frame[f"{name} IoU"]
-            text = [f"{t}/{iou:.2f}" if np.isfinite(iou) else t for t, iou in zip(text, ious, strict=True)]
-        cells[name if column.endswith(" F1") else column] = [
-            f"**{t}**" if np.isfinite(v) and v == best else t for t, v in zip(text, values, strict=True)]
-    header = {c: f"{c} (F1/IoU %)" if f"{c} IoU" in frame.columns else f"{c} (F1 %)" if f"{c} F1" in frame.columns
-              else c for c in cells.columns}
+        cells[name] = [f"**{t}**" if np.isfinite(v) and v == best else t for t, v in zip(text, values, strict=True)]
     return cells.rename(columns=header).to_markdown() + "\n"
 
 

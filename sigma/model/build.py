@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sigma.config import BackboneParams, GrounderParams, ModelParams, ParserParams
+from sigma.config import BackboneParams, GrounderParams, ModelParams, ParserParams, RefineParams
 from sigma.model.backbones import build_backbone
 from sigma.model.bcmr import CrossModalRefinement
 from sigma.model.decoder import FPNMaskDecoder
@@ -10,6 +10,7 @@ from sigma.model.difference import DifferenceBranch
 from sigma.model.grounding import build_grounder
 from sigma.model.intent import IntentEncoder
 from sigma.model.parsing import build_parser
+from sigma.model.refine import FullResolutionRefiner
 from sigma.model.sigma import SigmaAnnotator
 
 PRESETS: dict[str, ModelParams] = {
@@ -19,6 +20,7 @@ PRESETS: dict[str, ModelParams] = {
     "sigma_paper": ModelParams(
         backbone=BackboneParams(name="dinov2_vitb14", input_size=518, chunk=None),
         dim=256, heads=8, ffn_ratio=4.0, decoder_dim=32, decoder_stride=1,
+        refine=RefineParams(dim=32, max_side=1024),  # DINOv2 has no early maps: pixels and context only
         grounder=GrounderParams(name="langsam"),
     ),
 }
@@ -40,4 +42,6 @@ def build_sigma(config: ModelParams, parser: ParserParams | None = None, pretrai
         grounder=build_grounder(config.grounder, backbone, pretrained=use_pretrained, load_head=load_grounder),
         parser=build_parser(parser or ParserParams()),
         config=config,
+        refiner=FullResolutionRefiner(backbone.skip_channels, config.refine.dim, config.refine.blocks)
+        if config.refine.enabled else None,
     )

@@ -74,12 +74,20 @@ def read_metadata(path: str | Path) -> dict[str, str]:
     return meta
 
 
+def legacy_model_config(config: dict) -> dict:
+    """Checkpoints written before the full-resolution refinement (no ``refine`` key; registered
+    champions among them) squashed their input and had no refiner: load them as they were."""
+    if "refine" not in config:
+        return {**config, "geometry": "squash", "refine": {"enabled": False}}
+    return config
+
+
 def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> SigmaAnnotator:
     """Rebuild the model its header describes and load the weights (strictly)."""
     from safetensors.torch import load_file
 
     meta = read_metadata(path)
-    config = ModelParams.model_validate_json(meta["model"])
+    config = ModelParams.model_validate(legacy_model_config(json.loads(meta["model"])))
     parser = ParserParams.model_validate_json(meta["parser"])
     included = json.loads(meta["include_pretrained"])
     model = build_sigma(config, parser, pretrained=not included, load_grounder=False)

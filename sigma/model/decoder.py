@@ -15,7 +15,7 @@ class FPNMaskDecoder(nn.Module):
     """Levels (shallow -> deep) ``(B, C, h, w)`` pooled to grid, grid/2, grid/4; top-down sum;
     the finest map and ``Z`` fused (1x1) and upsampled to ``input / stride``; residual conv blocks; 1x1 head.
 
-    Returns ``(B, 2, H, W)`` logits at the requested output size.
+    Returns ``(B, 2, H/stride, W/stride)`` logits, or at ``out_size`` when given.
     """
 
     def __init__(self, dim: int, decoder_dim: int, n_levels: int = 3, stride: int = 1, n_blocks: int = 2):
@@ -32,14 +32,20 @@ class FPNMaskDecoder(nn.Module):
         """Shallowest at the grid, each deeper level halved (at least 1 cell)."""
         return [(max(1, round(grid[0] / 2**i)), max(1, round(grid[1] / 2**i))) for i in range(n_levels)]
 
-    def forward(self, levels: list[torch.Tensor], z: torch.Tensor, out_size: tuple[int, int]) -> torch.Tensor:
+    def work_size(self, input_size: tuple[int, int]) -> tuple[int, int]:
+        """Where the residual blocks run for an input of ``input_size``: ``input / stride``."""
+        return max(1, input_size[0] // self.stride), max(1, input_size[1] // self.stride)
+
+    def forward(self, levels: list[torch.Tensor], z: torch.Tensor, input_size: tuple[int, int],
+                out_size: tuple[int, int] | None = None) -> torch.Tensor:
+        """Logits at ``out_size``, or where the blocks ran (``input_size / stride``) when None."""
         sizes = self.pyramid_sizes(tuple(z.shape[-2:]), len(levels))
         p = None
         for level, lateral, size in reversed(list(zip(levels, self.lateral, sizes, strict=True))):
             lat = lateral(resample(level, size))
             p = lat if p is None else lat + F.interpolate(p, size=size, mode="bilinear", align_corners=False)
         p = self.smooth(p)
-        work = (max(1, out_size[0] // self.stride), max(1, out_size[1] // self.stride))
+        work = self.work_size(input_size)
         # The fuse's 1x1 conv commutes with bilinear upsampling (both linear, interpolation weights sum
         # to 1), so it runs on the token grid: upsampling dim + decoder_dim channels to full resolution
         # would cost (B, dim, H, W) memory, which at 518² overflows int32 indexing from batch 32.
@@ -47,6 +53,6 @@ class FPNMaskDecoder(nn.Module):
         fused = conv(torch.cat([resample(p, tuple(z.shape[-2:])), z], dim=1))
         x = self.blocks(act(norm(F.interpolate(fused, size=work, mode="bilinear", align_corners=False))))
         logits = self.head(x)
-        if tuple(logits.shape[-2:]) != tuple(out_size):
+        if out_size is not None and tuple(logits.shape[-2:]) != tuple(out_size):
             logits = F.interpolate(logits, size=out_size, mode="bilinear", align_corners=False)
         return logits

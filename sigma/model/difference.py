@@ -36,6 +36,17 @@ class MultiScaleDifference(nn.Module):
         return torch.stack(levels, dim=1)
 
 
+    def change_vectors(self, feats_o: list[torch.Tensor], feats_e: list[torch.Tensor]) -> torch.Tensor:
+        """The ``|f_o - f_e|`` part of each level's projection alone: ``(B, L, h*w, dim)``, the
+        difference vectors that ``L_dis`` compares (free of ``f_o``, ``f_e`` and position codes)."""
+        vectors = []
+        for proj, f_o, f_e in zip(self.proj, feats_o, feats_e, strict=True):
+            c = f_o.shape[1]
+            change = (F.normalize(f_o, dim=1) - F.normalize(f_e, dim=1)).abs()
+            vectors.append(map_to_tokens(F.conv2d(change, proj.weight[:, :c])))
+        return torch.stack(vectors, dim=1)
+
+
 class DifferenceRefinementBlock(nn.Module):
     """DRB: self-attention within a level, cross-attention to the other levels, GELU FFN.
 

@@ -14,9 +14,16 @@ def intent_map(action: str | None, a_o: torch.Tensor | None, a_e: torch.Tensor |
 
     ``a_o``/``a_e``: ``(h, w)`` in [0, 1], or ``None`` when the concept is empty or was not found
     (then the uniform ``eps``). add -> ``A_e``; remove -> ``A_o``; replace / attribute_change ->
-    ``A_o * A_e``; global or no action -> ``eps`` everywhere. Returns ``(h, w)`` = ``grid``.
+    ``A_o * A_e``, or the one found when the other was not (our choice: the paper's product with
+    ``eps`` would erase a found object whenever "a dark dog" is not detected); global -> the whole
+    image (the truth of a global edit is the whole image); no action -> ``eps`` everywhere.
+    Returns ``(h, w)`` = ``grid``.
     """
     uniform = torch.full(grid, eps)
+    if action == "global":
+        return torch.ones(grid)
+    if action in ("replace", "attribute_change") and (a_o is None) != (a_e is None):
+        return a_o if a_e is None else a_e
     a_o = uniform if a_o is None else a_o
     a_e = uniform if a_e is None else a_e
     if action == "add":

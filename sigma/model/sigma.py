@@ -19,10 +19,12 @@ from sigma.model.bcmr import CrossModalRefinement
 from sigma.model.blocks import resample, tokens_to_map
 from sigma.model.decoder import FPNMaskDecoder
 from sigma.model.difference import DifferenceBranch, levels_to_maps
+from sigma.model.geometry import capped_size, crop_resize, letterbox
 from sigma.model.grounding.base import Grounder
 from sigma.model.intent import IntentEncoder
 from sigma.model.parsing.base import ParsedInstruction
 from sigma.model.prior import IntentPrior
+from sigma.model.refine import FullResolutionRefiner
 
 
 class SigmaAnnotator(nn.Module):
@@ -34,13 +36,14 @@ class SigmaAnnotator(nn.Module):
 
     def __init__(self, backbone: Backbone, difference: DifferenceBranch, intent_encoder: IntentEncoder,
                  refinement: CrossModalRefinement, decoder: FPNMaskDecoder, grounder: Grounder, parser: Any,
-                 config: ModelParams):
+                 config: ModelParams, refiner: FullResolutionRefiner | None = None):
         super().__init__()
         self.backbone = backbone
         self.difference = difference
         self.intent_encoder = intent_encoder
         self.refinement = refinement
         self.decoder = decoder
+        self.refiner = refiner
         self.grounder = grounder.requires_grad_(False)  # trained in its own stage, frozen here
         self.config = config
         self.prior = IntentPrior(parser, grounder, config.eps, config.grounder.cache_size)
@@ -52,34 +55,81 @@ class SigmaAnnotator(nn.Module):
     def grid(self) -> tuple[int, int]:
         return self.backbone.grid()
 
-    def backbone_features(self, original: torch.Tensor, edited: torch.Tensor) -> tuple[list, list]:
-        """One frozen pass over both images: two lists of L maps ``(B, C_l, h, w)``."""
+    def backbone_pass(self, original: torch.Tensor, edited: torch.Tensor) -> tuple[tuple[list, list], tuple[list, list]]:
+        """One frozen pass over both images: ``(f_o, f_e)``, two lists of L maps ``(B, C_l, h, w)``
+        on the grid, and ``(s_o, s_e)``, their early skip maps at native strides (maybe empty)."""
         with torch.no_grad():
-            feats = self.backbone(torch.cat([original, edited]))
+            feats, skips = self.backbone(torch.cat([original, edited]), with_skips=True)
         b = original.shape[0]
-        return [f[:b] for f in feats], [f[b:] for f in feats]
+        return ([f[:b] for f in feats], [f[b:] for f in feats]), ([s[:b] for s in skips], [s[b:] for s in skips])
 
-    def forward_features(self, original: torch.Tensor, edited: torch.Tensor, intent: torch.Tensor,
-                         features: tuple[list, list] | None = None) -> dict:
-        """Everything training needs: ``levels`` (B, L, N, C) refined differences, ``e_v``, ``e_i``,
-        ``z`` (B, N, C) and ``logits`` (B, 2, H, W). ``features``: precomputed :meth:`backbone_features`."""
+    def backbone_features(self, original: torch.Tensor, edited: torch.Tensor) -> tuple[list, list]:
+        """``(f_o, f_e)`` of :meth:`backbone_pass`."""
+        return self.backbone_pass(original, edited)[0]
+
+    def coarse_features(self, original: torch.Tensor, edited: torch.Tensor, intent: torch.Tensor,
+                        features: tuple[list, list] | None = None) -> dict:
+        """The paper's model on the backbone input: ``levels`` (B, L, N, C) refined differences,
+        ``changes`` (B, L, N, C) their ``|f_o - f_e|`` projections, ``e_v``, ``e_i``, ``z`` (B, N, C)
+        and ``coarse`` (B, 2, H/s, W/s) decoder logits."""
         f_o, f_e = features or self.backbone_features(original, edited)
         grid = tuple(f_o[0].shape[-2:])
         levels, e_v = self.difference(f_o, f_e)
+        changes = self.difference.msdb.change_vectors(f_o, f_e)
         e_i = self.intent_encoder(resample(intent.to(e_v.dtype), grid))
         e_v, e_i, z = self.refinement(e_v, e_i)
-        logits = self.decoder(levels_to_maps(levels, grid), tokens_to_map(z, grid), tuple(original.shape[-2:]))
-        return {"levels": levels, "e_v": e_v, "e_i": e_i, "z": z, "logits": logits}
+        coarse = self.decoder(levels_to_maps(levels, grid), tokens_to_map(z, grid), tuple(original.shape[-2:]))
+        return {"levels": levels, "changes": changes, "e_v": e_v, "e_i": e_i, "z": z, "coarse": coarse}
 
-    def forward(self, original: torch.Tensor, edited: torch.Tensor, intent: torch.Tensor) -> torch.Tensor:
+    def refine(self, coarse: torch.Tensor, pixels: tuple[torch.Tensor, torch.Tensor], skips=((), ()),
+               covered: tuple[float, float] = (1.0, 1.0)) -> torch.Tensor:
+        """Coarse logits (covering the ``covered`` share of their map) -> logits ``(B, 2, H, W)`` at
+        the size of ``pixels`` (both images ``(B, 3, H, W)``), refined there when the model has a refiner."""
+        size = tuple(pixels[0].shape[-2:])
+        logits = crop_resize(coarse, covered, size)
+        if self.refiner is None:
+            return logits
+        return self.refiner(logits, *pixels, tuple([crop_resize(s, covered, tuple(s.shape[-2:])) if covered != (1.0, 1.0)
+                                                    else s for s in side] for side in skips))
+
+    def forward_features(self, original: torch.Tensor, edited: torch.Tensor, intent: torch.Tensor,
+                         features: tuple[list, list] | None = None,
+                         pixels: tuple[torch.Tensor, torch.Tensor] | None = None) -> dict:
+        """:meth:`coarse_features` plus ``logits`` (B, 2, H, W) at the resolution of ``pixels``
+        (both images at the output resolution, the same field of view; default: the inputs)."""
+        if features is None:
+            features, skips = self.backbone_pass(original, edited)
+        else:
+            skips = ((), ())
+        out = self.coarse_features(original, edited, intent, features)
+        out["logits"] = self.refine(out["coarse"], pixels or (original, edited), skips)
+        return out
+
+    def forward(self, original: torch.Tensor, edited: torch.Tensor, intent: torch.Tensor,
+                pixels: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
         """``original``/``edited`` ``(B, 3, H, W)`` in [0, 1], ``intent`` ``(B, 1, h', w')`` ->
-        logits ``(B, 2, H, W)``: channel 0 the edit, channel 1 intended (vs side-effect)."""
-        return self.forward_features(original, edited, intent)["logits"]
+        logits ``(B, 2, H', W')``, at the size of ``pixels`` (default ``H, W``): channel 0 the
+        edit, channel 1 intended (vs side-effect)."""
+        return self.forward_features(original, edited, intent, pixels=pixels)["logits"]
 
-    def prepare(self, images: Sequence[np.ndarray]) -> torch.Tensor:
-        """``(H, W, 3)`` uint8 arrays -> ``(B, 3, S, S)`` float in [0, 1] at the model's input size."""
+    def prepare(self, images: Sequence[np.ndarray]) -> tuple[torch.Tensor, list[tuple[float, float]]]:
+        """``(H, W, 3)`` uint8 arrays -> ``(B, 3, S, S)`` float in [0, 1] at the model's input size,
+        and the share of it each image covers (letterbox; all of it when squashed)."""
         device = next(self.parameters()).device
-        return resized([to_tensor(im) for im in images], (self.input_size,) * 2).clamp_(0, 1).to(device)
+        tensors = [to_tensor(im).to(device) for im in images]
+        if self.config.geometry == "squash":
+            return resized(tensors, (self.input_size,) * 2).clamp_(0, 1), [(1.0, 1.0)] * len(images)
+        batch, covered = letterbox(tensors, self.input_size)
+        return batch.clamp_(0, 1), covered
+
+    def pair_pixels(self, original: np.ndarray, edited: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        """Both images ``(1, 3, h, w)`` at the refinement resolution (the pair's, capped)."""
+        device = next(self.parameters()).device
+        size = capped_size(original.shape[:2], self.config.refine.max_side)
+        o, e = (to_tensor(im).to(device)[None] for im in (original, edited))
+        if tuple(size) == tuple(original.shape[:2]):
+            return o, e
+        return resized([o[0], e[0]], size).split(1)
 
     @torch.no_grad()
     def iter_outputs(self, pairs: Iterable, batch_size: int = 8, use_instruction: bool = True
@@ -98,18 +148,25 @@ class SigmaAnnotator(nn.Module):
                 for original, edited, _ in chunk:
                     if original.shape != edited.shape:
                         raise ValueError(f"size mismatch: original {original.shape[:2]}, edited {edited.shape[:2]}")
-                o, e = self.prepare([c[0] for c in chunk]), self.prepare([c[1] for c in chunk])
-                features = self.backbone_features(o, e)  # one backbone pass serves the grounder too
+                (o, covered), (e, _) = self.prepare([c[0] for c in chunk]), self.prepare([c[1] for c in chunk])
+                features, skips = self.backbone_pass(o, e)  # one backbone pass serves the grounder too
                 shared = features if getattr(self.grounder, "backbone", None) is self.backbone else None
                 intent, parsed = self.prior(o, e, [c[2] for c in chunk], self.grid(), shared)
                 if not use_instruction:
                     intent = torch.full_like(intent, self.config.eps)
-                logits = self.forward_features(o, e, intent, features)["logits"]
-                for (original, _, _), lg, im, p in zip(chunk, logits, intent, parsed, strict=True):
-                    full_logits, full_intent = (
-                        F.interpolate(x[None].float(), size=original.shape[:2], mode="bilinear",
-                                      align_corners=False)[0] for x in (lg, im))
-                    yield full_logits, full_intent[0], p
+                coarse = self.coarse_features(o, e, intent, features)["coarse"]
+                for i, (original, edited, _) in enumerate(chunk):
+                    if self.refiner is None:
+                        logits = crop_resize(coarse[i:i + 1], covered[i], original.shape[:2])[0].float()
+                    else:
+                        pair_skips = tuple([s[i:i + 1] for s in side] for side in skips)
+                        logits = self.refine(coarse[i:i + 1], self.pair_pixels(original, edited), pair_skips,
+                                             covered[i])[0].float()
+                    if tuple(logits.shape[-2:]) != original.shape[:2]:  # refined below the pair's size
+                        logits = F.interpolate(logits[None], size=original.shape[:2], mode="bilinear",
+                                               align_corners=False)[0]
+                    full_intent = crop_resize(intent[i:i + 1].float(), covered[i], original.shape[:2])[0, 0]
+                    yield logits, full_intent, parsed[i]
         finally:
             self.train(was_training)
 

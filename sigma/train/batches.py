@@ -14,11 +14,9 @@ import torch.nn.functional as F
 from torch.utils.data import Dataset, Sampler
 from torchvision.transforms.v2 import functional as TF
 
+from sigma.config import IntentCorruptionParams, TrainParams
 from sigma.data.dataset import EditPairDataset, collate_pairs, resized
 from sigma.model.sigma import SigmaAnnotator
-
-SPATIAL = ("original", "edited", "mask", "side_effect", "intent")
-
 
 class EpochSampler(Sampler[int]):
     """A permutation per epoch from ``(seed, epoch)``; :meth:`set_epoch` before each epoch."""
@@ -51,17 +49,51 @@ def precompute_intents(model: SigmaAnnotator, dataset: EditPairDataset, batch_si
     return intents
 
 
-class TrainPairs(Dataset):
-    """Items of an :class:`EditPairDataset` plus ``intent`` ``(1, H, W)``, cut to ``crop`` x ``crop``.
+def corrupt_intent(intent: torch.Tensor, rng: np.random.Generator, rates: IntentCorruptionParams,
+                   eps: float) -> tuple[torch.Tensor, list[str]]:
+    """``(1, h, w)`` intent map -> the map with each corruption of ``rates`` applied with its
+    probability (drop ends it: nothing is left to corrupt); also the names of those applied."""
+    applied = []
+    if rng.random() < rates.drop:
+        return torch.full_like(intent, eps), ["drop"]
+    h, w = intent.shape[-2:]
+    if rng.random() < rates.shift:
+        dy, dx = (int(v) for v in rng.integers(-max(1, h // 4), max(1, h // 4) + 1, 2))
+        intent = torch.roll(intent, (dy, dx), dims=(-2, -1))
+        applied.append("shift")
+    if rng.random() < rates.dilate:
+        radius = int(rng.integers(1, max(2, min(h, w) // 8) + 1))
+        intent = F.max_pool2d(intent[None], 2 * radius + 1, stride=1, padding=radius)[0]
+        applied.append("dilate")
+    if rng.random() < rates.false_blob:
+        cy, cx = rng.uniform(0, h), rng.uniform(0, w)
+        r = rng.uniform(0.05, 0.2) * max(h, w)
+        ys, xs = torch.meshgrid(torch.arange(h), torch.arange(w), indexing="ij")
+        blob = torch.exp(-((ys - cy) ** 2 + (xs - cx) ** 2) / (2 * r**2)).to(intent)
+        intent = torch.maximum(intent, blob[None])
+        applied.append("false_blob")
+    return intent, applied
 
-    ``train=True``: random resized crop (side scale in [min_scale, 1]) and horizontal flip, both
-    images, masks and intent alike; ``train=False``: the whole image resized.
+
+class TrainPairs(Dataset):
+    """Items of an :class:`EditPairDataset` plus ``intent``, cut to the geometry inference uses.
+
+    Inference refines at the pair's resolution capped at ``max_side`` and runs the backbone at
+    ``input_scale`` (= input size / max_side) of that. So a training item is one square window of
+    ``crop`` pixels at refinement resolution (scaled down by ``zoom in [min_scale, 1]`` as
+    augmentation) given twice: ``pixels_original``/``pixels_edited``/``mask``/``side_effect``
+    ``(C, crop, crop)`` for the refiner and the loss, ``original``/``edited``/``intent``
+    ``(C, c, c)`` with ``c = crop * input_scale`` for the backbone. Both views flip together.
     """
 
     def __init__(self, pairs: EditPairDataset, intents: dict[str, torch.Tensor], crop: int, min_scale: float,
-                 seed: int, train: bool = True):
+                 seed: int, input_scale: float = 1.0, max_side: int | None = None,
+                 corruption: IntentCorruptionParams | None = None, eps: float = 0.001):
         self.pairs, self.intents, self.crop, self.min_scale = pairs, intents, crop, min_scale
-        self.seed, self.train, self.epoch = seed, train, 0
+        self.corruption, self.eps = corruption, eps
+        self.seed, self.epoch = seed, 0
+        self.input_crop = max(16, round(crop * input_scale))
+        self.max_side = max_side
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -69,27 +101,52 @@ class TrainPairs(Dataset):
     def __len__(self) -> int:
         return len(self.pairs)
 
+    def window(self, h: int, w: int, rng: np.random.Generator) -> tuple[int, int, int]:
+        """``(top, left, side)`` of a square window holding ``crop`` refinement pixels times the zoom."""
+        per_pixel = max(1.0, max(h, w) / self.max_side) if self.max_side else 1.0  # image px per refined px
+        side = min(h, w, max(1, round(self.crop * per_pixel * rng.uniform(self.min_scale, 1.0))))
+        return int(rng.integers(0, h - side + 1)), int(rng.integers(0, w - side + 1)), side
+
     def __getitem__(self, index: int) -> dict:
         item = dict(self.pairs[index])
         h, w = item["original"].shape[-2:]
-        item["intent"] = F.interpolate(self.intents[item["id"]][None], size=(h, w), mode="bilinear")[0]
-        size = [self.crop, self.crop]
-        if not self.train:
-            for key in SPATIAL:
-                item[key] = TF.resize(item[key], size, antialias=True)
-            return item
         rng = np.random.default_rng([self.seed, self.epoch, index])
-        scale = rng.uniform(self.min_scale, 1.0)
-        ch, cw = max(1, round(h * scale)), max(1, round(w * scale))
-        top, left = int(rng.integers(0, h - ch + 1)), int(rng.integers(0, w - cw + 1))
+        intent = self.intents[item["id"]]
+        if self.corruption is not None:
+            intent, _ = corrupt_intent(intent, rng, self.corruption, self.eps)
+        item["intent"] = F.interpolate(intent[None], size=(h, w), mode="bilinear")[0]
+        top, left, side = self.window(h, w, rng)
         flip = rng.random() < 0.5
-        for key in SPATIAL:
-            x = TF.resized_crop(item[key], top, left, ch, cw, size, antialias=True)
-            item[key] = TF.horizontal_flip(x) if flip else x
+
+        def view(x: torch.Tensor, size: int) -> torch.Tensor:
+            x = TF.resized_crop(x, top, left, side, side, [size, size], antialias=True)
+            return TF.horizontal_flip(x) if flip else x
+
+        for key in ("original", "edited"):
+            item[f"pixels_{key}"] = view(item[key], self.crop)
+        for key in ("mask", "side_effect"):
+            item[key] = view(item[key], self.crop)
+        for key in ("original", "edited", "intent"):
+            item[key] = view(item[key], self.input_crop)
         return item
+
+
+def train_pairs(model: SigmaAnnotator, pairs: EditPairDataset, cfg: TrainParams) -> TrainPairs:
+    """:class:`TrainPairs` of ``cfg`` in ``model``'s inference geometry (its input size and
+    refinement cap), intent maps corrupted at ``cfg.intent_corruption``'s rates."""
+    max_side = model.config.refine.max_side
+    return TrainPairs(pairs, precompute_intents(model, pairs), cfg.crop_size, cfg.min_crop_scale, cfg.seed,
+                      input_scale=model.input_size / max_side, max_side=max_side,
+                      corruption=cfg.intent_corruption, eps=model.config.eps)
 
 
 def collate(items: list[dict]) -> dict:
     batch = collate_pairs(items)
-    batch["intent"] = torch.stack(batch["intent"])
+    for key in ("intent", "pixels_original", "pixels_edited"):
+        batch[key] = torch.stack(batch[key])
     return batch
+
+
+def pixels(batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
+    """The full-resolution view of a batch: ``(pixels_original, pixels_edited)``."""
+    return batch["pixels_original"], batch["pixels_edited"]

@@ -15,7 +15,7 @@ from transformers import get_cosine_schedule_with_warmup
 
 from sigma.config import TrainParams, ValidateParams
 from sigma.data.dataset import EditPairDataset
-from sigma.train.batches import EpochSampler, TrainPairs, collate, precompute_intents
+from sigma.train.batches import EpochSampler, TrainPairs, collate, train_pairs
 
 STATE_DIR = "state"  # under the stage's out folder: the resumable accelerate state
 CHECKPOINT = "sigma.safetensors"
@@ -67,7 +67,7 @@ def train_loader(model, dataset: str, split: str, cfg: TrainParams) -> tuple[Dat
     pairs = EditPairDataset(dataset, split=split)
     if not len(pairs):
         raise ValueError(f"{dataset} has no {split!r} pairs: run `dvc repro` for the data stages first")
-    items = TrainPairs(pairs, precompute_intents(model, pairs), cfg.crop_size, cfg.min_crop_scale, cfg.seed)
+    items = train_pairs(model, pairs, cfg)
     sampler = EpochSampler(len(items), cfg.seed)
     loader = DataLoader(items, batch_size=cfg.batch_size, sampler=sampler, collate_fn=collate, drop_last=True)
     if not len(loader):

@@ -5,48 +5,27 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from torch.utils.data import DataLoader
 
 from sigma.config import Params
 from sigma.data.dataset import EditPairDataset
 from sigma.data.storage import write_json_atomic
 from sigma.eval.heldout import score_split
-from sigma.eval.metrics import summarise
 from sigma.model.build import build_sigma
 from sigma.model.checkpoint import save_checkpoint
 from sigma.train import loop
-from sigma.train.batches import TrainPairs, collate, precompute_intents
+from sigma.train.batches import pixels
 from sigma.train.losses import attribution_loss, seg_loss
 
 INPAINT, EDIT, CALIB = "data/synth/inpaint", "data/synth/edit", "data/synth/calib"
 
 
 def supervised_terms(model, batch: dict, attribution_weight: float) -> tuple[torch.Tensor, dict[str, float]]:
-    """``L_seg`` on the edit channel plus the attribution loss where the side-effect split is known."""
-    logits = model(batch["original"], batch["edited"], batch["intent"])
+    """``L_seg`` on the edit channel plus the attribution loss where the side-effect split is known;
+    logits at the batch's full-resolution view (the refiner is trained here)."""
+    logits = model(batch["original"], batch["edited"], batch["intent"], pixels=pixels(batch))
     seg = seg_loss(logits[:, :1], batch["mask"])
     attr = attribution_loss(logits[:, 1:], batch["mask"], batch["side_effect"], batch["knows_side_effect"])
     return seg + attribution_weight * attr, {"seg": seg.item(), "attribution": attr.item()}
-
-
-@torch.no_grad()
-def validate(model, loader: DataLoader, threshold: float) -> dict[str, float]:
-    """F1/IoU on whole (resized) validation pairs."""
-    model.eval()
-    preds, gts = [], []
-    for batch in loader:
-        prob = torch.sigmoid(model(batch["original"], batch["edited"], batch["intent"])[:, 0])
-        preds += list((prob > threshold).cpu().numpy())
-        gts += list((batch["mask"][:, 0] > 0.5).cpu().numpy())
-    return summarise(preds, gts)
-
-
-def val_loader(model, dataset: str, split: str, crop: int, batch_size: int) -> DataLoader | None:
-    pairs = EditPairDataset(dataset, split=split)
-    if not len(pairs):
-        return None
-    items = TrainPairs(pairs, precompute_intents(model, pairs), crop, 1.0, 0, train=False)
-    return DataLoader(items, batch_size=batch_size, collate_fn=collate)
 
 
 def held_out_scores(model, split: str = "test") -> dict[str, dict]:
@@ -72,13 +51,13 @@ def train_stage1(params: Params, resume: bool = False, track: bool = True, metri
     acc = loop.accelerator(cfg)
     model = build_sigma(params.model, params.parse)
     loader, sampler, items = loop.train_loader(model, INPAINT, "train", cfg)
-    val = val_loader(model, INPAINT, "val", cfg.crop_size, cfg.batch_size)
+    has_val = len(EditPairDataset(INPAINT, split="val")) > 0
     opt, schedule = loop.optimiser(model, cfg, cfg.epochs * len(loader))
     history: list[dict] = []
 
     def on_epoch_end(m, epoch: int, step: int) -> None:
-        if val is not None:
-            scores = validate(m, val, params.model.threshold) | {"epoch": epoch}
+        if has_val:  # whole pairs through the annotator: the inference setting
+            scores = score_split(m, INPAINT, "val") | {"epoch": epoch}
             history.append(scores)
             log_epoch("val")(scores, step)
 

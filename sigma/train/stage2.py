@@ -3,7 +3,7 @@
 Per step: ``L_seg`` on an inpainting batch; on an ``edit`` batch (its masks are never read) the
 EMA teacher's confident pseudo-labels (``L_pl``); VAE round-trip copies of the originals as
 all-zero pairs (``L_calib``); and the edit-noise disentanglement hinge (``L_dis``) between the
-refined difference vectors of the edit pair and of the round-trip pair.
+|f_o - f_e| difference vectors of the edit pair and of the round-trip pair.
 """
 
 from __future__ import annotations
@@ -16,14 +16,14 @@ import torch.nn.functional as F
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from sigma.config import Params, Stage2Params
-from sigma.data.dataset import EditPairDataset
+from sigma.data.dataset import EditPairDataset, resized
 from sigma.data.storage import write_json_atomic
 from sigma.data.vae import load_vae, round_trip
 from sigma.eval.heldout import score_round_trips
 from sigma.model.blocks import resample
 from sigma.model.checkpoint import load_checkpoint, save_checkpoint
 from sigma.train import loop
-from sigma.train.batches import TrainPairs, collate, precompute_intents
+from sigma.train.batches import TrainPairs, collate, pixels, train_pairs
 from sigma.train.stage1 import EDIT, INPAINT, held_out_scores, log_epoch, supervised_terms
 
 
@@ -66,16 +66,19 @@ class Stage2Step:
     def __call__(self, model, batch: dict, step: int) -> tuple[torch.Tensor, dict[str, float]]:
         cfg, w = self.cfg, self.cfg.loss_weights
         o, e, intent = batch["original"], batch["edited"], batch["intent"]
+        po, pe = pixels(batch)
         b = o.shape[0]
         gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)
         sigma = torch.rand(b, generator=gen) * cfg.sigma_max
-        o_hat = round_trip(self.vae, o, sigma, generator=gen)
+        po_hat = round_trip(self.vae, po, sigma, generator=gen)  # at full resolution, as an editor decodes
+        o_hat = resized(list(po_hat), tuple(o.shape[-2:]))
         uniform = torch.full_like(intent, self.eps)  # a round trip comes with no instruction
-        out = model.forward_features(torch.cat([o, o]), torch.cat([e, o_hat]), torch.cat([intent, uniform]))
+        out = model.forward_features(torch.cat([o, o]), torch.cat([e, o_hat]), torch.cat([intent, uniform]),
+                                     pixels=(torch.cat([po, po]), torch.cat([pe, po_hat])))
         logits_edit, logits_calib = out["logits"][:b, :1], out["logits"][b:, :1]
         with torch.no_grad():
-            teacher_prob = torch.sigmoid(self.teacher.module(o, e, intent)[:, :1])
-        levels = out["levels"][:, cfg.dis_level]  # (2B, N, C)
+            teacher_prob = torch.sigmoid(self.teacher.module(o, e, intent, pixels=(po, pe))[:, :1])
+        levels = out["changes"][:, cfg.dis_level]  # (2B, N, C): |f_o - f_e| projections
         grid = getattr(model, "module", model).backbone.grid(tuple(o.shape[-2:]))  # DDP wraps the model
         support = resample(torch.sigmoid(logits_edit), grid).flatten(1)
         terms = {
@@ -109,8 +112,7 @@ def train_stage2(params: Params, resume: bool = False, track: bool = True, metri
     before = held_out_scores(model) | {"round_trip": round_trip_scores(model, vae, params)}
     loader, sampler, items = loop.train_loader(model, EDIT, "train", cfg)
     inpaint_pairs = EditPairDataset(INPAINT, split="train")
-    inpaint = TrainPairs(inpaint_pairs, precompute_intents(model, inpaint_pairs), cfg.crop_size, cfg.min_crop_scale,
-                         cfg.seed)
+    inpaint = train_pairs(model, inpaint_pairs, cfg)
     teacher = AveragedModel(model, device=acc.device, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema_momentum),
                             use_buffers=True)
     opt, schedule = loop.optimiser(model, cfg, cfg.epochs * len(loader))

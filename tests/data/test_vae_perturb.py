@@ -35,18 +35,29 @@ def test_round_trip_keeps_size_and_range_and_follows_its_seed(vae_dir):
     assert not torch.allclose(quiet, noisy), "latent noise sigma had no effect"
 
 
-def test_perturb_with_a_vae_changes_every_image_even_at_zero_strength(vae_dir):
+def test_drift_at_zero_strength_is_the_identity_even_with_a_vae(vae_dir):
     vae = load_vae(str(vae_dir))
     image = np.full((24, 24, 3), 128, np.uint8)
-    out = perturb(image, 0.0, np.random.default_rng(0), PerturbParams(), vae)
+    assert perturb(image, 0.0, np.random.default_rng(0), PerturbParams(), vae) is image
+    out = perturb(image, 0.5, np.random.default_rng(0), PerturbParams(vae_prob=1.0), vae)
     assert out.shape == image.shape and not np.array_equal(out, image)
-    assert perturb(image, 0.0, np.random.default_rng(0), PerturbParams()) is image
+
+
+def test_latent_noise_lowers_round_trip_psnr(vae_dir):
+    vae = load_vae(str(vae_dir))
+    image = np.random.default_rng(2).integers(0, 255, (32, 32, 3), dtype=np.uint8)
+
+    def psnr(sigma: float) -> float:
+        out = round_trip_image(vae, image, sigma, seed=0).astype(float)
+        return float(10 * np.log10(255**2 / np.mean((out - image) ** 2)))
+
+    assert psnr(0.0) > psnr(1.0) > psnr(4.0)
 
 
 def test_synthesised_edits_through_the_vae_keep_exact_masks(vae_dir, tmp_path):
     photos = [fit_max_side(p, 96) for p in iter_builtin(n_scenes=6)]
     kind = SynthKindParams(n_pairs=4, seed=1, edit_mix={"recolour": 1.0},
-                           perturb=PerturbParams(strength=(0.0, 0.0), vae=str(vae_dir)))
+                           perturb=PerturbParams(strength=(0.5, 0.5), vae=str(vae_dir)))
     data = DataParams(sources=[SourceParams(kind="builtin")], max_side=96, inpaint=kind, edit=kind, calib=kind)
     synthesise("edit", photos, data, tmp_path / "a")
     synthesise("edit", photos, data, tmp_path / "b")

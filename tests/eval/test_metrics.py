@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from sigma.eval.metrics import PixelScores, auc_from_histograms, f1_iou, mask_counts, summarise
+from sigma.eval.metrics import (BOUNDARY_TOLERANCE, PixelScores, auc_from_histograms, boundary_f1, f1_iou,
+                                mask_boundary, mask_counts, summarise)
 
 
 def _mask(rows: list[str]) -> np.ndarray:
@@ -74,3 +75,57 @@ def test_auc_by_hand_with_ties():
 
 def test_masks_without_scores_give_no_auc():
     assert "auc" not in summarise([PRED], [TRUTH])
+
+
+def _square(top: int, left: int, side: int, shape: tuple[int, int] = (10, 16)) -> np.ndarray:
+    mask = np.zeros(shape, bool)
+    mask[top:top + side, left:left + side] = True
+    return mask
+
+
+def test_boundary_is_the_ring_and_the_image_border_is_no_boundary():
+    assert mask_boundary(_square(2, 2, 4)).sum() == 12              # 4x4 square: 16 pixels less the 2x2 inside
+    assert not mask_boundary(np.ones((4, 4), bool)).any()
+    left_half = np.zeros((4, 4), bool)
+    left_half[:, :2] = True                                          # touches three sides of the frame
+    assert mask_boundary(left_half).tolist() == [[False, True, False, False]] * 4
+
+
+def test_boundary_f1_identical_and_shifted_by_one_pixel():
+    assert BOUNDARY_TOLERANCE == 2
+    assert boundary_f1(TRUTH, TRUTH) == 1.0
+    assert boundary_f1(_square(2, 3, 4), _square(2, 2, 4)) == 1.0    # every ring pixel 1 px from the other ring
+    assert boundary_f1(_square(2, 3, 4), _square(2, 2, 4), tolerance=0) < 1.0
+
+
+def test_boundary_f1_shifted_by_five_pixels_by_hand():
+    # rings at columns 2..5 and 7..10: only the facing sides (columns 5 and 7, 4 pixels each of 12) are
+    # within 2 px of the other ring; the top and bottom rows' nearest pixels are 3 px away or more
+    assert boundary_f1(_square(2, 7, 4), _square(2, 2, 4)) == pytest.approx(1 / 3)
+
+
+def test_boundary_f1_is_the_harmonic_mean_of_unequal_precision_and_recall():
+    # a 2x2 prediction (all 4 pixels boundary) in the middle of a 6x6 truth ring (20 pixels): each predicted
+    # pixel is 2 px from the ring (precision 1); on each side of the ring only the 2 middle pixels are within
+    # 2 px of the prediction, the others sqrt(5) or more (recall 8/20)
+    pred, truth = _square(3, 3, 2, (8, 8)), _square(1, 1, 6, (8, 8))
+    assert boundary_f1(pred, truth) == pytest.approx(2 * 1 * 0.4 / (1 + 0.4))
+    assert boundary_f1(truth, pred) == pytest.approx(4 / 7)
+
+
+def test_boundary_f1_conventions_for_empty_boundaries():
+    empty, ones = np.zeros((4, 4), bool), np.ones((4, 4), bool)
+    assert boundary_f1(empty, TRUTH) == 0.0 and boundary_f1(TRUTH, empty) == 0.0
+    assert boundary_f1(ones, ones) == 1.0 and boundary_f1(empty, empty) == 1.0
+    assert boundary_f1(ones, TRUTH) == 0.0                           # all-ones has no boundary to match
+
+
+def test_summary_reports_the_mean_boundary_f1_over_manipulated_images():
+    acc = PixelScores()
+    assert acc.add(_square(2, 7, 4), _square(2, 2, 4)) == (0.0, 0.0)  # the return value is still (F1, IoU)
+    acc.add(TRUTH, TRUTH)
+    assert acc.add(np.ones((4, 4), bool), np.zeros((4, 4), bool)) is None   # clean: no boundary F1
+    out = acc.summary()
+    assert out["bf1"] == pytest.approx((1 / 3 + 1) / 2)
+    assert out["f1"] == pytest.approx(0.5) and out["n_clean"] == 1
+    assert "bf1" not in summarise([np.zeros((4, 4), bool)], [np.zeros((4, 4), bool)])

@@ -185,24 +185,24 @@ def test_intent_map_rules(action, grounded):
     a_o, a_e = grounded
     uniform = torch.full(GRID, EPS)
     expected = {"add": a_e, "remove": a_o, "replace": a_o * a_e, "attribute_change": a_o * a_e,
-                "global": uniform, None: uniform}
+                "global": torch.ones(GRID), None: uniform}
     out = intent_map(action, a_o, a_e, EPS, GRID)
     assert out.shape == GRID
     torch.testing.assert_close(out, expected[action], rtol=0, atol=0)
 
 
 @pytest.mark.parametrize("action", [*ACTIONS, None])
-def test_intent_map_missing_concept_is_eps(action, grounded):
+def test_intent_map_missing_concept_is_eps_or_the_other_concept(action, grounded):
     a_o, a_e = grounded
-    uniform = torch.full(GRID, EPS)
-    expected_no_o = {"add": a_e, "remove": uniform, "replace": uniform * a_e,
-                     "attribute_change": uniform * a_e, "global": uniform, None: uniform}
-    expected_no_e = {"add": uniform, "remove": a_o, "replace": a_o * uniform,
-                     "attribute_change": a_o * uniform, "global": uniform, None: uniform}
+    uniform, whole = torch.full(GRID, EPS), torch.ones(GRID)
+    expected_no_o = {"add": a_e, "remove": uniform, "replace": a_e,
+                     "attribute_change": a_e, "global": whole, None: uniform}
+    expected_no_e = {"add": uniform, "remove": a_o, "replace": a_o,
+                     "attribute_change": a_o, "global": whole, None: uniform}
     torch.testing.assert_close(intent_map(action, None, a_e, EPS, GRID), expected_no_o[action], rtol=0, atol=0)
     torch.testing.assert_close(intent_map(action, a_o, None, EPS, GRID), expected_no_e[action], rtol=0, atol=0)
-    torch.testing.assert_close(intent_map(action, None, None, EPS, GRID),
-                               uniform * uniform if action in ("replace", "attribute_change") else uniform,
+    neither = {"replace": uniform * uniform, "attribute_change": uniform * uniform, "global": whole}
+    torch.testing.assert_close(intent_map(action, None, None, EPS, GRID), neither.get(action, uniform),
                                rtol=0, atol=0)
 
 
@@ -393,7 +393,7 @@ def test_decoder_fuses_on_the_grid_exactly_as_at_full_resolution():
     decoder = FPNMaskDecoder(16, 8, 3, stride=2).eval()
     levels = [torch.randn(2, 16, 8, 8) for _ in range(3)]
     z = torch.randn(2, 16, 8, 8)
-    out = decoder(levels, z, (40, 40))
+    out = decoder(levels, z, (40, 40), (40, 40))
 
     sizes = decoder.pyramid_sizes((8, 8), 3)
     p = None
@@ -417,7 +417,7 @@ def test_the_learned_grounder_reuses_the_annotators_backbone_features(offline_mo
     fresh = IntentPrior(offline_model.prior.parser, offline_model.grounder, cache_size=8)
     calls = []
     original_backbone_forward = offline_model.backbone.forward
-    offline_model.backbone.forward = lambda x: calls.append(len(x)) or original_backbone_forward(x)
+    offline_model.backbone.forward = lambda x, **kw: calls.append(len(x)) or original_backbone_forward(x, **kw)
     try:
         features = offline_model.backbone_features(o, e)
         shared, _ = prior(o, e, texts, grid, features)

@@ -40,7 +40,23 @@ class MethodEntry:
 
 METHODS: Registry[MethodEntry] = Registry("method")
 list_methods = METHODS.names  # registration order: the tables' column order
-method_entry = METHODS.get
+
+
+def split_method(name: str) -> tuple[str, str | None]:
+    """``"sigma@models/old.safetensors"`` -> ``("sigma", "models/old.safetensors")``: a model-based
+    method pinned to its own model, so two models are compared in one run."""
+    base, _, model = name.partition("@")
+    return base, model or None
+
+
+def method_entry(name: str) -> MethodEntry:
+    base, model = split_method(name)
+    entry = METHODS.get(base)
+    if model is None:
+        return entry
+    if not entry.needs_model:
+        raise ValueError(f"method {base!r} runs no model: {name!r} cannot pin one")
+    return MethodEntry(f"{entry.title} [{model}]", entry.build, True)
 
 
 def register_method(name: str, title: str, needs_model: bool = False):
@@ -55,6 +71,7 @@ def build_method(name: str, model: str | None = None, threshold: float = 0.5, ba
     """The method registered as ``name``; ``model`` (checkpoint path or MLflow model URI) for the
     methods that run a SIGMA model."""
     entry = method_entry(name)
+    model = split_method(name)[1] or model
     if entry.needs_model:
         if not model:
             raise ValueError(f"method {name!r} runs a SIGMA model: give --model (a checkpoint or models:/ URI)")

@@ -36,6 +36,9 @@ class Backbone(PretrainedPart):
     channels: tuple[int, ...]
     stride: int
     chunk: int | None = None  # images per extract call (None: all at once)
+    # Early maps finer than the grid (MobileNetV2: stride 2 and 4), finest first, for the
+    # full-resolution refinement; a ViT has none (its patch grid is its finest map).
+    skip_channels: tuple[int, ...] = ()
 
     def __init__(self, input_size: int, mean=IMAGENET_MEAN, std=IMAGENET_STD):
         super().__init__()
@@ -51,10 +54,19 @@ class Backbone(PretrainedPart):
     def extract(self, x: torch.Tensor) -> list[torch.Tensor]:
         raise NotImplementedError
 
-    def forward(self, images: torch.Tensor) -> list[torch.Tensor]:
+    def extract_with_skips(self, x: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        """Raw levels at their native strides, and the early skip maps (``skip_channels``)."""
+        return self.extract(x), []
+
+    def forward(self, images: torch.Tensor, with_skips: bool = False):
+        """L maps ``(B, C_l, h, w)`` on the grid; with ``with_skips`` also the skip maps
+        ``(B, C_k, H / s_k, W / s_k)`` at their native strides: ``(levels, skips)``."""
         grid = self.grid(tuple(images.shape[-2:]))
         x = (images - self.mean) / self.std
         # Small chunks keep a CPU's working set in cache (batch 16 ran 2x slower per image);
         # each image is processed alone anyway (frozen, eval), so the result is the same.
-        parts = [self.extract(c) for c in (x.split(self.chunk) if self.chunk else [x])]
-        return [resample(torch.cat(level), grid) for level in zip(*parts, strict=True)]
+        parts = [self.extract_with_skips(c) for c in (x.split(self.chunk) if self.chunk else [x])]
+        levels = [resample(torch.cat(level), grid) for level in zip(*(p[0] for p in parts), strict=True)]
+        if not with_skips:
+            return levels
+        return levels, [torch.cat(skip) for skip in zip(*(p[1] for p in parts), strict=True)]

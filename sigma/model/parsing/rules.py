@@ -45,6 +45,15 @@ CHANGE_PATTERNS = (
     re.compile(r"^(?:turn|make)\s+(?P<x>.+)\s+(?P<y>\S+)$"),
     re.compile(r"^(?P<x>.+?)\s+should (?:be|become|look like)\s+(?P<y>.+)$"),
 )
+# Verbs that change one attribute of a named object: (pattern, how the edited object reads).
+ATTRIBUTE_VERBS = {
+    "bright": r"brighten|lighten",
+    "dark": r"darken|dim|shade",
+    "blurry": r"blur|defocus",
+    "pale": r"desaturate|fade(?: the colou?rs? of)?",
+}
+ATTRIBUTE_PATTERNS = tuple((re.compile(rf"^(?:{verbs})\s+(?P<x>.+)$"), adjective)
+                           for adjective, verbs in ATTRIBUTE_VERBS.items())
 THERE_REMOVE = re.compile(r"^(?:there should be no|let there be no|no more)\s+(?P<x>.+)$")
 THERE_ADD = re.compile(r"^(?:there should be|let there be)\s+(?P<y>.+)$")
 REMOVE_PATTERNS = (
@@ -144,6 +153,10 @@ class RuleParser:
             if yw and set(yw.split()) <= (COLOURS | ADJECTIVES):
                 xw = normalise(m["x"])
                 return ParsedInstruction(original=_concept(xw), edited=f"{yw} {xw}", action="attribute_change")
+        for pattern, adjective in ATTRIBUTE_PATTERNS:
+            if (m := pattern.match(text)) and not re.fullmatch(WHOLE_IMAGE, m["x"]):
+                xw = normalise(m["x"])
+                return ParsedInstruction(original=_concept(xw), edited=f"{adjective} {xw}", action="attribute_change")
         if m := THERE_REMOVE.match(text):
             return ParsedInstruction(original=_concept(normalise(m["x"])), action="remove")
         if m := THERE_ADD.match(text):

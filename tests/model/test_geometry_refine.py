@@ -1,0 +1,109 @@
+"""Native-resolution prediction: letterbox geometry, the full-resolution refiner, legacy checkpoints."""
+
+import numpy as np
+import pytest
+import torch
+
+from sigma.config import ModelParams
+from sigma.model.build import build_sigma
+from sigma.model.checkpoint import load_checkpoint, save_checkpoint
+from sigma.model.geometry import capped_size, crop_resize, fitted_size, letterbox
+from sigma.model.refine import FullResolutionRefiner
+
+TINY = {"backbone": {"input_size": 64}, "dim": 16, "heads": 2, "decoder_dim": 8, "grounder": {"name": "none"},
+        "refine": {"dim": 8, "max_side": 96}}
+
+
+@pytest.fixture(scope="module")
+def tiny_model():
+    torch.manual_seed(0)
+    return build_sigma(ModelParams.model_validate(TINY), load_grounder=False).eval()
+
+
+def test_fitted_and_capped_sizes_keep_the_aspect():
+    assert fitted_size((479, 641), 256) == (191, 256)
+    assert fitted_size((641, 479), 256) == (256, 191)
+    assert capped_size((479, 641), 320) == (239, 320)
+    assert capped_size((200, 100), 320) == (200, 100)
+
+
+def test_letterbox_pads_instead_of_squashing():
+    wide = torch.ones(3, 50, 100)
+    canvas, covered = letterbox([wide, torch.ones(3, 100, 100)], 64)
+    assert canvas.shape == (2, 3, 64, 64)
+    assert covered == [(32 / 64, 1.0), (1.0, 1.0)]
+    assert canvas[0, :, :32].min() > 0.999 and canvas[0, :, 32:].abs().max() == 0  # content on top, zero padding below
+
+
+def test_crop_resize_maps_the_covered_share_back_onto_the_pair():
+    # A map whose top half is 1 (the image) and bottom half 0 (padding): cropped and resized to the
+    # image's size, the padding never leaks in.
+    canvas = torch.zeros(1, 1, 16, 16)
+    canvas[..., :8, :] = 1
+    out = crop_resize(canvas, (0.5, 1.0), (37, 81))
+    assert out.shape == (1, 1, 37, 81)
+    torch.testing.assert_close(out, torch.ones_like(out))
+    same = torch.rand(1, 2, 9, 9)
+    torch.testing.assert_close(crop_resize(same, (1.0, 1.0), (9, 9)), same)
+
+
+@pytest.mark.parametrize("size", [(479, 641), (641, 479), (33, 17), (96, 96)])
+def test_masks_come_back_at_exactly_the_pairs_odd_size(tiny_model, size):
+    rng = np.random.default_rng(0)
+    original = rng.integers(0, 255, (*size, 3), dtype=np.uint8)
+    edited = original.copy()
+    edited[: size[0] // 3, : size[1] // 3] = 255
+    (annotation,) = tiny_model.annotate([(original, edited, "remove the cat")])
+    assert annotation.mask.shape == size
+    assert annotation.side_effect.shape == size
+
+
+def test_untrained_refiner_is_the_identity_and_learns_from_pixels():
+    refiner = FullResolutionRefiner((4,), dim=8, blocks=1)
+    coarse = torch.randn(2, 2, 24, 32)
+    pixels = torch.rand(2, 3, 24, 32), torch.rand(2, 3, 24, 32)
+    skips = [torch.rand(2, 4, 12, 16)], [torch.rand(2, 4, 12, 16)]
+    torch.testing.assert_close(refiner(coarse, *pixels, skips), coarse)
+    refiner(coarse, *pixels, skips)[:, 0].sum().backward()
+    assert refiner.head.weight.grad.abs().sum() > 0
+
+
+def test_refined_logits_follow_the_full_resolution_view(tiny_model):
+    x = torch.rand(2, 3, 48, 48)
+    pixels = torch.rand(2, 3, 72, 72), torch.rand(2, 3, 72, 72)
+    out = tiny_model.forward_features(x, x.flip(-1), torch.rand(2, 1, 3, 3), pixels=pixels)
+    assert out["logits"].shape == (2, 2, 72, 72)
+    assert out["coarse"].shape[-2:] == tiny_model.decoder.work_size((48, 48))
+    assert out["changes"].shape == out["levels"].shape
+
+
+def test_change_vectors_vanish_for_identical_features_and_ignore_position(tiny_model):
+    feats = [torch.rand(1, c, 4, 4) for c in tiny_model.backbone.channels]
+    msdb = tiny_model.difference.msdb
+    assert msdb.change_vectors(feats, feats).abs().max() == 0
+    edited = [f.clone() for f in feats]
+    for f in edited:
+        f[..., 0, 0] += 1  # one changed cell per level
+    vectors = msdb.change_vectors(feats, edited)
+    assert vectors[:, :, 0].abs().sum() > 0 and vectors[:, :, 1:].abs().max() < 1e-6
+
+
+def test_legacy_checkpoints_load_squashed_and_unrefined(tiny_model, tmp_path):
+    legacy = ModelParams.model_validate({**TINY, "geometry": "squash", "refine": {"enabled": False}})
+    torch.manual_seed(1)
+    model = build_sigma(legacy, load_grounder=False)
+    path = save_checkpoint(model, tmp_path / "old.safetensors")
+    # Rewrite the header as a checkpoint from before the refiner existed: no geometry, no refine.
+    from safetensors.torch import load_file, save_file
+
+    from sigma.model.checkpoint import read_metadata
+
+    meta = read_metadata(path)
+    config = ModelParams.model_validate_json(meta["model"]).model_dump(mode="json", exclude={"geometry", "refine"})
+    import json
+
+    save_file(load_file(str(path)), str(path), metadata={**meta, "model": json.dumps(config)})
+    loaded = load_checkpoint(path)
+    assert loaded.refiner is None and loaded.config.geometry == "squash"
+    image = np.random.default_rng(1).integers(0, 255, (40, 70, 3), dtype=np.uint8)
+    assert loaded.annotate([(image, image, "")])[0].mask.shape == (40, 70)
