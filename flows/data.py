@@ -1,4 +1,4 @@
-"""The data flow: the VAE the edits go through, the three synthesised kinds, then the validation
+"""The data flow: the VAE the edits go through, the three synthesised training kinds, then the validation
 gate (the same steps as dvc.yaml)."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from prefect import flow, task
 from flows.common import mlflow_flow_run
 from sigma.config import load_params
 from sigma.data.stages import synth_stage, validate_stage
-from sigma.data.synth import KINDS
+from sigma.data.synth import TRAINING_KINDS
 
 
 @task(retries=2, retry_delay_seconds=[10, 60], timeout_seconds=3600, tags=["sigma-data"])
@@ -24,7 +24,8 @@ def vae(params_path: str, overrides: list[str], track: bool = True) -> dict | No
     from sigma.train.vae import train_vae_stage
 
     params = load_params(params_path, overrides)
-    needed = {getattr(params.data, kind).perturb.vae for kind in KINDS} - {None}
+    kinds = [getattr(params.data, kind) for kind in (*TRAINING_KINDS, "dev")]
+    needed = {kind.perturb.vae for kind in kinds if kind is not None} - {None}
     if not needed or all(Path(p).exists() for p in needed):
         return None
     return train_vae_stage(params, track=track)
@@ -47,12 +48,15 @@ def data_flow(
     report: str = "metrics/validation.json",
     track: bool = True,
 ) -> dict[str, dict]:
-    """Synthesise inpaint/edit/calib pairs and fail the run if any dataset breaks the suite."""
+    """Synthesise inpaint/edit/calib pairs and fail the run if any dataset breaks the suite; then the
+    real-photo dev benchmark when ``data.dev`` is configured (dvc.yaml: ``synth_dev``)."""
     overrides = overrides or []
     with mlflow_flow_run("data", track):
         vae(params_path, overrides, track)
-        summaries = {kind: synth(kind, params_path, overrides, out_root, track) for kind in KINDS}
-        validate([f"{out_root}/{kind}" for kind in KINDS], params_path, overrides, report)
+        summaries = {kind: synth(kind, params_path, overrides, out_root, track) for kind in TRAINING_KINDS}
+        validate([f"{out_root}/{kind}" for kind in TRAINING_KINDS], params_path, overrides, report)
+        if load_params(params_path, overrides).data.dev is not None:
+            summaries["dev"] = synth("dev", params_path, overrides, out_root, track)
     return summaries
 
 

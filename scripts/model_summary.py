@@ -37,7 +37,7 @@ from sigma.model.build import PRESETS, build_sigma  # noqa: E402
 
 DEFAULT_PRESETS = ("sigma_offline", "sigma_paper")
 DEFAULT_SIZES = (256, 518)
-PARTS = ("backbone", "difference", "intent_encoder", "refinement", "decoder", "grounder")
+PARTS = ("backbone", "difference", "intent_encoder", "refinement", "decoder", "refiner", "grounder")
 
 
 def bench_config(preset: str, size: int) -> ModelParams:

@@ -28,6 +28,7 @@ from sigma.data.perturb import draw_strength, perturb
 from sigma.data.photos import Instance, Photo
 
 KINDS = SYNTH_KINDS
+TRAINING_KINDS = ("inpaint", "edit", "calib")  # what training reads; ``dev`` is a benchmark
 INSTANCE_EDITS = ("remove", "recolour", "replace", "add")
 
 

@@ -11,13 +11,18 @@ so refinement stays cheap on a CPU (the annotator must run at corpus scale).
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from sigma.model.blocks import ConvNormAct
 
-PIXEL_CHANNELS = 3 + 3 + 3 + 1  # original, edited, |difference|, coarse edit logit
+PIXEL_CHANNELS = 3 + 3 + 3 + 1  # original, edited, |difference| (log scale), coarse edit logit
+# |o - e| enters as log(1 + 255 d) / log(256): a one-level change (1/255) is already 0.125, so the
+# head can tell "exactly unchanged" from "slightly changed" without huge weights.
+DIFF_GAIN = 255.0
 LOGIT_SCALE = 4.0  # coarse logits enter as tanh(logit / scale): bounded, still monotone
 
 
@@ -53,7 +58,8 @@ class FullResolutionRefiner(nn.Module):
         size = tuple(coarse.shape[-2:])
         half = (max(1, size[0] // 2), max(1, size[1] // 2))
         edit = coarse[:, :1]
-        x = self.pixel(torch.cat([original, edited, (original - edited).abs(), torch.tanh(edit / LOGIT_SCALE)], 1))
+        diff = torch.log1p(DIFF_GAIN * (original - edited).abs()) / math.log1p(DIFF_GAIN)
+        x = self.pixel(torch.cat([original, edited, diff, torch.tanh(edit / LOGIT_SCALE)], 1))
         ctx = F.adaptive_avg_pool2d(x, half)
         for proj, s_o, s_e in zip(self.skips, *skips, strict=False):
             change = (F.normalize(s_o, dim=1) - F.normalize(s_e, dim=1)).abs()

@@ -79,10 +79,15 @@ def train_vae_stage(params: Params, track: bool = True, metrics: str | Path | No
         vae.register_to_config(scaling_factor=float(1 / latents.std()))
 
     probe = _crops(held_out, 16, cfg.crop_size, np.random.default_rng(cfg.seed + 1))
+
+    def probe_psnr(sigma: float) -> float:
+        return psnr(round_trip(vae, probe, torch.full((len(probe),), sigma),
+                               generator=torch.Generator().manual_seed(cfg.seed)), probe)
+
     summary = {
-        "psnr_roundtrip": psnr(round_trip(vae, probe, torch.zeros(len(probe))), probe),
-        "psnr_roundtrip_sigma_max": psnr(round_trip(vae, probe, torch.full((len(probe),), params.stage2.sigma_max)),
-                                         probe),
+        "psnr_roundtrip": probe_psnr(0.0),
+        "psnr_roundtrip_sigma_max": probe_psnr(params.stage2.sigma_max),  # Stage II calibration's sigma_max
+        "psnr_roundtrip_drift_sigma_max": probe_psnr(data.edit.perturb.vae_sigma_max),  # the synthetic drift's
         "final_loss": float(np.mean(losses[-20:])) if losses else None,
         "scaling_factor": float(vae.config.scaling_factor),
         "trained": not cfg.pretrained,

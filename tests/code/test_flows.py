@@ -19,10 +19,12 @@ def test_data_flow_synthesises_and_validates(tmp_path, monkeypatch):
 
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/mlflow.db")
     overrides = ["data.sources=[{kind: builtin}]", "data.inpaint.n_pairs=2", "data.edit.n_pairs=3", "data.calib.n_pairs=2",
-                 "data.edit.perturb.vae=null", "data.calib.perturb.vae=null"]  # no trained VAE in a clean clone
+                 "data.dev.n_pairs=2", "data.dev.max_side=96",
+                 "data.edit.perturb.vae=null", "data.calib.perturb.vae=null", "data.dev.perturb.vae=null"]  # no trained VAE in a clean clone
     with prefect_test_harness():
         summaries = data_flow(str(ROOT / "params.yaml"), overrides, str(tmp_path / "synth"), str(tmp_path / "v.json"))
-    assert {k: s["n_pairs"] for k, s in summaries.items()} == {"inpaint": 2, "edit": 3, "calib": 2}
+    dev_pairs = 2 if (ROOT.parent / "shared" / "data" / "coco_tiny").exists() else 0  # its source is ../shared
+    assert {k: s["n_pairs"] for k, s in summaries.items()} == {"inpaint": 2, "edit": 3, "calib": 2, "dev": dev_pairs}
     assert json.loads((tmp_path / "v.json").read_text())["success"] is True
 
 
@@ -158,7 +160,8 @@ class Recorder:
 
 # The grounder and the VAE are missing (so trained: recorded); the data flow needs no VAE.
 MISSING = ["model.grounder.name=learned", "model.grounder.weights=missing/grounder.safetensors", "vae.out=missing/vae",
-           "data.inpaint.perturb.vae=null", "data.edit.perturb.vae=null", "data.calib.perturb.vae=null"]
+           "data.inpaint.perturb.vae=null", "data.edit.perturb.vae=null", "data.calib.perturb.vae=null",
+           "data.dev.perturb.vae=null"]
 
 
 def test_pipeline_runs_the_stages_in_order(prefect_api, tmp_path, monkeypatch):
@@ -168,7 +171,7 @@ def test_pipeline_runs_the_stages_in_order(prefect_api, tmp_path, monkeypatch):
     recorder = Recorder(monkeypatch)
     summaries = pipeline_flow(str(ROOT / "params.yaml"), MISSING, track=False)
     assert recorder.calls == [
-        "synth_inpaint", "synth_edit", "synth_calib", "validate",  # data flow, its validation
+        "synth_inpaint", "synth_edit", "synth_calib", "validate", "synth_dev",  # data flow, its validation
         "gate", "grounder", "stage1",
         "gate", "vae", "stage2",
         "gate", "evaluate", "robustness", "tables", "promote",
@@ -191,7 +194,7 @@ def test_failed_validation_gate_stops_the_flow_before_training(prefect_api, tmp_
     recorder.calls.clear()
     with pytest.raises(ValidationFailed):
         pipeline_flow(str(ROOT / "params.yaml"), MISSING, track=False)
-    assert recorder.calls == ["synth_inpaint", "synth_edit", "synth_calib", "validate", "gate"]
+    assert recorder.calls == ["synth_inpaint", "synth_edit", "synth_calib", "validate", "synth_dev", "gate"]
 
 
 def test_flow_run_and_mlflow_runs_point_at_each_other(prefect_api, tmp_path, monkeypatch):
