@@ -85,6 +85,7 @@ def evaluate_stage(params: Params, out: Path, *, methods: list[str] | None = Non
     if not specs:
         raise ValueError("no benchmarks: add some to evaluate.benchmarks in params.yaml")
     results = evaluate_methods(cfg, specs, methods or cfg.methods, model)
+    specs = [s for s in specs if s.name in results]  # an empty optional benchmark was skipped
     metrics = {bench: {m: r.metrics() for m, r in by_method.items()} for bench, by_method in results.items()}
     storage.write_json_atomic(str(out), metrics)
     rejects = [{"benchmark": b, "method": m, **rej} for b, by_m in results.items() for m, r in by_m.items()

@@ -112,3 +112,21 @@ def test_degradations_change_the_image_more_as_strength_grows():
         assert 0 < err[0] < err[1]
         np.testing.assert_array_equal(make(strong)(image), make(strong)(image))  # deterministic
     assert [p[:2] for p in sweep(tiny_params().evaluate.robustness)][:2] == [("none", 0.0), ("jpeg", 90)]
+
+
+def test_an_empty_optional_benchmark_is_skipped_and_a_required_one_is_an_error(project, tiny_checkpoint):
+    from sigma.data.pairs import write_manifest
+
+    write_manifest(str(project / "data" / "empty"), [])  # the dev benchmark of a clone without ../shared
+    optional = ("evaluate.benchmarks=[{name: tiny_edit, path: data/synth/edit}, "
+                "{name: dev, path: data/empty, optional: true}]")
+    params = tiny_params(optional, "evaluate.robustness.benchmark=tiny_edit", f"evaluate.model={tiny_checkpoint}",
+                         "evaluate.gallery_size=2")
+    out, gallery = project / "metrics" / "evaluate.json", project / "reports" / "gallery.html"
+    evaluate_stage(params, out, methods=["pixdiff_otsu", "sigma"], gallery=gallery, track=False)
+    assert set(json.loads(out.read_text())) == {"tiny_edit"}
+    assert gallery.read_text().count("data:image/jpeg;base64,") == 4 * 2
+    required = optional.replace(", optional: true", "")
+    with pytest.raises(ValueError, match="has no pairs"):
+        evaluate_stage(tiny_params(required, "evaluate.robustness.benchmark=tiny_edit",
+                                   f"evaluate.model={tiny_checkpoint}"), out, methods=["pixdiff_otsu"], track=False)
