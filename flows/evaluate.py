@@ -71,6 +71,20 @@ def promote_newest(params_path: str, overrides: list[str], out: str | None) -> d
     return decision
 
 
+def is_empty_optional(spec) -> bool:
+    """An optional benchmark with no pairs (the dev benchmark without ../shared): evaluation skips it,
+    so the gate does too."""
+    from sigma.data.pairs import ManifestError, read_manifest
+    from sigma.data.storage import StorageError
+
+    if not spec.optional:
+        return False
+    try:
+        return not read_manifest(spec.path)
+    except (ManifestError, StorageError, FileNotFoundError):
+        return False  # unreadable: the gate says what is wrong
+
+
 @flow(name="sigma-evaluate")
 def evaluate_flow(
     model: str | None = CHAMPION,
@@ -87,7 +101,8 @@ def evaluate_flow(
     overrides = list(overrides or [])
     params = load_params(params_path, overrides)
     with mlflow_flow_run("evaluate", track):
-        validation_gate([b.path for b in params.evaluate.benchmarks if b.loader == "pairs"], params_path, overrides)
+        validation_gate([b.path for b in params.evaluate.benchmarks if b.loader == "pairs" and not is_empty_optional(b)],
+                        params_path, overrides)
         scores = evaluate(params_path, overrides, model, f"{metrics_dir}/evaluate.json",
                           f"{reports}/gallery.html" if gallery else None, track)
         robustness(params_path, overrides, model, f"{metrics_dir}/robustness.json", track)
