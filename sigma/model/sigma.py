@@ -89,8 +89,9 @@ class SigmaAnnotator(nn.Module):
         logits = crop_resize(coarse, covered, size)
         if self.refiner is None:
             return logits
-        return self.refiner(logits, *pixels, tuple([crop_resize(s, covered, tuple(s.shape[-2:])) if covered != (1.0, 1.0)
-                                                    else s for s in side] for side in skips))
+        # The skips cover the padded canvas too: keep the pair's share (a no-op when it is all of it).
+        skips = tuple([crop_resize(s, covered, tuple(s.shape[-2:])) for s in side] for side in skips)
+        return self.refiner(logits, *pixels, skips)
 
     def forward_features(self, original: torch.Tensor, edited: torch.Tensor, intent: torch.Tensor,
                          features: tuple[list, list] | None = None,
