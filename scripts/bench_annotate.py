@@ -5,7 +5,7 @@ A measurement, not a test.
 
 Each configuration runs in a fresh subprocess (its own peak RSS). pairs/s counts the shards'
 time (model loading and the final merge excluded; both are printed). Without ``--corpus`` a
-corpus of ``--pairs`` synthetic pairs of ``--image-size``² is generated first (photos from
+corpus of ``--pairs`` synthetic pairs of ``--image-size`` (default 640×480) is generated first (photos from
 scikit-image with a pasted, recoloured patch), so the script needs no data of the project.
 
 Weights: the offline preset uses its packaged backbone when installed, random weights otherwise;
@@ -43,15 +43,21 @@ INSTRUCTIONS = ("remove the person", "replace the cup with a bowl", "add a red b
                 "change the cat to a dog", "make the whole picture look like winter", "turn the shirt blue")
 
 
-def make_corpus(folder: Path, n_pairs: int, size: int) -> str:
-    """``n_pairs`` (original, edited) PNG pairs of ``size``² with a recoloured square, as a pair folder."""
+def image_size(text: str) -> tuple[int, int]:
+    """``"640x480"`` → (640, 480); ``"256"`` → (256, 256)."""
+    width, _, height = text.lower().partition("x")
+    return int(width), int(height or width)
+
+
+def make_corpus(folder: Path, n_pairs: int, size: tuple[int, int]) -> str:
+    """``n_pairs`` (original, edited) PNG pairs of ``size`` (w, h) with a recoloured square, as a pair folder."""
     import numpy as np
     from PIL import Image
     from skimage import data as samples
 
     from sigma.data.images import encode_png
 
-    photos = [np.asarray(Image.fromarray(getattr(samples, name)()).convert("RGB").resize((size, size)))
+    photos = [np.asarray(Image.fromarray(getattr(samples, name)()).convert("RGB").resize(size))
               for name in ("astronaut", "coffee", "chelsea", "rocket", "immunohistochemistry")]
     rng = np.random.default_rng(0)
     (folder / "images").mkdir(parents=True)
@@ -59,7 +65,8 @@ def make_corpus(folder: Path, n_pairs: int, size: int) -> str:
     for i in range(n_pairs):
         original = photos[i % len(photos)]
         edited = original.copy()
-        y, x, s = *rng.integers(0, size // 2, 2), size // 4
+        s = min(size) // 4
+        y, x = rng.integers(0, size[1] // 2), rng.integers(0, size[0] // 2)
         edited[y:y + s, x:x + s] = 255 - edited[y:y + s, x:x + s]
         noise = rng.normal(0, 2, edited.shape)
         edited = np.clip(edited + noise, 0, 255).astype(np.uint8)
@@ -146,7 +153,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--corpus", help="pair folder to annotate (default: generate one)")
     parser.add_argument("--pairs", type=int, default=256, help="generated corpus size")
-    parser.add_argument("--image-size", type=int, default=256, help="generated image side")
+    parser.add_argument("--image-size", type=image_size, default="640x480",
+                        help="generated pair size, WxH or one side (default 640x480, the issue's target)")
     parser.add_argument("--preset", action="append", help="sigma_offline (default) / sigma_paper")
     parser.add_argument("--input-size", type=int, help="model input side (default: 256 offline, 518 paper)")
     parser.add_argument("--batch", type=int, action="append", help="annotate.batch_size (default 16)")

@@ -61,10 +61,24 @@ def to_tensor(image: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float().div_(255)
 
 
+def image_view(image: np.ndarray) -> torch.Tensor:
+    """``(H, W, 3)`` uint8 array -> a ``(3, H, W)`` uint8 view of it (no copy), for :func:`resize_image`."""
+    return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)
+
+
+def resize_image(image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """A ``(3, H, W)`` image, float in [0, 1] or uint8 (:func:`image_view`) -> ``(1, 3, *size)``
+    float in [0, 1], antialiased bilinear. uint8 is resized as uint8 (torch's vectorised path, ~2x
+    faster on a CPU than float) and converted after, on the smaller image."""
+    if tuple(image.shape[-2:]) != tuple(size):
+        image = F.interpolate(image[None], size=size, mode="bilinear", antialias=True, align_corners=False)[0]
+    return (image.float().div_(255) if image.dtype == torch.uint8 else image)[None]
+
+
 def resized(images: list[torch.Tensor], size: tuple[int, int]) -> torch.Tensor:
-    """``(3, H, W)`` float images of any sizes -> one ``(B, 3, *size)`` batch (antialiased bilinear)."""
-    return torch.cat([F.interpolate(im[None], size=size, mode="bilinear", antialias=True, align_corners=False)
-                      for im in images])
+    """``(3, H, W)`` images (float in [0, 1] or uint8) of any sizes -> one ``(B, 3, *size)`` float
+    batch (antialiased bilinear)."""
+    return torch.cat([resize_image(im, size) for im in images])
 
 
 def collate_pairs(items: list[dict[str, Any]]) -> dict[str, Any]:

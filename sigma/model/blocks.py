@@ -28,6 +28,17 @@ def resample(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     return F.interpolate(x, size=size, mode="bilinear", align_corners=False)
 
 
+def l2_normalize(x: torch.Tensor, dim: int = 1, eps: float = 1e-12) -> torch.Tensor:
+    """``x / max(||x||_2, eps)`` along ``dim``, as ``F.normalize``; written out because
+    ``F.normalize`` over the channels of an NCHW map is ~30x slower on CPU (a strided norm)."""
+    return x * torch.rsqrt(x.pow(2).sum(dim, keepdim=True).clamp_min(eps * eps))
+
+
+def feature_change(f_o: torch.Tensor, f_e: torch.Tensor) -> torch.Tensor:
+    """``|n(f_o) - n(f_e)|`` of two ``(B, C, h, w)`` maps, ``n`` the channel L2 normalisation."""
+    return (l2_normalize(f_o) - l2_normalize(f_e)).abs()
+
+
 def sincos_positions(hw: tuple[int, int], dim: int, device=None, dtype=None) -> torch.Tensor:
     """Fixed 2-D sine-cosine position code ``(h*w, dim)`` (MAE style); any grid, no parameters."""
     h, w = hw

@@ -6,12 +6,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from sigma.model.blocks import Attention, FeedForward, map_to_tokens, sincos_positions, tokens_to_map
+from sigma.model.blocks import (Attention, FeedForward, feature_change, l2_normalize, map_to_tokens, sincos_positions,
+                                tokens_to_map)
 
 
 def difference_terms(f_o: torch.Tensor, f_e: torch.Tensor) -> torch.Tensor:
     """``[|f_o - f_e|, f_o * f_e, f_o, f_e]`` of channel-L2-normalised maps: ``(B, C, h, w)`` -> ``(B, 4C, h, w)``."""
-    f_o, f_e = F.normalize(f_o, dim=1), F.normalize(f_e, dim=1)
+    f_o, f_e = l2_normalize(f_o), l2_normalize(f_e)
     return torch.cat([(f_o - f_e).abs(), f_o * f_e, f_o, f_e], dim=1)
 
 
@@ -42,8 +43,7 @@ class MultiScaleDifference(nn.Module):
         vectors = []
         for proj, f_o, f_e in zip(self.proj, feats_o, feats_e, strict=True):
             c = f_o.shape[1]
-            change = (F.normalize(f_o, dim=1) - F.normalize(f_e, dim=1)).abs()
-            vectors.append(map_to_tokens(F.conv2d(change, proj.weight[:, :c])))
+            vectors.append(map_to_tokens(F.conv2d(feature_change(f_o, f_e), proj.weight[:, :c])))
         return torch.stack(vectors, dim=1)
 
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from sigma.data.dataset import resize_image
+
 
 def fitted_size(size: tuple[int, int], side: int) -> tuple[int, int]:
     """``(H, W)`` scaled so that the longer side is ``side`` (aspect kept, at least 1 px)."""
@@ -19,20 +21,31 @@ def capped_size(size: tuple[int, int], max_side: int) -> tuple[int, int]:
     return tuple(size) if max(size) <= max_side else fitted_size(size, max_side)
 
 
-def letterbox(images: list[torch.Tensor], side: int) -> tuple[torch.Tensor, list[tuple[float, float]]]:
-    """``(3, H, W)`` images of any sizes -> one ``(B, 3, side, side)`` batch, each image scaled so its
-    longer side is ``side`` (antialiased bilinear) and zero-padded at the bottom and right.
+def canvas_size(size: tuple[int, int], side: int, multiple: int | None = None) -> tuple[int, int]:
+    """The canvas an ``(H, W)`` image is letterboxed onto: ``side`` square, or with ``multiple``
+    its :func:`fitted_size` rounded up to that multiple (a backbone that takes any such size spends
+    nothing on padding: a 4:3 pair runs on a quarter fewer pixels)."""
+    if not multiple:
+        return side, side
+    return tuple(min(side, -(-dim // multiple) * multiple) for dim in fitted_size(size, side))
 
-    Returns the batch and, per image, the share ``(h / side, w / side)`` of the canvas it covers.
+
+def letterbox(images: list[torch.Tensor], side: int, multiple: int | None = None
+              ) -> tuple[torch.Tensor, list[tuple[float, float]]]:
+    """``(3, H, W)`` images of any sizes (float in [0, 1] or uint8) -> one float ``(B, 3, h, w)``
+    batch, each image scaled so its longer side is ``side`` (antialiased bilinear) and zero-padded at
+    the bottom and right onto the largest of their :func:`canvas_size`.
+
+    Returns the batch and, per image, the share ``(h_i / h, w_i / w)`` of the canvas it covers.
     """
-    canvas = images[0].new_zeros(len(images), images[0].shape[0], side, side)
-    covered = []
-    for i, image in enumerate(images):
-        h, w = fitted_size(tuple(image.shape[-2:]), side)
-        canvas[i, :, :h, :w] = F.interpolate(image[None], size=(h, w), mode="bilinear", antialias=True,
-                                             align_corners=False)[0]
-        covered.append((h / side, w / side))
-    return canvas, covered
+    sizes = [fitted_size(tuple(image.shape[-2:]), side) for image in images]
+    canvases = [canvas_size(tuple(image.shape[-2:]), side, multiple) for image in images]
+    canvas_hw = max(c[0] for c in canvases), max(c[1] for c in canvases)
+    dtype = torch.float32 if images[0].dtype == torch.uint8 else images[0].dtype
+    canvas = images[0].new_zeros(len(images), images[0].shape[0], *canvas_hw, dtype=dtype)
+    for i, (image, (h, w)) in enumerate(zip(images, sizes, strict=True)):
+        canvas[i, :, :h, :w] = resize_image(image, (h, w))[0]
+    return canvas, [(h / canvas_hw[0], w / canvas_hw[1]) for h, w in sizes]
 
 
 def crop_resize(x: torch.Tensor, covered: tuple[float, float], size: tuple[int, int]) -> torch.Tensor:

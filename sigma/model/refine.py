@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from sigma.model.blocks import ConvNormAct
+from sigma.model.blocks import ConvNormAct, feature_change
 
 PIXEL_CHANNELS = 3 + 3 + 3 + 1  # original, edited, |difference| (log scale), coarse edit logit
 # |o - e| enters as log(1 + 255 d) / log(256): a one-level change (1/255) is already 0.125, so the
@@ -62,7 +62,6 @@ class FullResolutionRefiner(nn.Module):
         x = self.pixel(torch.cat([original, edited, diff, torch.tanh(edit / LOGIT_SCALE)], 1))
         ctx = F.adaptive_avg_pool2d(x, half)
         for proj, s_o, s_e in zip(self.skips, *skips, strict=False):
-            change = (F.normalize(s_o, dim=1) - F.normalize(s_e, dim=1)).abs()
-            ctx = ctx + F.interpolate(proj(change), size=half, mode="bilinear", align_corners=False)
+            ctx = ctx + F.interpolate(proj(feature_change(s_o, s_e)), size=half, mode="bilinear", align_corners=False)
         ctx = F.interpolate(self.context(ctx), size=size, mode="bilinear", align_corners=False)
         return torch.cat([edit + self.head(self.local(x + ctx)), coarse[:, 1:]], 1)

@@ -12,14 +12,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from sigma.config import ModelParams
-from sigma.data.dataset import resized, to_tensor
+from sigma.data.dataset import image_view, resize_image, resized
 from sigma.model.annotation import Annotation, to_annotation
 from sigma.model.backbones.base import Backbone
 from sigma.model.bcmr import CrossModalRefinement
 from sigma.model.blocks import resample, tokens_to_map
 from sigma.model.decoder import FPNMaskDecoder
 from sigma.model.difference import DifferenceBranch, levels_to_maps
-from sigma.model.geometry import capped_size, crop_resize, letterbox
+from sigma.model.geometry import canvas_size, capped_size, crop_resize, letterbox
 from sigma.model.grounding.base import Grounder
 from sigma.model.intent import IntentEncoder
 from sigma.model.parsing.base import ParsedInstruction
@@ -68,18 +68,21 @@ class SigmaAnnotator(nn.Module):
         return self.backbone_pass(original, edited)[0]
 
     def coarse_features(self, original: torch.Tensor, edited: torch.Tensor, intent: torch.Tensor,
-                        features: tuple[list, list] | None = None) -> dict:
+                        features: tuple[list, list] | None = None, with_changes: bool = True) -> dict:
         """The paper's model on the backbone input: ``levels`` (B, L, N, C) refined differences,
-        ``changes`` (B, L, N, C) their ``|f_o - f_e|`` projections, ``e_v``, ``e_i``, ``z`` (B, N, C)
-        and ``coarse`` (B, 2, H/s, W/s) decoder logits."""
+        ``changes`` (B, L, N, C) their ``|f_o - f_e|`` projections (for ``L_dis``; left out with
+        ``with_changes=False``), ``e_v``, ``e_i``, ``z`` (B, N, C) and ``coarse`` (B, 2, H/s, W/s)
+        decoder logits."""
         f_o, f_e = features or self.backbone_features(original, edited)
         grid = tuple(f_o[0].shape[-2:])
         levels, e_v = self.difference(f_o, f_e)
-        changes = self.difference.msdb.change_vectors(f_o, f_e)
         e_i = self.intent_encoder(resample(intent.to(e_v.dtype), grid))
         e_v, e_i, z = self.refinement(e_v, e_i)
         coarse = self.decoder(levels_to_maps(levels, grid), tokens_to_map(z, grid), tuple(original.shape[-2:]))
-        return {"levels": levels, "changes": changes, "e_v": e_v, "e_i": e_i, "z": z, "coarse": coarse}
+        out = {"levels": levels, "e_v": e_v, "e_i": e_i, "z": z, "coarse": coarse}
+        if with_changes:
+            out["changes"] = self.difference.msdb.change_vectors(f_o, f_e)
+        return out
 
     def refine(self, coarse: torch.Tensor, pixels: tuple[torch.Tensor, torch.Tensor], skips=((), ()),
                covered: tuple[float, float] = (1.0, 1.0)) -> torch.Tensor:
@@ -113,24 +116,26 @@ class SigmaAnnotator(nn.Module):
         edit, channel 1 intended (vs side-effect)."""
         return self.forward_features(original, edited, intent, pixels=pixels)["logits"]
 
-    def prepare(self, images: Sequence[np.ndarray]) -> tuple[torch.Tensor, list[tuple[float, float]]]:
-        """``(H, W, 3)`` uint8 arrays -> ``(B, 3, S, S)`` float in [0, 1] at the model's input size,
-        and the share of it each image covers (letterbox; all of it when squashed)."""
+    def prepare(self, images: Sequence[np.ndarray | torch.Tensor]) -> tuple[torch.Tensor, list[tuple[float, float]]]:
+        """``(H, W, 3)`` uint8 arrays (or ``(3, H, W)`` images, uint8 or float in [0, 1]) ->
+        ``(B, 3, h, w)`` float in [0, 1] at the model's input size (``S`` square, or less where the
+        backbone allows, see :func:`letterbox`), and the share of it each image covers (letterbox;
+        all of it when squashed)."""
         device = next(self.parameters()).device
-        tensors = [to_tensor(im).to(device) for im in images]
+        tensors = [(im if isinstance(im, torch.Tensor) else image_view(im)).to(device) for im in images]
         if self.config.geometry == "squash":
             return resized(tensors, (self.input_size,) * 2).clamp_(0, 1), [(1.0, 1.0)] * len(images)
-        batch, covered = letterbox(tensors, self.input_size)
+        batch, covered = letterbox(tensors, self.input_size, self.backbone.size_multiple)
         return batch.clamp_(0, 1), covered
 
-    def pair_pixels(self, original: np.ndarray, edited: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-        """Both images ``(1, 3, h, w)`` at the refinement resolution (the pair's, capped)."""
+    def pair_pixels(self, original: np.ndarray | torch.Tensor, edited: np.ndarray | torch.Tensor
+                    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Both images (as :meth:`prepare` takes them) -> ``(1, 3, h, w)`` float each at the
+        refinement resolution (the pair's, capped)."""
         device = next(self.parameters()).device
-        size = capped_size(original.shape[:2], self.config.refine.max_side)
-        o, e = (to_tensor(im).to(device)[None] for im in (original, edited))
-        if tuple(size) == tuple(original.shape[:2]):
-            return o, e
-        return resized([o[0], e[0]], size).split(1)
+        o, e = ((im if isinstance(im, torch.Tensor) else image_view(im)).to(device) for im in (original, edited))
+        size = capped_size(tuple(o.shape[-2:]), self.config.refine.max_side)
+        return resize_image(o, size), resize_image(e, size)
 
     @torch.no_grad()
     def iter_outputs(self, pairs: Iterable, batch_size: int = 8, use_instruction: bool = True
@@ -149,27 +154,49 @@ class SigmaAnnotator(nn.Module):
                 for original, edited, _ in chunk:
                     if original.shape != edited.shape:
                         raise ValueError(f"size mismatch: original {original.shape[:2]}, edited {edited.shape[:2]}")
-                (o, covered), (e, _) = self.prepare([c[0] for c in chunk]), self.prepare([c[1] for c in chunk])
-                features, skips = self.backbone_pass(o, e)  # one backbone pass serves the grounder too
-                shared = features if getattr(self.grounder, "backbone", None) is self.backbone else None
-                intent, parsed = self.prior(o, e, [c[2] for c in chunk], self.grid(), shared)
-                if not use_instruction:
-                    intent = torch.full_like(intent, self.config.eps)
-                coarse = self.coarse_features(o, e, intent, features)["coarse"]
-                for i, (original, edited, _) in enumerate(chunk):
-                    if self.refiner is None:
-                        logits = crop_resize(coarse[i:i + 1], covered[i], original.shape[:2])[0].float()
-                    else:
-                        pair_skips = tuple([s[i:i + 1] for s in side] for side in skips)
-                        logits = self.refine(coarse[i:i + 1], self.pair_pixels(original, edited), pair_skips,
-                                             covered[i])[0].float()
-                    if tuple(logits.shape[-2:]) != original.shape[:2]:  # refined below the pair's size
-                        logits = F.interpolate(logits[None], size=original.shape[:2], mode="bilinear",
-                                               align_corners=False)[0]
-                    full_intent = crop_resize(intent[i:i + 1].float(), covered[i], original.shape[:2])[0, 0]
-                    yield logits, full_intent, parsed[i]
+                yield from self._predict_chunk(chunk, use_instruction)
         finally:
             self.train(was_training)
+
+    def _predict_chunk(self, chunk: list, use_instruction: bool
+                       ) -> Iterator[tuple[torch.Tensor, torch.Tensor, ParsedInstruction]]:
+        """:meth:`iter_outputs` for one batch, in order. Pairs run in groups of one canvas size, so a
+        pair's mask never depends on which other pairs share its batch."""
+        multiple = None if self.config.geometry == "squash" else self.backbone.size_multiple
+        groups: dict[tuple[int, int], list[int]] = {}
+        for i, (original, _, _) in enumerate(chunk):
+            groups.setdefault(canvas_size(original.shape[:2], self.input_size, multiple), []).append(i)
+        outputs = {}
+        for index in groups.values():
+            outputs.update(zip(index, self._predict_group([chunk[i] for i in index], use_instruction), strict=True))
+        for i in range(len(chunk)):
+            yield outputs[i]
+
+    def _predict_group(self, group: list, use_instruction: bool) -> list[tuple[torch.Tensor, torch.Tensor, ParsedInstruction]]:
+        """Pairs of one canvas size: one backbone and model pass, then each pair refined and resized
+        to its own size."""
+        pixels = [(image_view(o), image_view(e)) for o, e, _ in group]  # uint8, resized before conversion
+        (o, covered), (e, _) = self.prepare([p[0] for p in pixels]), self.prepare([p[1] for p in pixels])
+        features, skips = self.backbone_pass(o, e)  # one backbone pass serves the grounder too
+        shared = features if getattr(self.grounder, "backbone", None) is self.backbone else None
+        intent, parsed = self.prior(o, e, [g[2] for g in group], self.backbone.grid(tuple(o.shape[-2:])), shared)
+        if not use_instruction:
+            intent = torch.full_like(intent, self.config.eps)
+        coarse = self.coarse_features(o, e, intent, features, with_changes=False)["coarse"]
+        outputs = []
+        # Pair by pair: a batch of full-resolution maps outgrows the CPU caches and runs slower.
+        for i, (original, _, _) in enumerate(group):
+            size = original.shape[:2]
+            if self.refiner is None:
+                logits = crop_resize(coarse[i:i + 1], covered[i], size)
+            else:
+                pair_skips = tuple([s[i:i + 1] for s in side] for side in skips)
+                logits = self.refine(coarse[i:i + 1], self.pair_pixels(*pixels[i]), pair_skips, covered[i])
+                if tuple(logits.shape[-2:]) != size:  # refined below the pair's size
+                    logits = F.interpolate(logits, size=size, mode="bilinear", align_corners=False)
+            full_intent = crop_resize(intent[i:i + 1].float(), covered[i], size)[0, 0]
+            outputs.append((logits[0].float(), full_intent, parsed[i]))
+        return outputs
 
     def annotate(self, pairs: Iterable, batch_size: int = 8, threshold: float | None = None) -> list[Annotation]:
         """One :class:`Annotation` per ``(original, edited, instruction)`` triple, in order, at each

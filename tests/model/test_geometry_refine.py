@@ -7,7 +7,11 @@ import torch
 from sigma.config import ModelParams
 from sigma.model.build import build_sigma
 from sigma.model.checkpoint import load_checkpoint, save_checkpoint
-from sigma.model.geometry import capped_size, crop_resize, fitted_size, letterbox
+import torch.nn.functional as F
+
+from sigma.data.dataset import image_view, resize_image
+from sigma.model.blocks import l2_normalize
+from sigma.model.geometry import canvas_size, capped_size, crop_resize, fitted_size, letterbox
 from sigma.model.refine import FullResolutionRefiner
 
 TINY = {"backbone": {"input_size": 64}, "dim": 16, "heads": 2, "decoder_dim": 8, "grounder": {"name": "none"},
@@ -33,6 +37,46 @@ def test_letterbox_pads_instead_of_squashing():
     assert canvas.shape == (2, 3, 64, 64)
     assert covered == [(32 / 64, 1.0), (1.0, 1.0)]
     assert canvas[0, :, :32].min() > 0.999 and canvas[0, :, 32:].abs().max() == 0  # content on top, zero padding below
+
+
+def test_canvas_is_only_as_large_as_a_fully_convolutional_backbone_needs():
+    assert canvas_size((480, 640), 256) == (256, 256)  # square for a ViT
+    assert canvas_size((480, 640), 256, 32) == (192, 256)
+    assert canvas_size((427, 640), 256, 32) == (192, 256)  # 171 rounded up to the multiple
+    assert canvas_size((640, 480), 256, 32) == (256, 192)
+    canvas, covered = letterbox([torch.ones(3, 427, 640), torch.ones(3, 480, 640)], 256, 32)
+    assert canvas.shape == (2, 3, 192, 256)
+    assert covered == [(171 / 192, 1.0), (1.0, 1.0)]
+    canvas, _ = letterbox([torch.ones(3, 480, 640), torch.ones(3, 640, 480)], 256, 32)
+    assert canvas.shape[-2:] == (256, 256)  # mixed orientations: the largest of both
+
+
+def test_uint8_images_resize_like_float_ones():
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 256, (97, 131, 3), dtype=np.uint8)
+    as_float = torch.from_numpy(image).permute(2, 0, 1).float() / 255
+    fast = resize_image(image_view(image), (40, 53))
+    torch.testing.assert_close(fast, resize_image(as_float, (40, 53)), atol=1 / 255, rtol=0)
+    torch.testing.assert_close(resize_image(image_view(image), (97, 131))[0], as_float)  # same size: converted only
+
+
+def test_l2_normalize_is_f_normalize_with_finite_gradients_at_zero():
+    x = torch.randn(2, 5, 3, 4)
+    x[0, :, 0, 0] = 0
+    torch.testing.assert_close(l2_normalize(x), F.normalize(x, dim=1))
+    x.requires_grad_(True)
+    l2_normalize(x).sum().backward()
+    assert torch.isfinite(x.grad).all()
+
+
+def test_a_pairs_mask_does_not_depend_on_the_pairs_batched_with_it(tiny_model):
+    rng = np.random.default_rng(1)
+    wide = rng.integers(0, 255, (40, 80, 3), dtype=np.uint8)
+    tall = rng.integers(0, 255, (80, 40, 3), dtype=np.uint8)
+    alone = list(tiny_model.iter_outputs([(wide, 255 - wide, "remove the cat")]))
+    mixed = list(tiny_model.iter_outputs([(tall, 255 - tall, "add a dog"), (wide, 255 - wide, "remove the cat")]))
+    assert [m[0].shape[-2:] for m in mixed] == [(80, 40), (40, 80)]
+    torch.testing.assert_close(mixed[1][0], alone[0][0], atol=1e-5, rtol=1e-5)
 
 
 def test_crop_resize_maps_the_covered_share_back_onto_the_pair():

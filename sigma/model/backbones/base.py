@@ -39,6 +39,10 @@ class Backbone(PretrainedPart):
     # Early maps finer than the grid (MobileNetV2: stride 2 and 4), finest first, for the
     # full-resolution refinement; a ViT has none (its patch grid is its finest map).
     skip_channels: tuple[int, ...] = ()
+    # A fully convolutional backbone takes any input whose sides are multiples of this (its coarsest
+    # stride), so a pair's canvas need not be padded to a square; None: square inputs only (a ViT's
+    # position embeddings).
+    size_multiple: int | None = None
 
     def __init__(self, input_size: int, mean=IMAGENET_MEAN, std=IMAGENET_STD):
         super().__init__()
@@ -62,7 +66,8 @@ class Backbone(PretrainedPart):
         """L maps ``(B, C_l, h, w)`` on the grid; with ``with_skips`` also the skip maps
         ``(B, C_k, H / s_k, W / s_k)`` at their native strides: ``(levels, skips)``."""
         grid = self.grid(tuple(images.shape[-2:]))
-        x = (images - self.mean) / self.std
+        # Channels-last input: oneDNN's convolutions run ~25% faster on it on a CPU (same result).
+        x = ((images - self.mean) / self.std).contiguous(memory_format=torch.channels_last)
         # Small chunks keep a CPU's working set in cache (batch 16 ran 2x slower per image);
         # each image is processed alone anyway (frozen, eval), so the result is the same.
         parts = [self.extract_with_skips(c) for c in (x.split(self.chunk) if self.chunk else [x])]

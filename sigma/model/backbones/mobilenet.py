@@ -34,6 +34,7 @@ class MobileNetV2Backbone(Backbone):
     """Three MobileNetV2 stages (strides 8/16/32 -> 32/96/320 channels) resampled to the stride-16 grid."""
 
     stride = 16
+    size_multiple = 32
 
     def __init__(self, input_size: int = 256, weights: str | None = None, pretrained: bool = True,
                  layers: tuple[int, ...] | None = None):
