@@ -8,7 +8,8 @@ time (model loading and the final merge excluded; both are printed). Without ``-
 corpus of ``--pairs`` synthetic pairs of ``--image-size`` (default 640×480) is generated first (photos from
 scikit-image with a pasted, recoloured patch), so the script needs no data of the project.
 
-Weights: the offline preset uses its packaged backbone when installed, random weights otherwise;
+Weights: ``--checkpoint`` times a trained model (what a corpus run meets: the logit rules act on
+its real predictions); without it, the offline preset uses its packaged backbone when installed, random weights otherwise;
 the offline preset keeps its learned grounder (its trained head from ``models/grounder.safetensors``
 when present), so grounding is timed; the paper preset uses random weights with grounder ``none``
 (LangSAM weights are not available offline); weights do not change the arithmetic.
@@ -49,8 +50,11 @@ def image_size(text: str) -> tuple[int, int]:
     return int(width), int(height or width)
 
 
-def make_corpus(folder: Path, n_pairs: int, size: tuple[int, int]) -> str:
-    """``n_pairs`` (original, edited) PNG pairs of ``size`` (w, h) with a recoloured square, as a pair folder."""
+def make_corpus(folder: Path, n_pairs: int, size: tuple[int, int], fmt: str = "png") -> str:
+    """``n_pairs`` (original, edited) pairs of ``size`` (w, h) with a recoloured square, as a pair
+    folder of ``fmt`` files (png, or jpg at quality 95: decoding is a large share of the time)."""
+    import io
+
     import numpy as np
     from PIL import Image
     from skimage import data as samples
@@ -71,9 +75,15 @@ def make_corpus(folder: Path, n_pairs: int, size: tuple[int, int]) -> str:
         noise = rng.normal(0, 2, edited.shape)
         edited = np.clip(edited + noise, 0, 255).astype(np.uint8)
         for tag, image in (("o", original), ("e", edited)):
-            (folder / "images" / f"{i:06d}_{tag}.png").write_bytes(encode_png(image))
-        lines.append(json.dumps({"id": f"bench-{i:06d}", "original": f"images/{i:06d}_o.png",
-                                 "edited": f"images/{i:06d}_e.png", "instruction": INSTRUCTIONS[i % len(INSTRUCTIONS)]}))
+            if fmt == "png":
+                data = encode_png(image)
+            else:
+                buf = io.BytesIO()
+                Image.fromarray(image).save(buf, format="JPEG", quality=95)
+                data = buf.getvalue()
+            (folder / "images" / f"{i:06d}_{tag}.{fmt}").write_bytes(data)
+        lines.append(json.dumps({"id": f"bench-{i:06d}", "original": f"images/{i:06d}_o.{fmt}",
+                                 "edited": f"images/{i:06d}_e.{fmt}", "instruction": INSTRUCTIONS[i % len(INSTRUCTIONS)]}))
     (folder / "manifest.jsonl").write_text("\n".join(lines) + "\n")
     return str(folder)
 
@@ -116,7 +126,9 @@ def child(config: dict) -> dict:
     overrides = [f"annotate.batch_size={config['batch']}", f"annotate.workers={config['workers']}",
                  f"annotate.shard_size={config['shard_size']}"]
     params = load_params(ROOT / "params.yaml", overrides)
-    if config["method"] == "pixdiff":
+    if config.get("checkpoint"):  # a trained model: the logit rules and the grounder act on real predictions
+        model_path = Path(config["checkpoint"])
+    elif config["method"] == "pixdiff":
         run.load_for_run = lambda _model: PixDiffAnnotator()
         model_path = tmp / "pixdiff.txt"
         model_path.write_text("pixdiff")
@@ -133,10 +145,10 @@ def child(config: dict) -> dict:
             model = build_sigma(no_grounder, pretrained=False)
         config["grounder"] = model.config.grounder.name
         model_path = save_checkpoint(model, tmp / f"{config['method']}.safetensors", include_pretrained=True)
-        if config["device"] == "cuda":
-            from sigma.model.checkpoint import load_checkpoint
+    if config["device"] == "cuda" and config["method"] != "pixdiff":
+        from sigma.model.checkpoint import load_checkpoint
 
-            run.load_for_run = lambda _model: load_checkpoint(model_path, device="cuda").eval()
+        run.load_for_run = lambda _model: load_checkpoint(model_path, device="cuda").eval()
     out = tmp / f"out-{config['name']}"
     start = time.perf_counter()
     summary = run.annotate_corpus(params, config["corpus"], str(out), str(model_path), track=False)
@@ -155,11 +167,13 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=256, help="generated corpus size")
     parser.add_argument("--image-size", type=image_size, default="640x480",
                         help="generated pair size, WxH or one side (default 640x480, the issue's target)")
+    parser.add_argument("--format", default="png", choices=["png", "jpg"], help="generated image files")
     parser.add_argument("--preset", action="append", help="sigma_offline (default) / sigma_paper")
     parser.add_argument("--input-size", type=int, help="model input side (default: 256 offline, 518 paper)")
     parser.add_argument("--batch", type=int, action="append", help="annotate.batch_size (default 16)")
     parser.add_argument("--workers", type=int, action="append", help="annotate.workers (default 1)")
     parser.add_argument("--shard-size", type=int, default=1000)
+    parser.add_argument("--checkpoint", help="a trained SIGMA checkpoint to time instead of the preset's weights")
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     parser.add_argument("--no-pixdiff", action="store_true", help="skip the PixDiff-Otsu baseline")
     parser.add_argument("--json", help="write the results here")
@@ -172,13 +186,13 @@ def main() -> None:
     from rich.table import Table
 
     with tempfile.TemporaryDirectory() as tmp:
-        corpus = args.corpus or make_corpus(Path(tmp) / "corpus", args.pairs, args.image_size)
+        corpus = args.corpus or make_corpus(Path(tmp) / "corpus", args.pairs, args.image_size, args.format)
         methods = (args.preset or ["sigma_offline"]) + ([] if args.no_pixdiff else ["pixdiff"])
         results = []
         for method, batch, workers in itertools.product(methods, args.batch or [16], args.workers or [1]):
             input_size = args.input_size or (518 if method == "sigma_paper" else 256)
             name = f"{method}-b{batch}-w{workers}"
-            config = {"name": name, "method": method, "batch": batch, "workers": workers, "device": args.device,
+            config = {"name": name, "method": method, "checkpoint": None if method == "pixdiff" else args.checkpoint, "batch": batch, "workers": workers, "device": args.device,
                       "input_size": input_size, "shard_size": args.shard_size, "corpus": corpus, "tmp": tmp}
             proc = subprocess.run([sys.executable, __file__, "--child", json.dumps(config)], capture_output=True,
                                   text=True, env={**os.environ, "PYTHONPATH": f"{ROOT}:{os.environ.get('PYTHONPATH', '')}"})

@@ -186,6 +186,16 @@ class RefineParams(Section):
     max_side: int = Field(default=320, ge=32)
 
 
+class PostprocessParams(Section):
+    """Rules on the edit logits at the pair's resolution (``sigma/model/postprocess.py``)."""
+
+    # A pair at least this share bit-identical was not re-rendered: its pixel difference is the mask.
+    # null: off.
+    exact_min_identical: float | None = Field(default=0.5, gt=0, le=1)
+    # Predicted regions below this share of the image are dropped (the largest stays). 0: off.
+    min_region: float = Field(default=0.005, ge=0, lt=1)
+
+
 class ModelParams(Section):
     """SIGMA architecture (sigma-method.md); the paper values are in docs/model.md."""
 
@@ -203,6 +213,7 @@ class ModelParams(Section):
     # to the square input (checkpoints written before the letterbox geometry).
     geometry: Literal["letterbox", "squash"] = "letterbox"
     refine: RefineParams = RefineParams()
+    postprocess: PostprocessParams = PostprocessParams()
     grounder: GrounderParams = GrounderParams()
 
     @model_validator(mode="after")

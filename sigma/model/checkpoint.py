@@ -76,9 +76,12 @@ def read_metadata(path: str | Path) -> dict[str, str]:
 
 def legacy_model_config(config: dict) -> dict:
     """Checkpoints written before the full-resolution refinement (no ``refine`` key; registered
-    champions among them) squashed their input and had no refiner: load them as they were."""
+    champions among them) squashed their input and had no refiner, and those written before the
+    logit rules (no ``postprocess`` key) had none: load them as they were."""
     if "refine" not in config:
-        return {**config, "geometry": "squash", "refine": {"enabled": False}}
+        config = {**config, "geometry": "squash", "refine": {"enabled": False}}
+    if "postprocess" not in config:
+        config = {**config, "postprocess": {"exact_min_identical": None, "min_region": 0}}
     return config
 
 

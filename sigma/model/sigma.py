@@ -23,6 +23,7 @@ from sigma.model.geometry import canvas_size, capped_size, crop_resize, letterbo
 from sigma.model.grounding.base import Grounder
 from sigma.model.intent import IntentEncoder
 from sigma.model.parsing.base import ParsedInstruction
+from sigma.model.postprocess import postprocess
 from sigma.model.prior import IntentPrior
 from sigma.model.refine import FullResolutionRefiner
 
@@ -194,8 +195,10 @@ class SigmaAnnotator(nn.Module):
                 logits = self.refine(coarse[i:i + 1], self.pair_pixels(*pixels[i]), pair_skips, covered[i])
                 if tuple(logits.shape[-2:]) != size:  # refined below the pair's size
                     logits = F.interpolate(logits, size=size, mode="bilinear", align_corners=False)
+            logits = logits[0].float()
+            logits[0] = postprocess(logits[0], *pixels[i], self.config.postprocess)
             full_intent = crop_resize(intent[i:i + 1].float(), covered[i], size)[0, 0]
-            outputs.append((logits[0].float(), full_intent, parsed[i]))
+            outputs.append((logits, full_intent, parsed[i]))
         return outputs
 
     def annotate(self, pairs: Iterable, batch_size: int = 8, threshold: float | None = None) -> list[Annotation]:
