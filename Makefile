@@ -17,7 +17,7 @@ export DVC_NO_ANALYTICS := 1
 export GX_ANALYTICS_ENABLED := false
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: install run test data clean help serve
+.PHONY: install run test lint data clean help serve
 
 help:  ## list targets
 	@grep -E '^[a-z]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/ -/'
@@ -47,7 +47,12 @@ run: data  ## run the whole pipeline (dvc repro) as one MLflow pipeline run
 	sigma pipeline -- dvc repro
 	dvc status
 
-test: install  ## run the whole test suite (unit, data, model, integration)
+lint: install  ## ruff (lint rules and format check) and mypy, as configured in pyproject.toml
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+test: lint  ## lint, then run the whole test suite (unit, data, model, integration)
 	$(BIN)/python -m pytest
 
 serve: install  ## serve the prefect.yaml deployments from this process (starts a local Prefect server without PREFECT_API_URL)

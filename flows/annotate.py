@@ -39,14 +39,28 @@ def annotate_shard(task: ShardTask, out: str, params_path: str, overrides: list[
 
 
 @task(timeout_seconds=24 * 3600, cache_policy=NO_CACHE, tags=["sigma-gpu"])
-def annotate_locally(corpus: str | None, out: str | None, model: str | None, resume: bool, params_path: str,
-                     overrides: list[str], track: bool) -> dict:
+def annotate_locally(
+    corpus: str | None,
+    out: str | None,
+    model: str | None,
+    resume: bool,
+    params_path: str,
+    overrides: list[str],
+    track: bool,
+) -> dict:
     """The whole run in this worker (the in-process runner): one GPU job, so tagged like the other heavy tasks."""
     return annotate_corpus(load_params(params_path, overrides), corpus, out, model, resume=resume, track=track)
 
 
-def ray_dispatch(address: str | None, num_cpus: int | None, gpus_per_shard: float | None, window: int | None,
-                 *, params_path: str, overrides: list[str]) -> Callable[..., Iterator[dict]]:
+def ray_dispatch(
+    address: str | None,
+    num_cpus: int | None,
+    gpus_per_shard: float | None,
+    window: int | None,
+    *,
+    params_path: str,
+    overrides: list[str],
+) -> Callable[..., Iterator[dict]]:
     """A ``dispatch`` for :func:`annotate_corpus` that submits :func:`annotate_shard` to a Ray cluster
     (``address``, or a temporary local one with ``num_cpus``) with at most ``window`` shards in flight
     (so the driver's memory stays flat), and yields their markers in shard order. Committed shards are
@@ -75,9 +89,18 @@ def ray_dispatch(address: str | None, num_cpus: int | None, gpus_per_shard: floa
                     if committed_marker(layout, shard) is not None:
                         pending.append(run_shard(shard, out, params, model))
                     else:
-                        pending.append(runner.submit(annotate_shard, {
-                            "task": shard, "out": out, "params_path": params_path, "overrides": overrides,
-                            "model": model}))
+                        pending.append(
+                            runner.submit(
+                                annotate_shard,
+                                {
+                                    "task": shard,
+                                    "out": out,
+                                    "params_path": params_path,
+                                    "overrides": overrides,
+                                    "model": model,
+                                },
+                            )
+                        )
                     if len(pending) >= in_flight:
                         yield _marker(pending.popleft())
             while pending:
@@ -112,10 +135,12 @@ def annotate_corpus_flow(
     with mlflow_flow_run("annotate", track):
         if runner == "local":
             return annotate_locally(corpus, out, model, resume, params_path, overrides, track)
-        dispatch = ray_dispatch(ray_address, ray_num_cpus, gpus_per_shard, window, params_path=params_path,
-                                overrides=overrides)
-        return annotate_corpus(load_params(params_path, overrides), corpus, out, model, resume=resume, track=track,
-                               dispatch=dispatch)
+        dispatch = ray_dispatch(
+            ray_address, ray_num_cpus, gpus_per_shard, window, params_path=params_path, overrides=overrides
+        )
+        return annotate_corpus(
+            load_params(params_path, overrides), corpus, out, model, resume=resume, track=track, dispatch=dispatch
+        )
 
 
 if __name__ == "__main__":

@@ -41,8 +41,14 @@ def _retry_unless_invalid(task, task_run, state) -> bool:
     return not isinstance(state.data, ValidationFailed)
 
 
-@task(retries=2, retry_delay_seconds=[10, 60], retry_condition_fn=_retry_unless_invalid, timeout_seconds=1800,
-      cache_policy=NO_CACHE, tags=["sigma-data"])  # never cached: it must look at the data as it is now
+@task(
+    retries=2,
+    retry_delay_seconds=[10, 60],
+    retry_condition_fn=_retry_unless_invalid,
+    timeout_seconds=1800,
+    cache_policy=NO_CACHE,
+    tags=["sigma-data"],
+)  # never cached: it must look at the data as it is now
 def validation_gate(datasets: list[str], params_path: str, overrides: list[str]) -> bool:
     """Fail the flow before a stage reads ``datasets`` if any breaks the suite (``validate`` in params).
 
@@ -53,17 +59,22 @@ def validation_gate(datasets: list[str], params_path: str, overrides: list[str])
     bad = {d: r for d, r in results.items() if isinstance(r, str) or not r.success}
     if all(isinstance(r, str) for r in bad.values()):
         raise DatasetUnreadable(f"cannot read {bad}")
-    raise ValidationFailed("validation failed: " + "; ".join(r if isinstance(r, str) else r.format()
-                                                             for r in bad.values()))
+    raise ValidationFailed(
+        "validation failed: " + "; ".join(r if isinstance(r, str) else r.format() for r in bad.values())
+    )
 
 
 def _prefect_tags() -> dict[str, str]:
     from prefect.runtime import deployment, flow_run
     from prefect.settings import PREFECT_UI_URL
 
-    tags = {"prefect.flow_run_id": flow_run.id, "prefect.flow_run_name": flow_run.name,
-            "prefect.flow_name": flow_run.flow_name, "prefect.deployment_id": deployment.id,
-            "prefect.flow_run_url": flow_run.ui_url if PREFECT_UI_URL.value() else None}
+    tags = {
+        "prefect.flow_run_id": flow_run.id,
+        "prefect.flow_run_name": flow_run.name,
+        "prefect.flow_name": flow_run.flow_name,
+        "prefect.deployment_id": deployment.id,
+        "prefect.flow_run_url": flow_run.ui_url if PREFECT_UI_URL.value() else None,
+    }
     return {k: str(v) for k, v in tags.items() if v}
 
 
@@ -71,13 +82,19 @@ def _record_in_prefect(name: str, run_id: str, experiment_id: str) -> None:
     uri = tracking_uri()
     key, text = f"mlflow-{name}", f"MLflow run {run_id} (experiment {experiment_id})"
     if uri.startswith(("http://", "https://")):
-        create_link_artifact(f"{uri.rstrip('/')}/#/experiments/{experiment_id}/runs/{run_id}", link_text=text,
-                             key=key, description="The MLflow run of this flow run; its stage runs nest under it.")
+        create_link_artifact(
+            f"{uri.rstrip('/')}/#/experiments/{experiment_id}/runs/{run_id}",
+            link_text=text,
+            key=key,
+            description="The MLflow run of this flow run; its stage runs nest under it.",
+        )
     else:
         create_markdown_artifact(
             f"{text}\n\nTracking URI: `{uri}`. See it with `mlflow ui --backend-store-uri {uri}`, then "
-            f"http://127.0.0.1:5000/#/experiments/{experiment_id}/runs/{run_id}", key=key,
-            description="The MLflow run of this flow run; its stage runs nest under it.")
+            f"http://127.0.0.1:5000/#/experiments/{experiment_id}/runs/{run_id}",
+            key=key,
+            description="The MLflow run of this flow run; its stage runs nest under it.",
+        )
 
 
 @contextmanager

@@ -37,8 +37,9 @@ def _registry(model: str) -> None:
 
 # Models load from the registry (an MLflow server, S3): one retry with backoff for I/O failures.
 @task(retries=1, retry_delay_seconds=120, timeout_seconds=6 * HOUR, cache_policy=NO_CACHE, tags=["sigma-gpu"])
-def evaluate(params_path: str, overrides: list[str], model: str | None, out: str, gallery: str | None,
-             track: bool) -> dict:
+def evaluate(
+    params_path: str, overrides: list[str], model: str | None, out: str, gallery: str | None, track: bool
+) -> dict:
     """Every configured method on every configured benchmark -> ``out``; F1/IoU per benchmark and method."""
     params = load_params(params_path, overrides)
     _registry(model or params.evaluate.model)
@@ -59,8 +60,14 @@ def tables(params_path: str, overrides: list[str], metrics_dir: str, reports: st
     return tables_stage(load_params(params_path, overrides), Path(metrics_dir), Path(reports))
 
 
-@task(name="promote", retries=1, retry_delay_seconds=120, timeout_seconds=6 * HOUR, cache_policy=NO_CACHE,
-      tags=["sigma-gpu"])
+@task(
+    name="promote",
+    retries=1,
+    retry_delay_seconds=120,
+    timeout_seconds=6 * HOUR,
+    cache_policy=NO_CACHE,
+    tags=["sigma-gpu"],
+)
 def promote_newest(params_path: str, overrides: list[str], out: str | None) -> dict:
     """Move ``@champion`` to the newest registered version if it wins by ``promote.margin``; the decision."""
     from sigma.data.storage import write_json_atomic
@@ -101,10 +108,19 @@ def evaluate_flow(
     overrides = list(overrides or [])
     params = load_params(params_path, overrides)
     with mlflow_flow_run("evaluate", track):
-        validation_gate([b.path for b in params.evaluate.benchmarks if b.loader == "pairs" and not is_empty_optional(b)],
-                        params_path, overrides)
-        scores = evaluate(params_path, overrides, model, f"{metrics_dir}/evaluate.json",
-                          f"{reports}/gallery.html" if gallery else None, track)
+        validation_gate(
+            [b.path for b in params.evaluate.benchmarks if b.loader == "pairs" and not is_empty_optional(b)],
+            params_path,
+            overrides,
+        )
+        scores = evaluate(
+            params_path,
+            overrides,
+            model,
+            f"{metrics_dir}/evaluate.json",
+            f"{reports}/gallery.html" if gallery else None,
+            track,
+        )
         robustness(params_path, overrides, model, f"{metrics_dir}/robustness.json", track)
         tables(params_path, overrides, metrics_dir, reports)
         decision = promote_newest(params_path, overrides, f"{metrics_dir}/promotion.json") if promote else None

@@ -24,8 +24,13 @@ from sigma.data.remote import configure_dvc_remote
 
 
 # DVC holds a repository lock: tasks tagged "dvc" run one at a time under a concurrency limit of 1.
-@task(retries=3, retry_delay_seconds=exponential_backoff(backoff_factor=10), timeout_seconds=3600,
-      cache_policy=NO_CACHE, tags=["dvc"])
+@task(
+    retries=3,
+    retry_delay_seconds=exponential_backoff(backoff_factor=10),
+    timeout_seconds=3600,
+    cache_policy=NO_CACHE,
+    tags=["dvc"],
+)
 def dvc_pull(targets: list[str]) -> None:
     """Fetch DVC-tracked inputs from the remote (a worker without ``data/raw``: ``pull_data=True``):
     ``SIGMA_STORAGE`` when the worker has it, else the committed one."""
@@ -51,11 +56,18 @@ def pipeline_flow(
         summaries = {"data": data_flow(params_path, overrides, track=track)}
         summaries["stage1"] = stage1_flow(params_path, overrides, resume=resume, track=track)
         summaries["stage2"] = stage2_flow(params_path, overrides, resume=resume, track=track)
-        summaries["evaluate"] = evaluate_flow(model=None, params_path=params_path, overrides=overrides,
-                                              metrics_dir="metrics", reports="reports", track=track)
+        summaries["evaluate"] = evaluate_flow(
+            model=None,
+            params_path=params_path,
+            overrides=overrides,
+            metrics_dir="metrics",
+            reports="reports",
+            track=track,
+        )
         if annotate:
-            summaries["annotate"] = annotate_corpus_flow(params_path=params_path, overrides=overrides, resume=True,
-                                                         runner="local", track=track)
+            summaries["annotate"] = annotate_corpus_flow(
+                params_path=params_path, overrides=overrides, resume=True, runner="local", track=track
+            )
     return summaries
 
 

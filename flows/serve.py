@@ -47,14 +47,16 @@ def deployments(path: Path = PREFECT_YAML, only: list[str] | None = None) -> lis
         if only and item["name"] not in only:
             continue
         limit = item.get("concurrency_limit")
-        out.append(load_flow(item["entrypoint"]).to_deployment(
-            name=item["name"],
-            parameters=item.get("parameters") or {},
-            tags=item.get("tags"),
-            description=item.get("description"),
-            schedules=[Cron(s["cron"], timezone=s.get("timezone")) for s in item.get("schedules") or []] or None,
-            concurrency_limit=ConcurrencyLimitConfig(**limit) if isinstance(limit, dict) else limit,
-        ))
+        out.append(
+            load_flow(item["entrypoint"]).to_deployment(
+                name=item["name"],
+                parameters=item.get("parameters") or {},
+                tags=item.get("tags"),
+                description=item.get("description"),
+                schedules=[Cron(s["cron"], timezone=s.get("timezone")) for s in item.get("schedules") or []] or None,
+                concurrency_limit=ConcurrencyLimitConfig(**limit) if isinstance(limit, dict) else limit,
+            )
+        )
     return out
 
 
@@ -62,8 +64,9 @@ def deployments(path: Path = PREFECT_YAML, only: list[str] | None = None) -> lis
 def local_server(port: int, timeout: float = 120) -> Iterator[str]:
     """``prefect server start`` on 127.0.0.1:``port`` until the block ends; yields its API URL."""
     url = f"http://127.0.0.1:{port}/api"
-    server = subprocess.Popen([sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
-                               "--port", str(port)])
+    server = subprocess.Popen(
+        [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)]
+    )
     try:
         deadline = time.monotonic() + timeout
         while True:

@@ -53,11 +53,13 @@ def stage1(params_path: str, overrides: list[str], resume: bool, metrics: str | 
 
 
 @task(timeout_seconds=24 * HOUR, cache_policy=NO_CACHE, tags=["sigma-gpu"])
-def stage2(params_path: str, overrides: list[str], resume: bool, metrics: str | None, track: bool,
-           register_as: str | None) -> dict:
+def stage2(
+    params_path: str, overrides: list[str], resume: bool, metrics: str | None, track: bool, register_as: str | None
+) -> dict:
     """Stage II from the Stage I checkpoint: writes ``stage2.out/sigma.safetensors``, registers a version."""
-    return train_stage2(load_params(params_path, overrides), resume=resume, track=track, metrics=metrics,
-                        register=register_as)
+    return train_stage2(
+        load_params(params_path, overrides), resume=resume, track=track, metrics=metrics, register=register_as
+    )
 
 
 @flow(name="sigma-stage1")

@@ -9,7 +9,8 @@ corpus of ``--pairs`` synthetic pairs of ``--image-size`` (default 640×480) is 
 scikit-image with a pasted, recoloured patch), so the script needs no data of the project.
 
 Weights: ``--checkpoint`` times a trained model (what a corpus run meets: the logit rules act on
-its real predictions); without it, the offline preset uses its packaged backbone when installed, random weights otherwise;
+its real predictions); without it, the offline preset uses its packaged backbone when installed, random
+weights otherwise;
 the offline preset keeps its learned grounder (its trained head from ``models/grounder.safetensors``
 when present), so grounding is timed; the paper preset uses random weights with grounder ``none``
 (LangSAM weights are not available offline); weights do not change the arithmetic.
@@ -40,8 +41,14 @@ sys.path.insert(0, str(ROOT))
 
 
 # Every action the parser knows, so that parsing and grounding are timed as on a real corpus.
-INSTRUCTIONS = ("remove the person", "replace the cup with a bowl", "add a red ball on the table",
-                "change the cat to a dog", "make the whole picture look like winter", "turn the shirt blue")
+INSTRUCTIONS = (
+    "remove the person",
+    "replace the cup with a bowl",
+    "add a red ball on the table",
+    "change the cat to a dog",
+    "make the whole picture look like winter",
+    "turn the shirt blue",
+)
 
 
 def image_size(text: str) -> tuple[int, int]:
@@ -61,8 +68,10 @@ def make_corpus(folder: Path, n_pairs: int, size: tuple[int, int], fmt: str = "p
 
     from sigma.data.images import encode_png
 
-    photos = [np.asarray(Image.fromarray(getattr(samples, name)()).convert("RGB").resize(size))
-              for name in ("astronaut", "coffee", "chelsea", "rocket", "immunohistochemistry")]
+    photos = [
+        np.asarray(Image.fromarray(getattr(samples, name)()).convert("RGB").resize(size))
+        for name in ("astronaut", "coffee", "chelsea", "rocket", "immunohistochemistry")
+    ]
     rng = np.random.default_rng(0)
     (folder / "images").mkdir(parents=True)
     lines = []
@@ -71,7 +80,7 @@ def make_corpus(folder: Path, n_pairs: int, size: tuple[int, int], fmt: str = "p
         edited = original.copy()
         s = min(size) // 4
         y, x = rng.integers(0, size[1] // 2), rng.integers(0, size[0] // 2)
-        edited[y:y + s, x:x + s] = 255 - edited[y:y + s, x:x + s]
+        edited[y : y + s, x : x + s] = 255 - edited[y : y + s, x : x + s]
         noise = rng.normal(0, 2, edited.shape)
         edited = np.clip(edited + noise, 0, 255).astype(np.uint8)
         for tag, image in (("o", original), ("e", edited)):
@@ -82,8 +91,16 @@ def make_corpus(folder: Path, n_pairs: int, size: tuple[int, int], fmt: str = "p
                 Image.fromarray(image).save(buf, format="JPEG", quality=95)
                 data = buf.getvalue()
             (folder / "images" / f"{i:06d}_{tag}.{fmt}").write_bytes(data)
-        lines.append(json.dumps({"id": f"bench-{i:06d}", "original": f"images/{i:06d}_o.{fmt}",
-                                 "edited": f"images/{i:06d}_e.{fmt}", "instruction": INSTRUCTIONS[i % len(INSTRUCTIONS)]}))
+        lines.append(
+            json.dumps(
+                {
+                    "id": f"bench-{i:06d}",
+                    "original": f"images/{i:06d}_o.{fmt}",
+                    "edited": f"images/{i:06d}_e.{fmt}",
+                    "instruction": INSTRUCTIONS[i % len(INSTRUCTIONS)],
+                }
+            )
+        )
     (folder / "manifest.jsonl").write_text("\n".join(lines) + "\n")
     return str(folder)
 
@@ -123,8 +140,11 @@ def child(config: dict) -> dict:
     from sigma.model.checkpoint import save_checkpoint
 
     tmp = Path(config["tmp"])
-    overrides = [f"annotate.batch_size={config['batch']}", f"annotate.workers={config['workers']}",
-                 f"annotate.shard_size={config['shard_size']}"]
+    overrides = [
+        f"annotate.batch_size={config['batch']}",
+        f"annotate.workers={config['workers']}",
+        f"annotate.shard_size={config['shard_size']}",
+    ]
     params = load_params(ROOT / "params.yaml", overrides)
     if config.get("checkpoint"):  # a trained model: the logit rules and the grounder act on real predictions
         model_path = Path(config["checkpoint"])
@@ -134,8 +154,16 @@ def child(config: dict) -> dict:
         model_path.write_text("pixdiff")
     else:
         preset = PRESETS[config["method"]]
-        preset = preset.model_copy(update={"backbone": preset.backbone.model_copy(update={
-            "input_size": config["input_size"], **({"chunk": None} if config["device"] == "cuda" else {})})})
+        preset = preset.model_copy(
+            update={
+                "backbone": preset.backbone.model_copy(
+                    update={
+                        "input_size": config["input_size"],
+                        **({"chunk": None} if config["device"] == "cuda" else {}),
+                    }
+                )
+            }
+        )
         no_grounder = preset.model_copy(update={"grounder": preset.grounder.model_copy(update={"name": "none"})})
         try:  # the offline preset as shipped: packaged backbone, learned grounder (trained head when present)
             if config["method"] != "sigma_offline":
@@ -152,10 +180,15 @@ def child(config: dict) -> dict:
     out = tmp / f"out-{config['name']}"
     start = time.perf_counter()
     summary = run.annotate_corpus(params, config["corpus"], str(out), str(model_path), track=False)
-    result = {**config, "pairs_per_second": summary["pairs_per_second"], "pairs": summary["pairs"],
-              "shard_seconds": summary["shard_seconds"], "wall_seconds": round(time.perf_counter() - start, 2),
-              "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
-              "rejected": summary["rejected"]}
+    result = {
+        **config,
+        "pairs_per_second": summary["pairs_per_second"],
+        "pairs": summary["pairs"],
+        "shard_seconds": summary["shard_seconds"],
+        "wall_seconds": round(time.perf_counter() - start, 2),
+        "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        "rejected": summary["rejected"],
+    }
     if torch.cuda.is_available() and config["device"] == "cuda":
         result["peak_cuda_mib"] = round(torch.cuda.max_memory_allocated() / 2**20)
     return result
@@ -165,8 +198,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--corpus", help="pair folder to annotate (default: generate one)")
     parser.add_argument("--pairs", type=int, default=256, help="generated corpus size")
-    parser.add_argument("--image-size", type=image_size, default="640x480",
-                        help="generated pair size, WxH or one side (default 640x480, the issue's target)")
+    parser.add_argument(
+        "--image-size",
+        type=image_size,
+        default="640x480",
+        help="generated pair size, WxH or one side (default 640x480, the issue's target)",
+    )
     parser.add_argument("--format", default="png", choices=["png", "jpg"], help="generated image files")
     parser.add_argument("--preset", action="append", help="sigma_offline (default) / sigma_paper")
     parser.add_argument("--input-size", type=int, help="model input side (default: 256 offline, 518 paper)")
@@ -192,22 +229,57 @@ def main() -> None:
         for method, batch, workers in itertools.product(methods, args.batch or [16], args.workers or [1]):
             input_size = args.input_size or (518 if method == "sigma_paper" else 256)
             name = f"{method}-b{batch}-w{workers}"
-            config = {"name": name, "method": method, "checkpoint": None if method == "pixdiff" else args.checkpoint, "batch": batch, "workers": workers, "device": args.device,
-                      "input_size": input_size, "shard_size": args.shard_size, "corpus": corpus, "tmp": tmp}
-            proc = subprocess.run([sys.executable, __file__, "--child", json.dumps(config)], capture_output=True,
-                                  text=True, env={**os.environ, "PYTHONPATH": f"{ROOT}:{os.environ.get('PYTHONPATH', '')}"})
+            config = {
+                "name": name,
+                "method": method,
+                "checkpoint": None if method == "pixdiff" else args.checkpoint,
+                "batch": batch,
+                "workers": workers,
+                "device": args.device,
+                "input_size": input_size,
+                "shard_size": args.shard_size,
+                "corpus": corpus,
+                "tmp": tmp,
+            }
+            proc = subprocess.run(
+                [sys.executable, __file__, "--child", json.dumps(config)],
+                capture_output=True,
+                text=True,
+                env={**os.environ, "PYTHONPATH": f"{ROOT}:{os.environ.get('PYTHONPATH', '')}"},
+            )
             line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")), None)
             result = json.loads(line[7:]) if line else {**config, "error": proc.stderr[-800:]}
             results.append(result)
             print(json.dumps({k: v for k, v in result.items() if k not in ("corpus", "tmp")}), flush=True)
     table = Table(title=f"sigma annotate throughput ({args.device}, {os.cpu_count()} CPUs)")
-    for column in ("method", "grounder", "input", "batch", "workers", "pairs", "pairs/s", "shard s", "wall s", "peak RSS MiB",
-                   "peak CUDA MiB"):
+    for column in (
+        "method",
+        "grounder",
+        "input",
+        "batch",
+        "workers",
+        "pairs",
+        "pairs/s",
+        "shard s",
+        "wall s",
+        "peak RSS MiB",
+        "peak CUDA MiB",
+    ):
         table.add_column(column)
     for r in results:
-        table.add_row(r["method"], r.get("grounder", "-"), str(r["input_size"]), str(r["batch"]), str(r["workers"]), str(r.get("pairs", "-")),
-                      str(r.get("pairs_per_second", r.get("error", "")[:60])), str(r.get("shard_seconds", "-")),
-                      str(r.get("wall_seconds", "-")), str(r.get("peak_rss_mib", "-")), str(r.get("peak_cuda_mib", "-")))
+        table.add_row(
+            r["method"],
+            r.get("grounder", "-"),
+            str(r["input_size"]),
+            str(r["batch"]),
+            str(r["workers"]),
+            str(r.get("pairs", "-")),
+            str(r.get("pairs_per_second", r.get("error", "")[:60])),
+            str(r.get("shard_seconds", "-")),
+            str(r.get("wall_seconds", "-")),
+            str(r.get("peak_rss_mib", "-")),
+            str(r.get("peak_cuda_mib", "-")),
+        )
     Console().print(table)
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))

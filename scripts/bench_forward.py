@@ -158,8 +158,11 @@ def run_one(spec: dict[str, Any]) -> dict[str, Any]:
     cuda = device.type == "cuda"
     sync = (lambda: torch.cuda.synchronize(device)) if cuda else (lambda: None)
     amp = spec.get("amp", "none")
-    autocast = (torch.autocast(device.type, dtype=getattr(torch, AMP_DTYPES[amp])) if amp != "none"
-                else contextlib.nullcontext())
+    autocast = (
+        torch.autocast(device.type, dtype=getattr(torch, AMP_DTYPES[amp]))
+        if amp != "none"
+        else contextlib.nullcontext()
+    )
     config = make_config(spec["preset"], spec["size"], spec["overrides"])
     pretrained = _use_pretrained(config, spec["weights"])
     with warnings.catch_warnings():
@@ -197,8 +200,15 @@ def run_one(spec: dict[str, Any]) -> dict[str, Any]:
         foreign = max(0.0, (_system_busy_s() - busy_start - cpu) / wall)
         breakdown, breakdown_foreign = None, None
         if spec["breakdown"]:
-            names = ["backbone", "difference.msdb", *[f"difference.blocks.{i}" for i in range(config.drb_blocks)],
-                     "difference.aggregate", "intent_encoder", "refinement", "decoder"]
+            names = [
+                "backbone",
+                "difference.msdb",
+                *[f"difference.blocks.{i}" for i in range(config.drb_blocks)],
+                "difference.aggregate",
+                "intent_encoder",
+                "refinement",
+                "decoder",
+            ]
             timer = PartTimer(model, names, sync)
             n = max(spec["min_iters"], min(len(times), 10))
             t0, c0, b0 = time.perf_counter(), _cpu_s(), _system_busy_s()
@@ -212,20 +222,34 @@ def run_one(spec: dict[str, Any]) -> dict[str, Any]:
             breakdown_foreign = max(0.0, (_system_busy_s() - b0 - (_cpu_s() - c0)) / wall_bd)
     median = statistics.median(times)
     result = {
-        "preset": spec["preset"], "size": s, "batch": b, "overrides": spec["overrides"],
-        "pretrained": pretrained, "threads": torch.get_num_threads(), "iters": len(times),
-        "median_s": median, "min_s": min(times), "mean_s": statistics.fmean(times),
-        "pairs_per_s": b / median, "rss_after_build_mib": rss_build, "peak_rss_mib": _rss_mib(),
-        "cpu_per_wall": cpu / wall, "foreign_cpu": foreign, "loadavg_1min_before": load_before,
+        "preset": spec["preset"],
+        "size": s,
+        "batch": b,
+        "overrides": spec["overrides"],
+        "pretrained": pretrained,
+        "threads": torch.get_num_threads(),
+        "iters": len(times),
+        "median_s": median,
+        "min_s": min(times),
+        "mean_s": statistics.fmean(times),
+        "pairs_per_s": b / median,
+        "rss_after_build_mib": rss_build,
+        "peak_rss_mib": _rss_mib(),
+        "cpu_per_wall": cpu / wall,
+        "foreign_cpu": foreign,
+        "loadavg_1min_before": load_before,
         "breakdown_s": breakdown,
         "breakdown_foreign_cpu": breakdown_foreign,
     }
     if amp != "none":
         result["amp"] = amp
     if cuda:
-        result.update(device=str(device), gpu=torch.cuda.get_device_name(device),
-                      cuda_after_build_mib=cuda_build_mib,
-                      cuda_peak_mib=torch.cuda.max_memory_allocated(device) / 2**20)
+        result.update(
+            device=str(device),
+            gpu=torch.cuda.get_device_name(device),
+            cuda_after_build_mib=cuda_build_mib,
+            cuda_peak_mib=torch.cuda.max_memory_allocated(device) / 2**20,
+        )
     return result
 
 
@@ -242,11 +266,12 @@ def wait_for_idle(max_other: float, timeout: float, window: float = 2.0, windows
 
 
 def _run_worker(spec: dict[str, Any]) -> dict[str, Any]:
-    proc = subprocess.run([sys.executable, __file__, "--_worker", json.dumps(spec)],
-                          capture_output=True, text=True)
+    proc = subprocess.run([sys.executable, __file__, "--_worker", json.dumps(spec)], capture_output=True, text=True)
     if proc.returncode != 0:
-        return {**{k: spec[k] for k in ("preset", "size", "batch", "overrides")},
-                "error": (proc.stderr.strip().splitlines() or ["worker failed"])[-1]}
+        return {
+            **{k: spec[k] for k in ("preset", "size", "batch", "overrides")},
+            "error": (proc.stderr.strip().splitlines() or ["worker failed"])[-1],
+        }
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
@@ -258,23 +283,50 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--iters", type=int, default=20, help="timed iterations per configuration (default 20)")
     ap.add_argument("--min-iters", type=int, default=3, help="timed iterations even past --max-seconds (default 3)")
     ap.add_argument("--warmup", type=int, default=3, help="untimed warm-up iterations (default 3)")
-    ap.add_argument("--max-seconds", type=float, default=60.0,
-                    help="stop timing a configuration after this long once --min-iters are done (default 60)")
-    ap.add_argument("--threads", type=int, default=None,
-                    help="torch intra-op threads (default: torch.get_num_threads())")
-    ap.add_argument("--weights", choices=("auto", "pretrained", "random"), default="auto",
-                    help="auto: packaged MobileNetV2 weights when installed, else random (default)")
-    ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                    help="override a model: key (dotted), e.g. --set decoder_stride=8")
+    ap.add_argument(
+        "--max-seconds",
+        type=float,
+        default=60.0,
+        help="stop timing a configuration after this long once --min-iters are done (default 60)",
+    )
+    ap.add_argument(
+        "--threads", type=int, default=None, help="torch intra-op threads (default: torch.get_num_threads())"
+    )
+    ap.add_argument(
+        "--weights",
+        choices=("auto", "pretrained", "random"),
+        default="auto",
+        help="auto: packaged MobileNetV2 weights when installed, else random (default)",
+    )
+    ap.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a model: key (dotted), e.g. --set decoder_stride=8",
+    )
     ap.add_argument("--breakdown", action="store_true", help="also time each top-level part (forward hooks)")
     ap.add_argument("--device", default="cpu", help="torch device, e.g. cuda or cuda:1 (default cpu)")
-    ap.add_argument("--amp", choices=("none", *AMP_DTYPES), default="none",
-                    help="run the forward under torch.autocast with this dtype (default none)")
-    ap.add_argument("--max-other-cpu", type=float, default=0.1,
-                    help="rerun a configuration when other processes used more cores than this while it was "
-                         "timed (default 0.1; shared machines)")
-    ap.add_argument("--retries", type=int, default=0,
-                    help="reruns of a contended configuration, each after waiting for an idle machine (default 0)")
+    ap.add_argument(
+        "--amp",
+        choices=("none", *AMP_DTYPES),
+        default="none",
+        help="run the forward under torch.autocast with this dtype (default none)",
+    )
+    ap.add_argument(
+        "--max-other-cpu",
+        type=float,
+        default=0.1,
+        help="rerun a configuration when other processes used more cores than this while it was "
+        "timed (default 0.1; shared machines)",
+    )
+    ap.add_argument(
+        "--retries",
+        type=int,
+        default=0,
+        help="reruns of a contended configuration, each after waiting for an idle machine (default 0)",
+    )
     ap.add_argument("--idle-timeout", type=float, default=300.0, help="longest wait for an idle machine (s)")
     ap.add_argument("--json", metavar="PATH", help="write the results as JSON")
     ap.add_argument("--_worker", help=argparse.SUPPRESS)
@@ -298,8 +350,11 @@ def main(argv: list[str] | None = None) -> None:
         ap.error("--device cuda: torch sees no CUDA device")
     threads = args.threads or torch.get_num_threads()
     if args.preset or args.size:
-        configs = list(itertools.product(args.preset or [p for p, _ in DEFAULT_CONFIGS],
-                                         args.size or sorted({s for _, s in DEFAULT_CONFIGS})))
+        configs = list(
+            itertools.product(
+                args.preset or [p for p, _ in DEFAULT_CONFIGS], args.size or sorted({s for _, s in DEFAULT_CONFIGS})
+            )
+        )
     else:
         configs = list(DEFAULT_CONFIGS)
     for preset, _ in configs:
@@ -308,10 +363,21 @@ def main(argv: list[str] | None = None) -> None:
     console = Console()
     results = []
     for (preset, size), batch in itertools.product(configs, args.batch or DEFAULT_BATCHES):
-        spec = {"preset": preset, "size": size, "batch": batch, "threads": threads, "iters": args.iters,
-                "min_iters": args.min_iters, "warmup": args.warmup, "max_seconds": args.max_seconds,
-                "weights": args.weights,
-                "overrides": args.overrides, "breakdown": args.breakdown, "device": args.device, "amp": args.amp}
+        spec = {
+            "preset": preset,
+            "size": size,
+            "batch": batch,
+            "threads": threads,
+            "iters": args.iters,
+            "min_iters": args.min_iters,
+            "warmup": args.warmup,
+            "max_seconds": args.max_seconds,
+            "weights": args.weights,
+            "overrides": args.overrides,
+            "breakdown": args.breakdown,
+            "device": args.device,
+            "amp": args.amp,
+        }
         r = None
         for attempt in range(args.retries + 1):
             if args.retries:
@@ -323,12 +389,16 @@ def main(argv: list[str] | None = None) -> None:
                 r = new
             if "error" in r or r["foreign_cpu"] <= args.max_other_cpu:
                 break
-            console.log(f"[yellow]contended: other processes used {new['foreign_cpu']:.2f} cores while timing"
-                        + (" -- retrying" if attempt < args.retries else ""))
+            console.log(
+                f"[yellow]contended: other processes used {new['foreign_cpu']:.2f} cores while timing"
+                + (" -- retrying" if attempt < args.retries else "")
+            )
         r["attempts"] = attempt + 1
         results.append(r)
-        console.log(f"{preset} @ {size}² batch {batch}: "
-                    + (f"{r['pairs_per_s']:.2f} pairs/s" if "error" not in r else f"[red]{r['error']}"))
+        console.log(
+            f"{preset} @ {size}² batch {batch}: "
+            + (f"{r['pairs_per_s']:.2f} pairs/s" if "error" not in r else f"[red]{r['error']}")
+        )
 
     machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores, torch {torch.__version__}"
     cuda = device.type == "cuda"
@@ -339,21 +409,54 @@ def main(argv: list[str] | None = None) -> None:
         title += f"\nautocast {args.amp}"
     if args.overrides:
         title += f"\noverrides: {' '.join(args.overrides)}"
-    title += ("\n(CPU/wall: this process's CPU seconds per wall second while timing; other CPU: cores busy with"
-              " other processes meanwhile -- above ~0.1 the numbers are contended)")
+    title += (
+        "\n(CPU/wall: this process's CPU seconds per wall second while timing; other CPU: cores busy with"
+        " other processes meanwhile -- above ~0.1 the numbers are contended)"
+    )
     table = Table(title=title)
-    for col in ("preset", "input", "batch", "weights", "iters", "median s/batch", "pairs/s", "peak RSS MiB",
-                *(["peak CUDA MiB"] if cuda else []), "CPU/wall", "other CPU"):
+    for col in (
+        "preset",
+        "input",
+        "batch",
+        "weights",
+        "iters",
+        "median s/batch",
+        "pairs/s",
+        "peak RSS MiB",
+        *(["peak CUDA MiB"] if cuda else []),
+        "CPU/wall",
+        "other CPU",
+    ):
         table.add_column(col, justify="left" if col in ("preset", "weights") else "right")
     for r in results:
         if "error" in r:
-            table.add_row(r["preset"], f"{r['size']}²", str(r["batch"]), "-", "-", "-", f"error: {r['error']}",
-                          "-", *(["-"] if cuda else []), "-", "-")
+            table.add_row(
+                r["preset"],
+                f"{r['size']}²",
+                str(r["batch"]),
+                "-",
+                "-",
+                "-",
+                f"error: {r['error']}",
+                "-",
+                *(["-"] if cuda else []),
+                "-",
+                "-",
+            )
             continue
-        table.add_row(r["preset"], f"{r['size']}²", str(r["batch"]), "pretrained" if r["pretrained"] else "random",
-                      str(r["iters"]), f"{r['median_s']:.4f}", f"{r['pairs_per_s']:.2f}", f"{r['peak_rss_mib']:.0f}",
-                      *([f"{r['cuda_peak_mib']:.0f}"] if cuda else []), f"{r['cpu_per_wall']:.2f}",
-                      f"{r['foreign_cpu']:.2f}")
+        table.add_row(
+            r["preset"],
+            f"{r['size']}²",
+            str(r["batch"]),
+            "pretrained" if r["pretrained"] else "random",
+            str(r["iters"]),
+            f"{r['median_s']:.4f}",
+            f"{r['pairs_per_s']:.2f}",
+            f"{r['peak_rss_mib']:.0f}",
+            *([f"{r['cuda_peak_mib']:.0f}"] if cuda else []),
+            f"{r['cpu_per_wall']:.2f}",
+            f"{r['foreign_cpu']:.2f}",
+        )
     console.print(table)
     if args.breakdown:
         parts = Table(title="Per-part time (ms per batch, forward hooks; separate iterations)")
@@ -364,8 +467,11 @@ def main(argv: list[str] | None = None) -> None:
             parts.add_column(name, justify="right")
         for r in results:
             if r.get("breakdown_s"):
-                parts.add_row(f"{r['preset']}@{r['size']} b{r['batch']}", f"{r['breakdown_foreign_cpu']:.2f}",
-                              *[f"{1000 * r['breakdown_s'].get(n, 0):.1f}" for n in names])
+                parts.add_row(
+                    f"{r['preset']}@{r['size']} b{r['batch']}",
+                    f"{r['breakdown_foreign_cpu']:.2f}",
+                    *[f"{1000 * r['breakdown_s'].get(n, 0):.1f}" for n in names],
+                )
         console.print(parts)
     if args.json:
         with open(args.json, "w") as fh:

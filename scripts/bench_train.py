@@ -58,9 +58,12 @@ def main() -> None:
     cfg = params.stage1
     model = build_sigma(params.model, params.parse)
     loader, _, _ = loop.train_loader(model, INPAINT, "train", cfg)
-    s = time_steps(model, loader, lambda m, b, _: supervised_terms(m, b, cfg.attribution_weight), args.steps,
-                   args.warmup, cfg)
-    table.add_row("stage1", str(cfg.batch_size), str(cfg.crop_size), f"{s:.3f}", f"{1 / s:.2f}", f"{cfg.batch_size / s:.1f}")
+    s = time_steps(
+        model, loader, lambda m, b, _: supervised_terms(m, b, cfg.attribution_weight), args.steps, args.warmup, cfg
+    )
+    table.add_row(
+        "stage1", str(cfg.batch_size), str(cfg.crop_size), f"{s:.3f}", f"{1 / s:.2f}", f"{cfg.batch_size / s:.1f}"
+    )
 
     cfg = params.stage2
     model = load_checkpoint(f"{params.stage1.out}/{loop.CHECKPOINT}")
@@ -70,7 +73,9 @@ def main() -> None:
     teacher = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema_momentum), use_buffers=True)
     step_fn = Stage2Step(cfg, teacher, load_vae(params.vae.out), inpaint, params.model.eps)
     s = time_steps(model, loader, step_fn, args.steps, args.warmup, cfg)
-    table.add_row("stage2", str(cfg.batch_size), str(cfg.crop_size), f"{s:.3f}", f"{1 / s:.2f}", f"{cfg.batch_size / s:.1f}")
+    table.add_row(
+        "stage2", str(cfg.batch_size), str(cfg.crop_size), f"{s:.3f}", f"{1 / s:.2f}", f"{cfg.batch_size / s:.1f}"
+    )
     Console().print(table)
 
 

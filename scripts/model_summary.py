@@ -81,8 +81,7 @@ def _hook_points(model: nn.Module) -> list[tuple[str, str, str]]:
             points.append((f"backbone stage {name.rsplit('.', 1)[1]} (raw)", name, "both images stacked: 2B"))
     points.append(("backbone levels (on token grid)", "backbone", "L maps, both images stacked: 2B"))
     for i in range(len(model.difference.msdb.proj)):
-        points.append((f"MSDB proj level {i}", f"difference.msdb.proj.{i}",
-                       "1×1 conv of [abs(fo−fe), fo⊙fe, fo, fe]"))
+        points.append((f"MSDB proj level {i}", f"difference.msdb.proj.{i}", "1×1 conv of [abs(fo−fe), fo⊙fe, fo, fe]"))
     points.append(("MSDB tokens", "difference.msdb", "(B, L, N, C)"))
     for i in range(len(model.difference.blocks)):
         points.append((f"DRB {i} out", f"difference.blocks.{i}", "(B, L, N, C)"))
@@ -107,8 +106,10 @@ def trace_shapes(model: nn.Module, inputs: Sequence[torch.Tensor]) -> list[tuple
     rows: list[tuple[str, str, str]] = []
     handles = []
     for label, path, note in _hook_points(model):
+
         def hook(_m, _inp, out, label=label, note=note):
             rows.append((label, _shapes(out), note))
+
         handles.append(modules[path].register_forward_hook(hook))
     try:
         with torch.inference_mode():
@@ -194,9 +195,11 @@ def summarise(preset: str, size: int, show_shapes: bool = True) -> dict:
     model = build(preset, size)
     inputs = example_inputs(model, size)
     cfg = model.config
-    print(f"\n## {preset} @ {size}² (backbone {cfg.backbone.name}, grid {model.grid()}, dim {cfg.dim}, "
-          f"heads {cfg.heads}, drb_blocks {cfg.drb_blocks}, bcmr_rounds {cfg.bcmr_rounds}, "
-          f"decoder_dim {cfg.decoder_dim}, decoder_stride {cfg.decoder_stride}, grounder {cfg.grounder.name})\n")
+    print(
+        f"\n## {preset} @ {size}² (backbone {cfg.backbone.name}, grid {model.grid()}, dim {cfg.dim}, "
+        f"heads {cfg.heads}, drb_blocks {cfg.drb_blocks}, bcmr_rounds {cfg.bcmr_rounds}, "
+        f"decoder_dim {cfg.decoder_dim}, decoder_stride {cfg.decoder_stride}, grounder {cfg.grounder.name})\n"
+    )
     if show_shapes:
         print("### Tensor shapes (one pair, B=1)\n")
         print(_md_table(("stage", "output shape", "note"), trace_shapes(model, inputs)))
@@ -220,17 +223,32 @@ def summarise(preset: str, size: int, show_shapes: bool = True) -> dict:
     rows.append(("rest (all but backbone)", f"{rest / 1e9:.3f}"))
     rows.append(("**total**", f"{total / 1e9:.3f}"))
     print(_md_table(("part", "GFLOPs"), rows))
-    return {"preset": preset, "size": size, "frozen": tot_frozen, "trainable": tot_train,
-            "gflops_total": total / 1e9, "gflops_backbone": parts.get("backbone", 0) / 1e9,
-            "gflops_rest": rest / 1e9, "gflops_parts": {k: v / 1e9 for k, v in parts.items()}}
+    return {
+        "preset": preset,
+        "size": size,
+        "frozen": tot_frozen,
+        "trainable": tot_train,
+        "gflops_total": total / 1e9,
+        "gflops_backbone": parts.get("backbone", 0) / 1e9,
+        "gflops_rest": rest / 1e9,
+        "gflops_parts": {k: v / 1e9 for k, v in parts.items()},
+    }
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--preset", action="append", choices=sorted(PRESETS),
-                    help=f"preset to summarise (repeatable; default: {', '.join(DEFAULT_PRESETS)})")
-    ap.add_argument("--size", action="append", type=int,
-                    help=f"square input size (repeatable; default: {', '.join(map(str, DEFAULT_SIZES))})")
+    ap.add_argument(
+        "--preset",
+        action="append",
+        choices=sorted(PRESETS),
+        help=f"preset to summarise (repeatable; default: {', '.join(DEFAULT_PRESETS)})",
+    )
+    ap.add_argument(
+        "--size",
+        action="append",
+        type=int,
+        help=f"square input size (repeatable; default: {', '.join(map(str, DEFAULT_SIZES))})",
+    )
     ap.add_argument("--no-shapes", action="store_true", help="skip the tensor-shape tables")
     ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's default)")
     args = ap.parse_args(argv)
@@ -250,11 +268,23 @@ def main(argv: Sequence[str] | None = None) -> None:
         if "error" in r:
             rows.append((r["preset"], f"{r['size']}²", "failed", "-", "-", "-", r["error"].replace("|", "/")))
         else:
-            rows.append((r["preset"], f"{r['size']}²", _m(r["frozen"]), _m(r["trainable"]),
-                         f"{r['gflops_backbone']:.2f}", f"{r['gflops_rest']:.2f}", f"{r['gflops_total']:.2f}"))
-    print(_md_table(
-        ("preset", "input", "frozen params", "trainable params", "GFLOPs backbone", "GFLOPs rest", "GFLOPs total"),
-        rows))
+            rows.append(
+                (
+                    r["preset"],
+                    f"{r['size']}²",
+                    _m(r["frozen"]),
+                    _m(r["trainable"]),
+                    f"{r['gflops_backbone']:.2f}",
+                    f"{r['gflops_rest']:.2f}",
+                    f"{r['gflops_total']:.2f}",
+                )
+            )
+    print(
+        _md_table(
+            ("preset", "input", "frozen params", "trainable params", "GFLOPs backbone", "GFLOPs rest", "GFLOPs total"),
+            rows,
+        )
+    )
 
 
 if __name__ == "__main__":

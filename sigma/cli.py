@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Literal, Optional
+from typing import Annotated, Literal
 
 import typer
 from rich.console import Console
@@ -22,7 +22,8 @@ console = Console(stderr=True, soft_wrap=True)  # paths in errors must stay copy
 
 ParamsOpt = Annotated[Path, typer.Option("--params", "-p", help="params.yaml to read.")]
 SetOpt = Annotated[
-    Optional[list[str]], typer.Option("--set", "-s", help="Override one key, e.g. --set data.edit.n_pairs=50 (repeatable).")
+    list[str] | None,
+    typer.Option("--set", "-s", help="Override one key, e.g. --set data.edit.n_pairs=50 (repeatable)."),
 ]
 
 
@@ -80,8 +81,8 @@ def version() -> None:
 
 @app.command()
 def parse(
-    instruction: Annotated[str, typer.Argument(help="The edit instruction, e.g. \"remove the cat\".")],
-    parser: Annotated[Optional[str], typer.Option(help="Parser name (rules, llm); default: parse.name.")] = None,
+    instruction: Annotated[str, typer.Argument(help='The edit instruction, e.g. "remove the cat".')],
+    parser: Annotated[str | None, typer.Option(help="Parser name (rules, llm); default: parse.name.")] = None,
     params: ParamsOpt = Path("params.yaml"),
     set_: SetOpt = None,
 ) -> None:
@@ -98,7 +99,9 @@ def parse(
 
 @data_app.command("bootstrap")
 def data_bootstrap(
-    out: Annotated[Path, typer.Option(help="Folder to write the built-in COCO dataset into.")] = Path("data/raw/builtin"),
+    out: Annotated[Path, typer.Option(help="Folder to write the built-in COCO dataset into.")] = Path(
+        "data/raw/builtin"
+    ),
 ) -> None:
     """Write the built-in photos + instance masks (deterministic) as a COCO dataset.
 
@@ -112,8 +115,13 @@ def data_bootstrap(
 
 @data_app.command("synth")
 def data_synth(
-    kind: Annotated[str, typer.Argument(help="inpaint (Stage I), edit (Stage II), calib (all-zero masks) or dev (the real-photo dev benchmark).")],
-    out: Annotated[Optional[Path], typer.Option(help="Output folder; default data/synth/KIND.")] = None,
+    kind: Annotated[
+        str,
+        typer.Argument(
+            help="inpaint (Stage I), edit (Stage II), calib (all-zero masks) or dev (the real-photo dev benchmark)."
+        ),
+    ],
+    out: Annotated[Path | None, typer.Option(help="Output folder; default data/synth/KIND.")] = None,
     params: ParamsOpt = Path("params.yaml"),
     set_: SetOpt = None,
     track: Annotated[bool, typer.Option(help="Log params and the summary to MLflow (MLFLOW_TRACKING_URI).")] = True,
@@ -134,7 +142,7 @@ def data_synth(
 @data_app.command("validate")
 def data_validate(
     datasets: Annotated[list[str], typer.Argument(help="Dataset folders or manifest.jsonl files (local or s3://).")],
-    report: Annotated[Optional[Path], typer.Option(help="Write a JSON report (DVC metrics) here.")] = None,
+    report: Annotated[Path | None, typer.Option(help="Write a JSON report (DVC metrics) here.")] = None,
     params: ParamsOpt = Path("params.yaml"),
     set_: SetOpt = None,
 ) -> None:
@@ -153,8 +161,8 @@ def data_validate(
 
 @train_app.command("grounder")
 def train_grounder(
-    out: Annotated[Optional[Path], typer.Option(help="Head weights (.safetensors); default train_grounder.out.")] = None,
-    metrics: Annotated[Optional[Path], typer.Option(help="Write train/held-out mIoU as JSON (DVC metrics).")] = None,
+    out: Annotated[Path | None, typer.Option(help="Head weights (.safetensors); default train_grounder.out.")] = None,
+    metrics: Annotated[Path | None, typer.Option(help="Write train/held-out mIoU as JSON (DVC metrics).")] = None,
     params: ParamsOpt = Path("params.yaml"),
     set_: SetOpt = None,
     track: Annotated[bool, typer.Option(help="Log params and metrics to MLflow (MLFLOW_TRACKING_URI).")] = True,
@@ -170,7 +178,7 @@ def train_grounder(
 
 
 ResumeOpt = Annotated[bool, typer.Option(help="Continue the interrupted run from its saved state (OUT/state).")]
-MetricsOpt = Annotated[Optional[Path], typer.Option(help="Write the stage's metrics as JSON (DVC metrics).")]
+MetricsOpt = Annotated[Path | None, typer.Option(help="Write the stage's metrics as JSON (DVC metrics).")]
 TrackOpt = Annotated[bool, typer.Option(help="Log params, metrics and artifacts to MLflow (MLFLOW_TRACKING_URI).")]
 
 
@@ -185,8 +193,9 @@ def _run_stage(fn, *args, **kwargs) -> None:
 
 
 @train_app.command("vae")
-def train_vae(metrics: MetricsOpt = None, params: ParamsOpt = Path("params.yaml"), set_: SetOpt = None,
-              track: TrackOpt = True) -> None:
+def train_vae(
+    metrics: MetricsOpt = None, params: ParamsOpt = Path("params.yaml"), set_: SetOpt = None, track: TrackOpt = True
+) -> None:
     """Fit the offline VAE of the Stage II round trip (or save vae.pretrained) into vae.out."""
     from sigma.train.vae import train_vae_stage
 
@@ -194,8 +203,13 @@ def train_vae(metrics: MetricsOpt = None, params: ParamsOpt = Path("params.yaml"
 
 
 @train_app.command("stage1")
-def train_stage1(resume: ResumeOpt = False, metrics: MetricsOpt = None, params: ParamsOpt = Path("params.yaml"),
-                 set_: SetOpt = None, track: TrackOpt = True) -> None:
+def train_stage1(
+    resume: ResumeOpt = False,
+    metrics: MetricsOpt = None,
+    params: ParamsOpt = Path("params.yaml"),
+    set_: SetOpt = None,
+    track: TrackOpt = True,
+) -> None:
     """Stage I: supervised training on the inpainting pairs (BCE + Dice)."""
     from sigma.train.stage1 import train_stage1 as run
 
@@ -203,10 +217,14 @@ def train_stage1(resume: ResumeOpt = False, metrics: MetricsOpt = None, params: 
 
 
 @train_app.command("stage2")
-def train_stage2(resume: ResumeOpt = False, metrics: MetricsOpt = None, params: ParamsOpt = Path("params.yaml"),
-                 set_: SetOpt = None, track: TrackOpt = True,
-                 register: Annotated[str, typer.Option(help="Registered model name for the result.")] = "sigma-annotator",
-                 ) -> None:
+def train_stage2(
+    resume: ResumeOpt = False,
+    metrics: MetricsOpt = None,
+    params: ParamsOpt = Path("params.yaml"),
+    set_: SetOpt = None,
+    track: TrackOpt = True,
+    register: Annotated[str, typer.Option(help="Registered model name for the result.")] = "sigma-annotator",
+) -> None:
     """Stage II: VAE calibration, EMA pseudo-labels and disentanglement on unlabeled edits."""
     from sigma.train.stage2 import train_stage2 as run
 
@@ -214,8 +232,12 @@ def train_stage2(resume: ResumeOpt = False, metrics: MetricsOpt = None, params: 
 
 
 @train_app.command("ablation")
-def train_ablation(names: Annotated[Optional[list[str]], typer.Argument(help="Variant names; default: all with model overrides.")] = None,
-                   params: ParamsOpt = Path("params.yaml"), set_: SetOpt = None, track: TrackOpt = True) -> None:
+def train_ablation(
+    names: Annotated[list[str] | None, typer.Argument(help="Variant names; default: all with model overrides.")] = None,
+    params: ParamsOpt = Path("params.yaml"),
+    set_: SetOpt = None,
+    track: TrackOpt = True,
+) -> None:
     """Train the ablation variants (ablation.variants with model overrides) like Stage I."""
     from sigma.train.ablation import train_ablation as run
 
@@ -245,15 +267,32 @@ def _benchmark_spec(text: str):
 
 @app.command()
 def evaluate(
-    benchmark: Annotated[Optional[list[str]], typer.Argument(
-        help="evaluate.benchmarks names, LOADER:PATH (loaders: pairs, cocoglide, autosplice, magicbrush, deal300k, "
-             "opensdi) or a pair-format folder; default: every configured benchmark.")] = None,
-    method: Annotated[Optional[list[str]], typer.Option(help="Method name (repeatable); default: evaluate.methods.")] = None,
-    model: Annotated[Optional[str], typer.Option(help="Checkpoint or MLflow URI (models:/sigma-annotator@champion) "
-                                                 "for the SIGMA methods; default: evaluate.model.")] = None,
-    out: Annotated[Path, typer.Option(help="Metrics JSON ({benchmark: {method: metrics}}).")] = Path("metrics/evaluate.json"),
-    gallery: Annotated[Optional[Path], typer.Option(help="Write the HTML gallery of the sigma method's worst cases.")] = None,
-    params: ParamsOpt = Path("params.yaml"), set_: SetOpt = None, track: TrackOpt = True,
+    benchmark: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="evaluate.benchmarks names, LOADER:PATH (loaders: pairs, cocoglide, autosplice, magicbrush, deal300k, "
+            "opensdi) or a pair-format folder; default: every configured benchmark."
+        ),
+    ] = None,
+    method: Annotated[
+        list[str] | None, typer.Option(help="Method name (repeatable); default: evaluate.methods.")
+    ] = None,
+    model: Annotated[
+        str | None,
+        typer.Option(
+            help="Checkpoint or MLflow URI (models:/sigma-annotator@champion) "
+            "for the SIGMA methods; default: evaluate.model."
+        ),
+    ] = None,
+    out: Annotated[Path, typer.Option(help="Metrics JSON ({benchmark: {method: metrics}}).")] = Path(
+        "metrics/evaluate.json"
+    ),
+    gallery: Annotated[
+        Path | None, typer.Option(help="Write the HTML gallery of the sigma method's worst cases.")
+    ] = None,
+    params: ParamsOpt = Path("params.yaml"),
+    set_: SetOpt = None,
+    track: TrackOpt = True,
 ) -> None:
     """Score methods (SIGMA checkpoints and the PixDiff baselines) on benchmarks through one loop."""
     from sigma.eval.methods import list_methods
@@ -264,20 +303,26 @@ def evaluate(
     names = [b.name for b in cfg.evaluate.benchmarks]
     extra = [_benchmark_spec(b) for b in benchmark or [] if b not in names]
     if extra:
-        cfg = cfg.model_copy(update={"evaluate": cfg.evaluate.model_copy(
-            update={"benchmarks": list(cfg.evaluate.benchmarks) + extra})})
+        cfg = cfg.model_copy(
+            update={"evaluate": cfg.evaluate.model_copy(update={"benchmarks": list(cfg.evaluate.benchmarks) + extra})}
+        )
     unknown = [m for m in method or [] if m.partition("@")[0] not in list_methods()]
     if unknown:
         raise _fail(f"unknown method(s) {unknown}; known: {', '.join(list_methods())}", 2)
     chosen = [b for b in (benchmark or []) if b in names] + [s.name for s in extra]
-    _run_stage(evaluate_stage, cfg, out, methods=method, model=model, benchmarks=chosen or None, gallery=gallery,
-               track=track)
+    _run_stage(
+        evaluate_stage, cfg, out, methods=method, model=model, benchmarks=chosen or None, gallery=gallery, track=track
+    )
 
 
 @app.command()
-def robustness(out: Annotated[Path, typer.Option(help="Points JSON (DVC metrics/plots).")] = Path("metrics/robustness.json"),
-               model: Annotated[Optional[str], typer.Option(help="Checkpoint or MLflow URI; default: evaluate.model.")] = None,
-               params: ParamsOpt = Path("params.yaml"), set_: SetOpt = None, track: TrackOpt = True) -> None:
+def robustness(
+    out: Annotated[Path, typer.Option(help="Points JSON (DVC metrics/plots).")] = Path("metrics/robustness.json"),
+    model: Annotated[str | None, typer.Option(help="Checkpoint or MLflow URI; default: evaluate.model.")] = None,
+    params: ParamsOpt = Path("params.yaml"),
+    set_: SetOpt = None,
+    track: TrackOpt = True,
+) -> None:
     """F1 under JPEG, Gaussian noise and blur of the edited image (evaluate.robustness)."""
     from sigma.eval.stages import robustness_stage
 
@@ -286,8 +331,14 @@ def robustness(out: Annotated[Path, typer.Option(help="Points JSON (DVC metrics/
 
 
 @app.command()
-def ablation(out: Annotated[Path, typer.Option(help="Metrics JSON ({variant: {benchmark: metrics}}).")] = Path("metrics/ablation.json"),
-             params: ParamsOpt = Path("params.yaml"), set_: SetOpt = None, track: TrackOpt = True) -> None:
+def ablation(
+    out: Annotated[Path, typer.Option(help="Metrics JSON ({variant: {benchmark: metrics}}).")] = Path(
+        "metrics/ablation.json"
+    ),
+    params: ParamsOpt = Path("params.yaml"),
+    set_: SetOpt = None,
+    track: TrackOpt = True,
+) -> None:
     """Evaluate every ablation variant's checkpoint on ablation.benchmarks."""
     from sigma.eval.stages import ablation_stage
 
@@ -295,9 +346,12 @@ def ablation(out: Annotated[Path, typer.Option(help="Metrics JSON ({variant: {be
 
 
 @app.command()
-def tables(metrics_dir: Annotated[Path, typer.Option(help="Where evaluate/ablation/robustness JSON are.")] = Path("metrics"),
-           reports: Annotated[Path, typer.Option(help="Output folder.")] = Path("reports"),
-           params: ParamsOpt = Path("params.yaml"), set_: SetOpt = None) -> None:
+def tables(
+    metrics_dir: Annotated[Path, typer.Option(help="Where evaluate/ablation/robustness JSON are.")] = Path("metrics"),
+    reports: Annotated[Path, typer.Option(help="Output folder.")] = Path("reports"),
+    params: ParamsOpt = Path("params.yaml"),
+    set_: SetOpt = None,
+) -> None:
     """Write reports/table1, ablation (.md/.csv/.tex) and robustness.png from the metrics."""
     from sigma.eval.tables import tables_stage
 
@@ -305,9 +359,12 @@ def tables(metrics_dir: Annotated[Path, typer.Option(help="Where evaluate/ablati
 
 
 @app.command()
-def promote(version: Annotated[Optional[str], typer.Option(help="Model version; default: the newest.")] = None,
-            out: Annotated[Optional[Path], typer.Option(help="Write the decision as JSON (DVC metrics).")] = None,
-            params: ParamsOpt = Path("params.yaml"), set_: SetOpt = None) -> None:
+def promote(
+    version: Annotated[str | None, typer.Option(help="Model version; default: the newest.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Write the decision as JSON (DVC metrics).")] = None,
+    params: ParamsOpt = Path("params.yaml"),
+    set_: SetOpt = None,
+) -> None:
     """Move the champion alias to the candidate version only if its average F1 wins by promote.margin."""
     from sigma.data.storage import write_json_atomic
     from sigma.eval.promote import promote as run
@@ -323,21 +380,44 @@ def promote(version: Annotated[Optional[str], typer.Option(help="Model version; 
 
 @app.command()
 def annotate(
-    corpus: Annotated[Optional[str], typer.Argument(help="Pair folder / manifest (local or s3://) or LAYOUT:ROOT "
-                                                    "(e.g. anyedit:/data/AnyEdit); default: annotate.corpus.")] = None,
-    out: Annotated[Optional[str], typer.Argument(help="Output folder or s3:// prefix; default: annotate.out.")] = None,
-    model: Annotated[Optional[str], typer.Option(help="models:/NAME@ALIAS, models:/NAME/VERSION or a checkpoint; "
-                                                 "default: annotate.model (models:/sigma-annotator@champion).")] = None,
-    resume: Annotated[bool, typer.Option(help="Continue an interrupted run in OUT: committed shards are kept, "
-                                         "the rest redone.")] = False,
-    metrics: Annotated[Optional[Path], typer.Option(help="Write the summary (and, where the corpus has masks, "
-                                                    "F1/IoU against them) as JSON (DVC metrics).")] = None,
-    runner: Annotated[Literal["local", "ray"], typer.Option(
-        help="Where shards run: local (this process) or ray (a Prefect flow fanning them out over Ray; "
-             "needs ray and prefect-ray, the project's ray extra).")] = "local",
-    ray_address: Annotated[Optional[str], typer.Option(
-        help="Ray cluster for --runner ray (e.g. ray://HEAD:10001); default: a temporary local one.")] = None,
-    params: ParamsOpt = Path("params.yaml"), set_: SetOpt = None, track: TrackOpt = True,
+    corpus: Annotated[
+        str | None,
+        typer.Argument(
+            help="Pair folder / manifest (local or s3://) or LAYOUT:ROOT "
+            "(e.g. anyedit:/data/AnyEdit); default: annotate.corpus."
+        ),
+    ] = None,
+    out: Annotated[str | None, typer.Argument(help="Output folder or s3:// prefix; default: annotate.out.")] = None,
+    model: Annotated[
+        str | None,
+        typer.Option(
+            help="models:/NAME@ALIAS, models:/NAME/VERSION or a checkpoint; "
+            "default: annotate.model (models:/sigma-annotator@champion)."
+        ),
+    ] = None,
+    resume: Annotated[
+        bool, typer.Option(help="Continue an interrupted run in OUT: committed shards are kept, the rest redone.")
+    ] = False,
+    metrics: Annotated[
+        Path | None,
+        typer.Option(
+            help="Write the summary (and, where the corpus has masks, F1/IoU against them) as JSON (DVC metrics)."
+        ),
+    ] = None,
+    runner: Annotated[
+        Literal["local", "ray"],
+        typer.Option(
+            help="Where shards run: local (this process) or ray (a Prefect flow fanning them out over Ray; "
+            "needs ray and prefect-ray, the project's ray extra)."
+        ),
+    ] = "local",
+    ray_address: Annotated[
+        str | None,
+        typer.Option(help="Ray cluster for --runner ray (e.g. ray://HEAD:10001); default: a temporary local one."),
+    ] = None,
+    params: ParamsOpt = Path("params.yaml"),
+    set_: SetOpt = None,
+    track: TrackOpt = True,
 ) -> None:
     """Annotate a corpus: masks/, masks_side/, annotations.jsonl, imdlbenco.json, rejects.jsonl, summary."""
     from sigma.annotate.run import annotate_corpus
@@ -350,14 +430,26 @@ def annotate(
         if runner == "ray":
             from flows.annotate import annotate_corpus_flow
 
-            summary = annotate_corpus_flow(corpus, out, model, resume=resume, runner="ray", ray_address=ray_address,
-                                           params_path=str(params), overrides=list(set_ or []), track=track)
+            summary = annotate_corpus_flow(
+                corpus,
+                out,
+                model,
+                resume=resume,
+                runner="ray",
+                ray_address=ray_address,
+                params_path=str(params),
+                overrides=list(set_ or []),
+                track=track,
+            )
         else:
             summary = annotate_corpus(cfg, corpus, out, model, resume=resume, track=track)
         if metrics:
             truth = score_against_truth(out or cfg.annotate.out, corpus or cfg.annotate.corpus)
-            write_json_atomic(str(metrics), {k: v for k, v in summary.items() if k != "area_histogram"}
-                              | ({"against_corpus_masks": truth} if truth else {}))
+            write_json_atomic(
+                str(metrics),
+                {k: v for k, v in summary.items() if k != "area_histogram"}
+                | ({"against_corpus_masks": truth} if truth else {}),
+            )
         return summary
 
     _run_stage(run)

@@ -96,7 +96,8 @@ class DevParams(SynthKindParams):
     source: SourceParams | None = None
     max_side: int = Field(default=640, ge=32)
     levels: dict[str, tuple[float, float]] = Field(
-        default_factory=lambda: {"none": (0.0, 0.0), "light": (0.15, 0.35), "heavy": (0.6, 0.9)})
+        default_factory=lambda: {"none": (0.0, 0.0), "light": (0.15, 0.35), "heavy": (0.6, 0.9)}
+    )
     split: str = "test"
 
 
@@ -107,7 +108,9 @@ class SplitParams(Section):
     @model_validator(mode="after")
     def _leaves_train(self) -> SplitParams:
         if self.val + self.test >= 1:
-            raise ValueError(f"split.val + split.test must be < 1 (got {self.val + self.test}); nothing left to train on")
+            raise ValueError(
+                f"split.val + split.test must be < 1 (got {self.val + self.test}); nothing left to train on"
+            )
         return self
 
 
@@ -240,9 +243,9 @@ class IntentCorruptionParams(Section):
     """Training-time corruption of the precomputed intent maps, so that the model learns a prior
     as imperfect as the one it meets at test: each applies to a pair with its probability."""
 
-    drop: float = Field(default=0.15, ge=0, le=1)       # the whole map to the uniform eps (not found)
-    shift: float = Field(default=0.15, ge=0, le=1)      # moved by up to a quarter of the image
-    dilate: float = Field(default=0.15, ge=0, le=1)     # grown (a loose box-like grounding)
+    drop: float = Field(default=0.15, ge=0, le=1)  # the whole map to the uniform eps (not found)
+    shift: float = Field(default=0.15, ge=0, le=1)  # moved by up to a quarter of the image
+    dilate: float = Field(default=0.15, ge=0, le=1)  # grown (a loose box-like grounding)
     false_blob: float = Field(default=0.15, ge=0, le=1)  # a wrong object lit up somewhere else
 
 
@@ -278,9 +281,7 @@ class Stage2Params(TrainParams):
     confident_high: float = Field(default=0.8, gt=0, lt=1)  # pseudo-labels count above this ...
     confident_low: float = Field(default=0.2, gt=0, lt=1)  # ... or below this
     dis_level: int = -1  # which refined difference level feeds L_dis (-1: the deepest)
-    loss_weights: dict[str, float] = Field(
-        default_factory=lambda: {"seg": 10.0, "calib": 0.1, "pl": 0.5, "dis": 0.5}
-    )
+    loss_weights: dict[str, float] = Field(default_factory=lambda: {"seg": 10.0, "calib": 0.1, "pl": 0.5, "dis": 0.5})
     out: str = "models/stage2"
 
     @model_validator(mode="after")
@@ -311,7 +312,7 @@ class BenchmarkSpec(Section):
 
     name: str
     loader: str = "pairs"  # pairs | cocoglide | autosplice | magicbrush | deal300k | opensdi
-    path: str              # local folder or s3:// prefix
+    path: str  # local folder or s3:// prefix
     split: str | None = None  # keep only pairs of this split (pair-format datasets)
     limit: int | None = Field(default=None, ge=1)
     optional: bool = False  # an empty dataset (e.g. the dev benchmark without its source) is skipped
@@ -333,9 +334,18 @@ class EvaluateParams(Section):
     model: str = "models/stage2/sigma.safetensors"  # what the model-based methods run
     threshold: float = Field(default=0.5, gt=0, lt=1)
     batch_size: int = Field(default=8, ge=1)
-    methods: list[str] = ["pixdiff_fixed_0", "pixdiff_fixed_10", "pixdiff_fixed_20", "pixdiff_fixed_30",
-                          "pixdiff_fixed_40", "pixdiff_morph", "pixdiff_otsu", "feature_diff",
-                          "instruction_only", "sigma"]
+    methods: list[str] = [
+        "pixdiff_fixed_0",
+        "pixdiff_fixed_10",
+        "pixdiff_fixed_20",
+        "pixdiff_fixed_30",
+        "pixdiff_fixed_40",
+        "pixdiff_morph",
+        "pixdiff_otsu",
+        "feature_diff",
+        "instruction_only",
+        "sigma",
+    ]
     benchmarks: list[BenchmarkSpec] = []
     robustness: RobustnessParams = RobustnessParams()
     gallery_size: int = Field(default=24, ge=1)
@@ -346,8 +356,10 @@ class EvaluateParams(Section):
         if len(set(names)) != len(names):
             raise ValueError(f"evaluate.benchmarks: names must be unique, got {names}")
         if self.benchmarks and self.robustness.benchmark not in names:
-            raise ValueError(f"evaluate.robustness.benchmark {self.robustness.benchmark!r} is not one of "
-                             f"evaluate.benchmarks ({names})")
+            raise ValueError(
+                f"evaluate.robustness.benchmark {self.robustness.benchmark!r} is not one of "
+                f"evaluate.benchmarks ({names})"
+            )
         return self
 
 
@@ -391,17 +403,17 @@ class PromoteParams(Section):
 class AnnotateParams(Section):
     """Corpus annotation (``sigma annotate``): shards, output filters (``imdlbenco.json``), speed."""
 
-    corpus: str = "data/synth/edit"          # pair folder / manifest (local or s3://) or LAYOUT:ROOT
-    out: str = "data/annotated/edit"         # local folder or s3:// prefix
+    corpus: str = "data/synth/edit"  # pair folder / manifest (local or s3://) or LAYOUT:ROOT
+    out: str = "data/annotated/edit"  # local folder or s3:// prefix
     model: str = "models:/sigma-annotator@champion"  # or a checkpoint path
     batch_size: int = Field(default=16, ge=1)
     shard_size: int = Field(default=1000, ge=1)
-    workers: int = Field(default=0, ge=0)    # DataLoader decode processes (0: decode in the main process)
+    workers: int = Field(default=0, ge=0)  # DataLoader decode processes (0: decode in the main process)
     write_threads: int = Field(default=2, ge=1)  # PNG encoding and writing, off the main thread
     min_area: float = Field(default=0.0005, ge=0, le=1)
     max_area: float = Field(default=1.0, ge=0, le=1)
     min_confidence: float = Field(default=0.0, ge=0, le=1)
-    skip_global: bool = True                 # leave whole-image (global) edits out of imdlbenco.json
+    skip_global: bool = True  # leave whole-image (global) edits out of imdlbenco.json
 
 
 class Params(Section):

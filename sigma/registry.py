@@ -20,6 +20,7 @@ class Registry(Generic[T]):
 
     def register(self, name: str) -> Callable[[T], T]:
         """A decorator that registers its argument as ``name`` and returns it unchanged."""
+
         def decorator(item: T) -> T:
             self._items[name] = item
             return item

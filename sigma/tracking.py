@@ -53,7 +53,9 @@ def lock_hashes(stage: str, lock_file: str | Path = "dvc.lock") -> dict[str, str
 
 
 @contextmanager
-def start_run(name: str, params: Mapping[str, Any] | None = None, stage: str | None = None, nested: bool = False) -> Iterator[Any]:
+def start_run(
+    name: str, params: Mapping[str, Any] | None = None, stage: str | None = None, nested: bool = False
+) -> Iterator[Any]:
     """An MLflow run tagged with the git commit and the stage's dvc.lock input hashes."""
     import mlflow
 
@@ -87,7 +89,9 @@ def log_summary(name: str, params: Mapping[str, Any], summary: Mapping[str, Any]
     import mlflow
 
     with start_run(name, params, stage=stage):
-        metrics = {k: float(v) for k, v in flatten(summary).items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+        metrics = {
+            k: float(v) for k, v in flatten(summary).items() if isinstance(v, (int, float)) and not isinstance(v, bool)
+        }
         mlflow.log_metrics(metrics)
         mlflow.log_dict(dict(summary), "summary.json")
 

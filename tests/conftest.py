@@ -37,14 +37,30 @@ def coco_tiny() -> Path:
 
 # A tiny project for training and evaluation tests: synthetic pairs in a temp folder, a tiny model config.
 TINY = [
-    "data.max_side=96", "data.inpaint.perturb.vae=null", "data.edit.perturb.vae=null", "data.calib.perturb.vae=null",  # the VAE is trained later
-    "model.backbone.input_size=64", "model.dim=16", "model.heads=2", "model.decoder_dim=8",
-    "model.grounder.name=none", "model.refine.dim=8", "model.refine.max_side=96",
-    "vae.steps=2", "vae.batch_size=2", "vae.crop_size=32", "vae.block_out_channels=[8, 16]",
+    "data.max_side=96",
+    "data.inpaint.perturb.vae=null",
+    "data.edit.perturb.vae=null",
+    "data.calib.perturb.vae=null",  # the VAE is trained later
+    "model.backbone.input_size=64",
+    "model.dim=16",
+    "model.heads=2",
+    "model.decoder_dim=8",
+    "model.grounder.name=none",
+    "model.refine.dim=8",
+    "model.refine.max_side=96",
+    "vae.steps=2",
+    "vae.batch_size=2",
+    "vae.crop_size=32",
+    "vae.block_out_channels=[8, 16]",
 ]
 for stage in ("stage1", "stage2"):
-    TINY += [f"{stage}.batch_size=4", f"{stage}.crop_size=64", f"{stage}.epochs=2", f"{stage}.checkpoint_every=1",
-             f"{stage}.warmup_steps=0"]
+    TINY += [
+        f"{stage}.batch_size=4",
+        f"{stage}.crop_size=64",
+        f"{stage}.epochs=2",
+        f"{stage}.checkpoint_every=1",
+        f"{stage}.warmup_steps=0",
+    ]
 
 
 def tiny_params(*overrides: str):

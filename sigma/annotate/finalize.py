@@ -12,6 +12,7 @@ import json
 import os
 import tempfile
 from collections import Counter
+from contextlib import ExitStack
 from pathlib import Path
 
 import numpy as np
@@ -21,9 +22,15 @@ from sigma.config import AnnotateParams
 from sigma.data import storage
 
 AREA_BINS = np.linspace(0, 1, 21)
-REASONS = (("not found", "missing_file"), ("size mismatch", "size_mismatch"), ("pixel limit", "too_large"),
-           ("corrupt", "corrupt_image"), ("not a recognised image", "corrupt_image"),
-           ("instruction longer", "instruction_too_long"), ("invalid corpus record", "invalid_record"))
+REASONS = (
+    ("not found", "missing_file"),
+    ("size mismatch", "size_mismatch"),
+    ("pixel limit", "too_large"),
+    ("corrupt", "corrupt_image"),
+    ("not a recognised image", "corrupt_image"),
+    ("instruction longer", "instruction_too_long"),
+    ("invalid corpus record", "invalid_record"),
+)
 
 
 def reason_category(reason: str) -> str:
@@ -33,8 +40,11 @@ def reason_category(reason: str) -> str:
 def keep_for_training(record: dict, cfg: AnnotateParams) -> bool:
     """The ``imdlbenco.json`` filters: area range, confidence, and (optionally) no global edits."""
     is_global = record.get("edit_type") == "global" or (record.get("parsed") or {}).get("action") == "global"
-    return (cfg.min_area <= record["area"] <= cfg.max_area and record["score"] >= cfg.min_confidence
-            and not (cfg.skip_global and is_global))
+    return (
+        cfg.min_area <= record["area"] <= cfg.max_area
+        and record["score"] >= cfg.min_confidence
+        and not (cfg.skip_global and is_global)
+    )
 
 
 def _publish(local: Path, uri: str) -> None:
@@ -59,34 +69,42 @@ def finalize(layout: OutputLayout, cfg: AnnotateParams, n_shards: int, wall_seco
     shard_seconds = 0.0
     tmp_dir = Path(tempfile.mkdtemp(prefix=".finalize-", dir=layout.root if layout.local else None))
     try:
-        files = {name: open(tmp_dir / name, "w", encoding="utf-8")
-                 for name in ("annotations.jsonl", "rejects.jsonl", "imdlbenco.json")}
-        files["imdlbenco.json"].write("[")
-        for index in shard_indices(layout, n_shards):
-            shard_seconds += layout.is_done(index)["seconds"]
-            for raw in storage.iter_lines(layout.shard_file(index, "annotations.jsonl")):
-                record = json.loads(raw)
-                files["annotations.jsonl"].write(raw.decode() + "\n")
-                counts["annotated"] += 1
-                histogram += np.histogram([record["area"]], AREA_BINS)[0]
-                if keep_for_training(record, cfg):
-                    sep = "," if counts["imdlbenco"] else ""
-                    files["imdlbenco.json"].write(f'{sep}\n  {json.dumps([record["edited"], layout.path(record["mask"])])}')
-                    counts["imdlbenco"] += 1
-            for raw in storage.iter_lines(layout.shard_file(index, "rejects.jsonl")):
-                files["rejects.jsonl"].write(raw.decode() + "\n")
-                reasons[reason_category(json.loads(raw)["reason"])] += 1
-        files["imdlbenco.json"].write("\n]\n")
-        for fh in files.values():
-            fh.close()
+        with ExitStack() as stack:  # closes the three files on an error too
+            files = {
+                name: stack.enter_context(open(tmp_dir / name, "w", encoding="utf-8"))
+                for name in ("annotations.jsonl", "rejects.jsonl", "imdlbenco.json")
+            }
+            files["imdlbenco.json"].write("[")
+            for index in shard_indices(layout, n_shards):
+                shard_seconds += layout.is_done(index)["seconds"]
+                for raw in storage.iter_lines(layout.shard_file(index, "annotations.jsonl")):
+                    record = json.loads(raw)
+                    files["annotations.jsonl"].write(raw.decode() + "\n")
+                    counts["annotated"] += 1
+                    histogram += np.histogram([record["area"]], AREA_BINS)[0]
+                    if keep_for_training(record, cfg):
+                        sep = "," if counts["imdlbenco"] else ""
+                        files["imdlbenco.json"].write(
+                            f"{sep}\n  {json.dumps([record['edited'], layout.path(record['mask'])])}"
+                        )
+                        counts["imdlbenco"] += 1
+                for raw in storage.iter_lines(layout.shard_file(index, "rejects.jsonl")):
+                    files["rejects.jsonl"].write(raw.decode() + "\n")
+                    reasons[reason_category(json.loads(raw)["reason"])] += 1
+            files["imdlbenco.json"].write("\n]\n")
         summary = {
-            "pairs": counts["annotated"] + sum(reasons.values()), "annotated": counts["annotated"],
-            "rejected": sum(reasons.values()), "rejects_by_reason": dict(sorted(reasons.items())),
-            "imdlbenco_pairs": counts["imdlbenco"], "shards": n_shards,
+            "pairs": counts["annotated"] + sum(reasons.values()),
+            "annotated": counts["annotated"],
+            "rejected": sum(reasons.values()),
+            "rejects_by_reason": dict(sorted(reasons.items())),
+            "imdlbenco_pairs": counts["imdlbenco"],
+            "shards": n_shards,
             "area_histogram": {"edges": AREA_BINS.round(3).tolist(), "counts": histogram.tolist()},
-            "shard_seconds": round(shard_seconds, 3), "wall_seconds": round(wall_seconds, 3),
+            "shard_seconds": round(shard_seconds, 3),
+            "wall_seconds": round(wall_seconds, 3),
             "pairs_per_second": round((counts["annotated"] + sum(reasons.values())) / shard_seconds, 3)
-            if shard_seconds else None,
+            if shard_seconds
+            else None,
         }
         (tmp_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
         plot_areas(histogram, tmp_dir / "area_histogram.png")

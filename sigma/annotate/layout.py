@@ -65,8 +65,11 @@ class OutputLayout:
 
     def shard_pair_ids(self, index: int) -> set[str]:
         """Ids of the pairs committed shard ``index`` annotated or rejected."""
-        return {json.loads(line)["id"] for kind in ("annotations.jsonl", "rejects.jsonl")
-                for line in storage.iter_lines(self.shard_file(index, kind))}
+        return {
+            json.loads(line)["id"]
+            for kind in ("annotations.jsonl", "rejects.jsonl")
+            for line in storage.iter_lines(self.shard_file(index, kind))
+        }
 
     def staging(self, index: int) -> Path | None:
         """A clean local staging folder for shard ``index`` (None on S3: masks go straight to their keys)."""
@@ -85,8 +88,7 @@ class OutputLayout:
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(data)
 
-    def commit(self, index: int, staging: Path | None, records: list[dict], rejects: list[dict],
-               marker: dict) -> None:
+    def commit(self, index: int, staging: Path | None, records: list[dict], rejects: list[dict], marker: dict) -> None:
         """Move staged masks into place, write the shard's records, then its marker (the commit point)."""
         if staging is not None:
             for src in sorted(p for p in staging.rglob("*") if p.is_file()):
@@ -95,8 +97,9 @@ class OutputLayout:
                 os.replace(src, dst)
             shutil.rmtree(staging, ignore_errors=True)
         for kind, rows in (("annotations.jsonl", records), ("rejects.jsonl", rejects)):
-            storage.write_bytes_atomic(self.shard_file(index, kind),
-                                       "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows).encode())
+            storage.write_bytes_atomic(
+                self.shard_file(index, kind), "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows).encode()
+            )
         storage.write_json_atomic(self.shard_file(index, "done.json"), marker)
 
     def clear_partial_writes(self) -> None:

@@ -48,12 +48,14 @@ def pin_model(uri: str) -> dict:
         from sigma.tracking import tracking_uri
 
         mlflow.set_tracking_uri(tracking_uri())
-        name, alias = uri[len("models:/"):].split("@", 1)
+        name, alias = uri[len("models:/") :].split("@", 1)
         try:
             version = mlflow.MlflowClient().get_model_version_by_alias(name, alias).version
         except mlflow.exceptions.MlflowException as exc:
-            raise FileNotFoundError(f"cannot resolve {uri}: {exc.message} (run `sigma promote`, or pass "
-                                    "--model with a checkpoint path or models:/NAME/VERSION)") from None
+            raise FileNotFoundError(
+                f"cannot resolve {uri}: {exc.message} (run `sigma promote`, or pass "
+                "--model with a checkpoint path or models:/NAME/VERSION)"
+            ) from None
         return {"uri": uri, "version": str(version), "load": f"models:/{name}/{version}"}
     return {"uri": uri, "version": uri.rsplit("/", 1)[-1], "load": uri}
 
@@ -65,19 +67,30 @@ def keep_run_model(run: dict, pinned: dict) -> dict:
     alias = pinned["uri"].startswith("models:/") and "@" in pinned["uri"]
     if not alias or run.get("model_uri") != pinned["uri"] or run.get("model_version") == pinned["version"]:
         return pinned
-    name = pinned["uri"][len("models:/"):].split("@", 1)[0]
-    log.warning("%s now points to version %s; this resumed run stays on version %s, the one it started "
-                "with (annotate into a new OUT to use the new version)", pinned["uri"], pinned["version"],
-                run["model_version"])
+    name = pinned["uri"][len("models:/") :].split("@", 1)[0]
+    log.warning(
+        "%s now points to version %s; this resumed run stays on version %s, the one it started "
+        "with (annotate into a new OUT to use the new version)",
+        pinned["uri"],
+        pinned["version"],
+        run["model_version"],
+    )
     return {"uri": pinned["uri"], "version": run["model_version"], "load": f"models:/{name}/{run['model_version']}"}
 
 
 def run_info(corpus: str, model: dict, params: Params, threshold: float) -> dict:
     """What determines the outputs' bytes; ``--resume`` refuses a run that differs."""
     cfg = params.annotate
-    return {"corpus": corpus, "model_uri": model["uri"], "model_version": model["version"],
-            "shard_size": cfg.shard_size, "batch_size": cfg.batch_size, "threshold": threshold,
-            "max_pixels": params.validate_.max_pixels, "max_instruction_chars": params.validate_.max_instruction_chars}
+    return {
+        "corpus": corpus,
+        "model_uri": model["uri"],
+        "model_version": model["version"],
+        "shard_size": cfg.shard_size,
+        "batch_size": cfg.batch_size,
+        "threshold": threshold,
+        "max_pixels": params.validate_.max_pixels,
+        "max_instruction_chars": params.validate_.max_instruction_chars,
+    }
 
 
 def check_resumable(layout: OutputLayout, info: dict, resume: bool) -> None:
@@ -90,8 +103,10 @@ def check_resumable(layout: OutputLayout, info: dict, resume: bool) -> None:
         raise ValueError(f"{layout.root} already holds a run: pass --resume to continue it, or choose a new OUT")
     changed = {k: (existing.get(k), v) for k, v in info.items() if existing.get(k) != v}
     if changed:
-        raise ValueError(f"--resume: {layout.root} was written with other settings {changed}: "
-                         "use the same corpus, model and annotate params, or a new OUT")
+        raise ValueError(
+            f"--resume: {layout.root} was written with other settings {changed}: "
+            "use the same corpus, model and annotate params, or a new OUT"
+        )
     layout.clear_partial_writes()
 
 
@@ -112,12 +127,20 @@ def committed_marker(layout: OutputLayout, task: ShardTask) -> dict | None:
     n_done = marker["pairs"]
     if n_done < len(task.pairs) and layout.shard_pair_ids(task.index) == {p.id for p in task.pairs[:n_done]}:
         return None
-    raise ValueError(f"shard {task.index} of {layout.root} was committed from other pairs: the corpus changed "
-                     "other than by appending pairs; annotate it into a new OUT")
+    raise ValueError(
+        f"shard {task.index} of {layout.root} was committed from other pairs: the corpus changed "
+        "other than by appending pairs; annotate it into a new OUT"
+    )
 
 
-def run_shard(task: ShardTask, out: str, params: Params, model: dict, annotator: SigmaAnnotator | None = None,
-              progress: Callable[[int], None] | None = None) -> dict:
+def run_shard(
+    task: ShardTask,
+    out: str,
+    params: Params,
+    model: dict,
+    annotator: SigmaAnnotator | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> dict:
     """Annotate one shard unless already committed; returns its marker. Safe to call twice or in parallel
     with other shards (a shard is committed by its marker, written last)."""
     layout = OutputLayout(out)
@@ -128,16 +151,30 @@ def run_shard(task: ShardTask, out: str, params: Params, model: dict, annotator:
         return marker | {"skipped": True}
     annotator = annotator or load_for_run(model)
     info = {"uri": model["uri"], "version": model["version"], "threshold": annotator.config.threshold}
-    return annotate_shard(annotator, task, layout, params.annotate, info, params.validate_.max_pixels,
-                          params.validate_.max_instruction_chars, progress)
+    return annotate_shard(
+        annotator,
+        task,
+        layout,
+        params.annotate,
+        info,
+        params.validate_.max_pixels,
+        params.validate_.max_instruction_chars,
+        progress,
+    )
 
 
 Dispatch = Callable[[Iterator[ShardTask]], Iterator[dict]]
 
 
-def annotate_corpus(params: Params, corpus: str | None = None, out: str | None = None, model: str | None = None,
-                    resume: bool = False, track: bool = True, dispatch: Callable[..., Iterator[dict]] | None = None
-                    ) -> dict:
+def annotate_corpus(
+    params: Params,
+    corpus: str | None = None,
+    out: str | None = None,
+    model: str | None = None,
+    resume: bool = False,
+    track: bool = True,
+    dispatch: Callable[..., Iterator[dict]] | None = None,
+) -> dict:
     """Annotate ``corpus`` into ``out`` with ``model`` (defaults from ``params.annotate``); returns the summary.
 
     ``dispatch(tasks, out=, params=, model=)`` runs the shards and yields their markers; the default runs
@@ -155,8 +192,12 @@ def annotate_corpus(params: Params, corpus: str | None = None, out: str | None =
     if layout.read_run() is None:
         storage.write_json_atomic(layout.path(RUN_FILE), info)
     start = time.perf_counter()
-    columns = (TextColumn("annotate {task.description}"), MofNCompleteColumn(), TimeElapsedColumn(),
-               TextColumn("{task.fields[rate]:.1f} pairs/s"))
+    columns = (
+        TextColumn("annotate {task.description}"),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.fields[rate]:.1f} pairs/s"),
+    )
     with Progress(*columns, transient=True) as bar:
         job = bar.add_task(corpus, total=None, rate=0.0)
 
@@ -184,8 +225,9 @@ def log_summary(layout: OutputLayout, params: Params, summary: dict, track: bool
     from sigma.tracking import flatten, maybe_run
 
     with maybe_run(True, "annotate", params.model_dump(mode="json", include={"annotate"}), stage="annotate"):
-        numeric = {k: float(v) for k, v in flatten(summary).items()
-                   if isinstance(v, int | float) and not isinstance(v, bool)}
+        numeric = {
+            k: float(v) for k, v in flatten(summary).items() if isinstance(v, int | float) and not isinstance(v, bool)
+        }
         mlflow.log_metrics(numeric)
         mlflow.log_dict(summary, "summary.json")
         if layout.local:

@@ -46,8 +46,11 @@ def decode_pair(pair: EditPair, max_pixels: int, max_instruction_chars: int) -> 
     except (storage.StorageError, ImageDecodeError) as exc:
         return {"pair": pair, "reason": str(exc)}
     if original.shape != edited.shape:
-        return {"pair": pair, "reason": f"size mismatch: original {original.shape[1]}x{original.shape[0]}, "
-                                        f"edited {edited.shape[1]}x{edited.shape[0]}"}
+        return {
+            "pair": pair,
+            "reason": f"size mismatch: original {original.shape[1]}x{original.shape[0]}, "
+            f"edited {edited.shape[1]}x{edited.shape[0]}",
+        }
     # Tensors, not arrays: DataLoader workers hand tensors over in shared memory instead of pickling them.
     return {"pair": pair, "original": torch.from_numpy(original), "edited": torch.from_numpy(edited)}
 
@@ -71,13 +74,35 @@ def _encode_and_write(out: OutputLayout, staging, rel: str, mask: np.ndarray) ->
     out.write_mask(staging, rel, encode_png(mask))  # zlib releases the GIL: encoding overlaps inference
 
 
-def _record(pair: EditPair, area: float, side_area: float, score: float, size: tuple[int, int], mask_rel: str,
-            side_rel: str | None, parsed, model_info: dict, shard: int) -> dict:
+def _record(
+    pair: EditPair,
+    area: float,
+    side_area: float,
+    score: float,
+    size: tuple[int, int],
+    mask_rel: str,
+    side_rel: str | None,
+    parsed,
+    model_info: dict,
+    shard: int,
+) -> dict:
     return {
-        "id": pair.id, "original": pair.original, "edited": pair.edited, "instruction": pair.instruction,
-        "edit_type": pair.edit_type, "parsed": parsed.model_dump(), "mask": mask_rel, "mask_side": side_rel,
-        "area": round(area, 6), "side_area": round(side_area, 6), "score": round(score, 6), "height": size[0],
-        "width": size[1], "model_uri": model_info["uri"], "model_version": model_info["version"], "shard": shard,
+        "id": pair.id,
+        "original": pair.original,
+        "edited": pair.edited,
+        "instruction": pair.instruction,
+        "edit_type": pair.edit_type,
+        "parsed": parsed.model_dump(),
+        "mask": mask_rel,
+        "mask_side": side_rel,
+        "area": round(area, 6),
+        "side_area": round(side_area, 6),
+        "score": round(score, 6),
+        "height": size[0],
+        "width": size[1],
+        "model_uri": model_info["uri"],
+        "model_version": model_info["version"],
+        "shard": shard,
     }
 
 
@@ -91,34 +116,69 @@ def _masks(logits: torch.Tensor, threshold: float) -> tuple[np.ndarray, np.ndarr
     return mask.cpu().numpy(), side.cpu().numpy(), score
 
 
-def annotate_shard(model: SigmaAnnotator, task: ShardTask, out: OutputLayout, cfg: AnnotateParams,
-                   model_info: dict, max_pixels: int = DEFAULT_MAX_PIXELS, max_instruction_chars: int = 512,
-                   progress=None) -> dict:
+def annotate_shard(
+    model: SigmaAnnotator,
+    task: ShardTask,
+    out: OutputLayout,
+    cfg: AnnotateParams,
+    model_info: dict,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    max_instruction_chars: int = 512,
+    progress=None,
+) -> dict:
     """Annotate and commit ``task``; returns its marker (counts, digest, seconds)."""
     start = time.perf_counter()
     staging = out.staging(task.index)
     records: list[dict] = []
     rejects: list[dict] = []
     device = next(model.parameters()).device
-    loader = DataLoader(ShardPairs(task.pairs, max_pixels, max_instruction_chars), batch_size=cfg.batch_size,
-                        num_workers=cfg.workers, collate_fn=_keep_items, pin_memory=device.type == "cuda")
+    loader = DataLoader(
+        ShardPairs(task.pairs, max_pixels, max_instruction_chars),
+        batch_size=cfg.batch_size,
+        num_workers=cfg.workers,
+        collate_fn=_keep_items,
+        pin_memory=device.type == "cuda",
+    )
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else nullcontext()
     threshold = model_info["threshold"]
     with ThreadPoolExecutor(cfg.write_threads) as pool:
         writes = []
         for batch in loader:
             good = [item for item in batch if "reason" not in item]
-            rejects += [{"id": i["pair"].id, "original": i["pair"].original, "edited": i["pair"].edited,
-                         "reason": i["reason"], "shard": task.index} for i in batch if "reason" in i]
+            rejects += [
+                {
+                    "id": i["pair"].id,
+                    "original": i["pair"].original,
+                    "edited": i["pair"].edited,
+                    "reason": i["reason"],
+                    "shard": task.index,
+                }
+                for i in batch
+                if "reason" in i
+            ]
             triples = [(i["original"].numpy(), i["edited"].numpy(), i["pair"].instruction) for i in good]
             with torch.inference_mode(), autocast:
-                outputs = [(*_masks(logits, threshold), parsed)
-                           for logits, _, parsed in model.iter_outputs(triples, batch_size=cfg.batch_size)]
+                outputs = [
+                    (*_masks(logits, threshold), parsed)
+                    for logits, _, parsed in model.iter_outputs(triples, batch_size=cfg.batch_size)
+                ]
             for item, (mask, side, score, parsed) in zip(good, outputs, strict=True):
                 name = mask_name(item["pair"].id)
                 mask_rel, side_rel = f"masks/{name}", f"masks_side/{name}" if side.any() else None
-                records.append(_record(item["pair"], float(mask.mean()), float(side.mean()), score, mask.shape,
-                                       mask_rel, side_rel, parsed, model_info, task.index))
+                records.append(
+                    _record(
+                        item["pair"],
+                        float(mask.mean()),
+                        float(side.mean()),
+                        score,
+                        mask.shape,
+                        mask_rel,
+                        side_rel,
+                        parsed,
+                        model_info,
+                        task.index,
+                    )
+                )
                 writes.append(pool.submit(_encode_and_write, out, staging, mask_rel, mask))
                 if side_rel:
                     writes.append(pool.submit(_encode_and_write, out, staging, side_rel, side))
@@ -126,7 +186,13 @@ def annotate_shard(model: SigmaAnnotator, task: ShardTask, out: OutputLayout, cf
                 progress(len(batch))
         for write in writes:
             write.result()  # a failed write fails the shard before its commit
-    marker = {"shard": task.index, "digest": task.digest, "pairs": len(task.pairs), "annotated": len(records),
-              "rejected": len(rejects), "seconds": round(time.perf_counter() - start, 3)}
+    marker = {
+        "shard": task.index,
+        "digest": task.digest,
+        "pairs": len(task.pairs),
+        "annotated": len(records),
+        "rejected": len(rejects),
+        "seconds": round(time.perf_counter() - start, 3),
+    }
     out.commit(task.index, staging, records, rejects, marker)
     return marker

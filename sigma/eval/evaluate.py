@@ -21,8 +21,13 @@ from sigma.data.pairs import EditPair
 from sigma.eval.methods.base import Method
 from sigma.eval.metrics import PixelScores
 
-KIND_NAMES = {"remove": "removal", "attribute_change": "recolour", "replace": "replacement", "add": "addition",
-              "global": "global"}
+KIND_NAMES = {
+    "remove": "removal",
+    "attribute_change": "recolour",
+    "replace": "replacement",
+    "add": "addition",
+    "global": "global",
+}
 STRENGTH_EDGES = (0.25, 0.5, 0.75)  # perturbation-strength bins of synthetic pairs
 
 
@@ -48,9 +53,9 @@ def pair_groups(pair: EditPair) -> list[str]:
 @dataclass
 class PairRecord:
     id: str
-    f1: float | None          # None: all-zero truth
+    f1: float | None  # None: all-zero truth
     iou: float | None
-    fp_rate: float            # predicted pixels outside the truth, as a share of the image
+    fp_rate: float  # predicted pixels outside the truth, as a share of the image
     groups: list[str]
 
 
@@ -76,8 +81,9 @@ def _load(pair: EditPair) -> tuple[EditPair, dict | str]:
         return pair, exc.reason
 
 
-def decoded_batches(pairs: Iterable[EditPair], batch_size: int, workers: int = 4
-                    ) -> Iterator[tuple[list[tuple[EditPair, dict]], list[dict[str, str]]]]:
+def decoded_batches(
+    pairs: Iterable[EditPair], batch_size: int, workers: int = 4
+) -> Iterator[tuple[list[tuple[EditPair, dict]], list[dict[str, str]]]]:
     """``(good, rejects)`` per batch; decoding runs in threads (PIL and file reads release the GIL)."""
     it = iter(pairs)
     with ThreadPoolExecutor(workers) as pool:
@@ -90,13 +96,20 @@ def decoded_batches(pairs: Iterable[EditPair], batch_size: int, workers: int = 4
 
 
 def progress_bar() -> Progress:
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                    transient=True)
+    return Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), transient=True
+    )
 
 
-def evaluate(method: Method, pairs: Iterable[EditPair], *, batch_size: int = 8,
-             transform: Callable[[np.ndarray], np.ndarray] | None = None, total: int | None = None,
-             description: str = "") -> EvalResult:
+def evaluate(
+    method: Method,
+    pairs: Iterable[EditPair],
+    *,
+    batch_size: int = 8,
+    transform: Callable[[np.ndarray], np.ndarray] | None = None,
+    total: int | None = None,
+    description: str = "",
+) -> EvalResult:
     """Score ``method`` on ``pairs`` (resolved, with masks); ``transform`` degrades each edited image
     first (robustness sweep)."""
     overall, grouped = PixelScores(), defaultdict(PixelScores)
@@ -105,8 +118,9 @@ def evaluate(method: Method, pairs: Iterable[EditPair], *, batch_size: int = 8,
         task = progress.add_task(description or method.name, total=total)
         for good, bad in decoded_batches(pairs, batch_size):
             rejects += bad
-            triples = [(a["original"], transform(a["edited"]) if transform else a["edited"], p.instruction)
-                       for p, a in good]
+            triples = [
+                (a["original"], transform(a["edited"]) if transform else a["edited"], p.instruction) for p, a in good
+            ]
             for (pair, arrays), pred in zip(good, method.predict(triples) if triples else [], strict=True):
                 gt = arrays["mask"]
                 result = overall.add(pred.mask, gt, pred.score)

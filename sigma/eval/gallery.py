@@ -50,34 +50,53 @@ def thumbnail(image: np.ndarray) -> str:
 
 
 def _row(benchmark: str, record: PairRecord, arrays: dict, prediction) -> str:
-    cells = [arrays["original"], arrays["edited"], overlay(arrays["edited"], arrays["mask"], TRUTH),
-             overlay(arrays["edited"], prediction.mask, PREDICTION)]
-    score = f"F1 {record.f1:.3f} · IoU {record.iou:.3f}" if record.f1 is not None else \
-        f"all-zero truth · false positives {record.fp_rate:.1%}"
+    cells = [
+        arrays["original"],
+        arrays["edited"],
+        overlay(arrays["edited"], arrays["mask"], TRUTH),
+        overlay(arrays["edited"], prediction.mask, PREDICTION),
+    ]
+    score = (
+        f"F1 {record.f1:.3f} · IoU {record.iou:.3f}"
+        if record.f1 is not None
+        else f"all-zero truth · false positives {record.fp_rate:.1%}"
+    )
     images = "".join(f'<td><img src="{thumbnail(c)}"></td>' for c in cells)
-    return f"<tr><td><b>{html.escape(record.id)}</b><br>{html.escape(benchmark)}<br>{score}<br>" \
-           f"{html.escape(', '.join(record.groups))}</td>{images}</tr>"
+    return (
+        f"<tr><td><b>{html.escape(record.id)}</b><br>{html.escape(benchmark)}<br>{score}<br>"
+        f"{html.escape(', '.join(record.groups))}</td>{images}</tr>"
+    )
 
 
-def write_gallery(path: Path, results: dict[str, EvalResult], specs: list[BenchmarkSpec], method: Method,
-                  size: int) -> Path:
+def write_gallery(
+    path: Path, results: dict[str, EvalResult], specs: list[BenchmarkSpec], method: Method, size: int
+) -> Path:
     """Re-predict the ``size`` worst pairs per benchmark with ``method`` and write the page."""
     rows = []
     for spec in specs:
         chosen = worst_first(results[spec.name].records, size)
         by_id = {p.id: p for p in iter_benchmark(spec)}
         arrays = [load_pair_arrays(by_id[r.id]) for r in chosen]
-        predictions = method.predict([(a["original"], a["edited"], by_id[r.id].instruction)
-                                      for a, r in zip(arrays, chosen, strict=True)])
-        for record, a, pred, in zip(chosen, arrays, predictions, strict=True):
-            rows.append(f"{_row(spec.name, record, a, pred)}"
-                        f"<tr><td colspan=5 class=instr>{html.escape(by_id[record.id].instruction or '(no instruction)')}"
-                        "</td></tr>")
-    page = f"""<!doctype html><html><head><meta charset="utf-8"><title>SIGMA gallery ({html.escape(method.name)})</title>
-<style>body{{font-family:sans-serif}} td{{vertical-align:top;padding:4px}} .instr{{color:#555;padding-bottom:14px}}</style>
-</head><body><h1>SIGMA gallery: {html.escape(method.name)}, worst cases first</h1>
+        predictions = method.predict(
+            [(a["original"], a["edited"], by_id[r.id].instruction) for a, r in zip(arrays, chosen, strict=True)]
+        )
+        for (
+            record,
+            a,
+            pred,
+        ) in zip(chosen, arrays, predictions, strict=True):
+            rows.append(
+                f"{_row(spec.name, record, a, pred)}"
+                f"<tr><td colspan=5 class=instr>{html.escape(by_id[record.id].instruction or '(no instruction)')}"
+                "</td></tr>"
+            )
+    title = html.escape(method.name)
+    style = "body{font-family:sans-serif} td{vertical-align:top;padding:4px} .instr{color:#555;padding-bottom:14px}"
+    page = f"""<!doctype html><html><head><meta charset="utf-8"><title>SIGMA gallery ({title})</title>
+<style>{style}</style>
+</head><body><h1>SIGMA gallery: {title}, worst cases first</h1>
 <p>Columns: original | edited | truth (green) | prediction (red).</p>
 <table><tr><th>pair</th><th>original</th><th>edited</th><th>truth</th><th>prediction</th></tr>
-{''.join(rows)}</table></body></html>"""
+{"".join(rows)}</table></body></html>"""
     write_bytes_atomic(str(path), page.encode())
     return path

@@ -8,18 +8,28 @@ from sigma.eval.metrics import summarise
 from sigma.model.sigma import SigmaAnnotator
 
 
-def score_split(model: SigmaAnnotator, dataset: str, split: str | None = None, batch_size: int = 8,
-                limit: int | None = None) -> dict[str, float]:
+def score_split(
+    model: SigmaAnnotator, dataset: str, split: str | None = None, batch_size: int = 8, limit: int | None = None
+) -> dict[str, float]:
     """F1/IoU (and the false-positive rate of all-zero pairs) of ``dataset``'s ``split``."""
     pairs = [p for p in read_manifest(dataset) if p.mask and (split is None or p.split == split)][:limit]
     arrays = [load_pair_arrays(p) for p in pairs]
-    annotations = model.annotate(((a["original"], a["edited"], p.instruction) for a, p in zip(arrays, pairs,
-                                  strict=True)), batch_size=batch_size)
+    annotations = model.annotate(
+        ((a["original"], a["edited"], p.instruction) for a, p in zip(arrays, pairs, strict=True)), batch_size=batch_size
+    )
     return summarise([a.mask for a in annotations], [a["mask"] for a in arrays])
 
 
-def score_round_trips(model: SigmaAnnotator, vae, dataset: str, split: str | None, sigma_max: float, seed: int = 0,
-                      batch_size: int = 8, limit: int | None = None) -> dict[str, float]:
+def score_round_trips(
+    model: SigmaAnnotator,
+    vae,
+    dataset: str,
+    split: str | None,
+    sigma_max: float,
+    seed: int = 0,
+    batch_size: int = 8,
+    limit: int | None = None,
+) -> dict[str, float]:
     """False positives on "edits" that are only a VAE round trip of the original (all-zero truth).
 
     Each held-out original is round-tripped at ``sigma ~ U(0, sigma_max)`` (seeded) and paired with

@@ -57,7 +57,7 @@ def boundary_f1(pred: np.ndarray, gt: np.ndarray, tolerance: float = BOUNDARY_TO
         return float(pred_edge.any() == gt_edge.any())
     # every boundary pixel lies in the union's bounding box, so the distances there are exact; edits are small
     x, y, w, h = cv2.boundingRect((pred_edge | gt_edge).astype(np.uint8))
-    pred_edge, gt_edge = pred_edge[y:y + h, x:x + w], gt_edge[y:y + h, x:x + w]
+    pred_edge, gt_edge = pred_edge[y : y + h, x : x + w], gt_edge[y : y + h, x : x + w]
     precision = _matched_share(pred_edge, gt_edge, tolerance)
     recall = _matched_share(gt_edge, pred_edge, tolerance)
     if precision + recall == 0:
@@ -124,13 +124,16 @@ class PixelScores:
             if auc is not None:
                 out["auc"] = auc
         if self.clean_pixels:
-            out |= {"clean_fp_rate": self.clean_fp / self.clean_pixels,
-                    "clean_empty_share": self.clean_empty / self.n_clean}
+            out |= {
+                "clean_fp_rate": self.clean_fp / self.clean_pixels,
+                "clean_empty_share": self.clean_empty / self.n_clean,
+            }
         return out
 
 
-def summarise(preds: list[np.ndarray], gts: list[np.ndarray],
-              scores: list[np.ndarray] | None = None) -> dict[str, float]:
+def summarise(
+    preds: list[np.ndarray], gts: list[np.ndarray], scores: list[np.ndarray] | None = None
+) -> dict[str, float]:
     """:class:`PixelScores` over lists of ``(H, W)`` masks (and optional score maps)."""
     acc = PixelScores()
     for i, (pred, gt) in enumerate(zip(preds, gts, strict=True)):

@@ -49,15 +49,23 @@ def promote(params: Params, version: str | None = None) -> dict:
     except MlflowException as exc:
         raise ValueError(f"cannot read the registry at {mlflow.get_tracking_uri()}: {exc.message}") from None
     if not versions:
-        raise ValueError(f"no registered model {cfg.name!r} at {mlflow.get_tracking_uri()}: run `sigma train stage2` first")
+        raise ValueError(
+            f"no registered model {cfg.name!r} at {mlflow.get_tracking_uri()}: run `sigma train stage2` first"
+        )
     version = version or str(max(int(v.version) for v in versions))
     benchmarks = promotion_benchmarks(params)
     try:
         champion = str(client.get_model_version_by_alias(cfg.name, cfg.alias).version)
     except MlflowException:
         champion = None
-    decision: dict = {"model": cfg.name, "candidate_version": version, "champion_version": champion,
-                      "alias": cfg.alias, "margin": cfg.margin, "benchmarks": benchmarks}
+    decision: dict = {
+        "model": cfg.name,
+        "candidate_version": version,
+        "champion_version": champion,
+        "alias": cfg.alias,
+        "margin": cfg.margin,
+        "benchmarks": benchmarks,
+    }
     try:
         decision["candidate_f1"] = average_f1(params, f"models:/{cfg.name}/{version}", benchmarks)
     except Exception as exc:  # noqa: BLE001 - whatever broke, the version must not be promoted
@@ -82,6 +90,7 @@ def promote(params: Params, version: str | None = None) -> dict:
 def _record(client: mlflow.MlflowClient, decision: dict) -> dict:
     for key in ("promoted", "reason", "candidate_f1", "champion_f1", "champion_version", "margin", "benchmarks"):
         if decision.get(key) is not None:
-            client.set_model_version_tag(decision["model"], decision["candidate_version"], f"promotion.{key}",
-                                         str(decision[key]))
+            client.set_model_version_tag(
+                decision["model"], decision["candidate_version"], f"promotion.{key}", str(decision[key])
+            )
     return decision

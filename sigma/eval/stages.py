@@ -28,19 +28,25 @@ class MethodCache:
 
     def __call__(self, name: str):
         if name not in self._built:
-            method = build_method(name, model=self.model, threshold=self.cfg.threshold,
-                                  batch_size=self.cfg.batch_size)
+            method = build_method(name, model=self.model, threshold=self.cfg.threshold, batch_size=self.cfg.batch_size)
             model = split_method(name)[1] or self.model
-            shared = next((m for n, m in self._built.items()
-                           if isinstance(m, SigmaMethod) and (split_method(n)[1] or self.model) == model), None)
+            shared = next(
+                (
+                    m
+                    for n, m in self._built.items()
+                    if isinstance(m, SigmaMethod) and (split_method(n)[1] or self.model) == model
+                ),
+                None,
+            )
             if isinstance(method, SigmaMethod) and shared is not None:
                 method.model = shared.model
             self._built[name] = method
         return self._built[name]
 
 
-def evaluate_methods(cfg: EvaluateParams, benchmarks: list[BenchmarkSpec], methods: list[str],
-                     model: str | None = None) -> dict[str, dict[str, EvalResult]]:
+def evaluate_methods(
+    cfg: EvaluateParams, benchmarks: list[BenchmarkSpec], methods: list[str], model: str | None = None
+) -> dict[str, dict[str, EvalResult]]:
     """``{benchmark: {method: result}}``; a benchmark's pairs are listed once and reused per method."""
     build = MethodCache(cfg, model)
     results: dict[str, dict[str, EvalResult]] = {}
@@ -52,8 +58,9 @@ def evaluate_methods(cfg: EvaluateParams, benchmarks: list[BenchmarkSpec], metho
         if not pairs:
             raise ValueError(f"benchmark {spec.name!r} ({spec.loader} at {spec.path}) has no pairs with masks")
         results[spec.name] = {
-            name: evaluate(build(name), pairs, batch_size=cfg.batch_size, total=len(pairs),
-                           description=f"{spec.name}: {name}")
+            name: evaluate(
+                build(name), pairs, batch_size=cfg.batch_size, total=len(pairs), description=f"{spec.name}: {name}"
+            )
             for name in methods
         }
     return results
@@ -74,8 +81,16 @@ def _log(name: str, params: Params, metrics: dict, artifacts: list[Path], track:
                 mlflow.log_artifact(str(path))
 
 
-def evaluate_stage(params: Params, out: Path, *, methods: list[str] | None = None, model: str | None = None,
-                   benchmarks: list[str] | None = None, gallery: Path | None = None, track: bool = True) -> dict:
+def evaluate_stage(
+    params: Params,
+    out: Path,
+    *,
+    methods: list[str] | None = None,
+    model: str | None = None,
+    benchmarks: list[str] | None = None,
+    gallery: Path | None = None,
+    track: bool = True,
+) -> dict:
     """Every configured method on every configured benchmark -> ``out`` (DVC metrics); rejected
     pairs -> ``out`` with ``.rejects.jsonl``; the gallery of the ``sigma`` method's worst cases."""
     from sigma.eval.gallery import write_gallery
@@ -88,16 +103,27 @@ def evaluate_stage(params: Params, out: Path, *, methods: list[str] | None = Non
     specs = [s for s in specs if s.name in results]  # an empty optional benchmark was skipped
     metrics = {bench: {m: r.metrics() for m, r in by_method.items()} for bench, by_method in results.items()}
     storage.write_json_atomic(str(out), metrics)
-    rejects = [{"benchmark": b, "method": m, **rej} for b, by_m in results.items() for m, r in by_m.items()
-               for rej in r.rejects]
+    rejects = [
+        {"benchmark": b, "method": m, **rej}
+        for b, by_m in results.items()
+        for m, r in by_m.items()
+        for rej in r.rejects
+    ]
     rejects_path = out.with_suffix(".rejects.jsonl")
     storage.write_bytes_atomic(str(rejects_path), "".join(json.dumps(r) + "\n" for r in rejects).encode())
     if gallery is not None and "sigma" in (methods or cfg.methods):
-        write_gallery(gallery, {b: r["sigma"] for b, r in results.items()}, specs, MethodCache(cfg, model)("sigma"),
-                      cfg.gallery_size)
+        write_gallery(
+            gallery,
+            {b: r["sigma"] for b, r in results.items()},
+            specs,
+            MethodCache(cfg, model)("sigma"),
+            cfg.gallery_size,
+        )
     _log("evaluate", params, metrics, [out, rejects_path] + ([gallery] if gallery else []), track)
-    return {b: {m: {k: v for k, v in r.items() if k in ("f1", "iou", "clean_fp_rate")} for m, r in by_m.items()}
-            for b, by_m in metrics.items()}
+    return {
+        b: {m: {k: v for k, v in r.items() if k in ("f1", "iou", "clean_fp_rate")} for m, r in by_m.items()}
+        for b, by_m in metrics.items()
+    }
 
 
 def robustness_stage(params: Params, out: Path, *, model: str | None = None, track: bool = True) -> dict:
@@ -110,10 +136,23 @@ def robustness_stage(params: Params, out: Path, *, model: str | None = None, tra
     points = []
     for perturbation, strength, degrade in sweep(cfg.robustness):
         for name in cfg.robustness.methods:
-            result = evaluate(build(name), pairs, batch_size=cfg.batch_size, transform=degrade, total=len(pairs),
-                              description=f"{perturbation} {strength:g}: {name}")
-            points.append({"perturbation": perturbation, "strength": strength, "method": name,
-                           "f1": result.summary.get("f1"), "iou": result.summary.get("iou")})
+            result = evaluate(
+                build(name),
+                pairs,
+                batch_size=cfg.batch_size,
+                transform=degrade,
+                total=len(pairs),
+                description=f"{perturbation} {strength:g}: {name}",
+            )
+            points.append(
+                {
+                    "perturbation": perturbation,
+                    "strength": strength,
+                    "method": name,
+                    "f1": result.summary.get("f1"),
+                    "iou": result.summary.get("iou"),
+                }
+            )
     report = {"benchmark": spec.name, "points": points}
     storage.write_json_atomic(str(out), report)
     curves = {f"{p['method']}.{p['perturbation']}.{p['strength']:g}.f1": p["f1"] for p in points if p["f1"] is not None}
@@ -130,8 +169,10 @@ def ablation_stage(params: Params, out: Path, *, track: bool = True) -> dict:
     for variant in params.ablation.variants:
         checkpoint = params.ablation.checkpoint_of(variant)
         if not Path(checkpoint).is_file():
-            raise FileNotFoundError(f"ablation variant {variant.name!r}: no checkpoint at {checkpoint} "
-                                    "(train it with `sigma train ablation` or `dvc repro ablation_train`)")
+            raise FileNotFoundError(
+                f"ablation variant {variant.name!r}: no checkpoint at {checkpoint} "
+                "(train it with `sigma train ablation` or `dvc repro ablation_train`)"
+            )
         results = evaluate_methods(cfg, specs, ["sigma"], model=checkpoint)
         report[variant.name] = {bench: by_method["sigma"].metrics() for bench, by_method in results.items()}
     storage.write_json_atomic(str(out), report)

@@ -21,7 +21,6 @@ from sigma.config import Params
 from sigma.data import storage
 from sigma.eval.methods import method_entry
 
-
 SCORES = {"F1": "f1", "IoU": "iou", "BF": "bf1"}  # column suffix -> metrics key, in a cell's order
 DRIFT_ORDER = ("none", "light", "heavy")  # the drift levels' natural order; others follow alphabetically
 
@@ -33,8 +32,12 @@ def _pct(value: float | None) -> float:
 def drift_levels(by_method: dict[str, dict], count: str) -> list[str]:
     """The ``drift/<level>`` groups of one benchmark where any method has ``count`` (``n_manipulated`` or
     ``n_clean``) pairs, in :data:`DRIFT_ORDER` then alphabetically."""
-    levels = {g.removeprefix("drift/") for m in by_method.values() for g, gm in m.get("groups", {}).items()
-              if g.startswith("drift/") and gm.get(count)}
+    levels = {
+        g.removeprefix("drift/")
+        for m in by_method.values()
+        for g, gm in m.get("groups", {}).items()
+        if g.startswith("drift/") and gm.get(count)
+    }
     return sorted(levels, key=lambda lv: (DRIFT_ORDER.index(lv), "") if lv in DRIFT_ORDER else (len(DRIFT_ORDER), lv))
 
 
@@ -99,9 +102,11 @@ def to_markdown(frame: pd.DataFrame) -> str:
 
 def write_table(frame: pd.DataFrame, stem: Path) -> list[Path]:
     """``stem``.md/.csv/.tex, each written atomically."""
-    outputs = {stem.with_suffix(".md"): to_markdown(frame),
-               stem.with_suffix(".csv"): frame.round(4).to_csv(index_label="method"),
-               stem.with_suffix(".tex"): frame.to_latex(float_format="%.2f", na_rep="--")}
+    outputs = {
+        stem.with_suffix(".md"): to_markdown(frame),
+        stem.with_suffix(".csv"): frame.round(4).to_csv(index_label="method"),
+        stem.with_suffix(".tex"): frame.to_latex(float_format="%.2f", na_rep="--"),
+    }
     for path, text in outputs.items():
         storage.write_bytes_atomic(str(path), text.encode())
     return list(outputs)
@@ -113,8 +118,10 @@ def breakdown_frame(by_method: dict[str, dict], rows: list[str], titles: dict[st
     groups = sorted({g for r in rows for g, m in by_method.get(r, {}).get("groups", {}).items() if "f1" in m})
     if not groups:
         return None
-    return pd.DataFrame({f"{g} F1": [_pct(by_method.get(r, {}).get("groups", {}).get(g, {}).get("f1")) for r in rows]
-                         for g in groups}, index=[titles.get(r, r) for r in rows])
+    return pd.DataFrame(
+        {f"{g} F1": [_pct(by_method.get(r, {}).get("groups", {}).get(g, {}).get("f1")) for r in rows] for g in groups},
+        index=[titles.get(r, r) for r in rows],
+    )
 
 
 def plot_robustness(report: dict, path: Path, titles: dict[str, str]) -> Path:
@@ -195,8 +202,9 @@ def tables_stage(params: Params, metrics_dir: Path, reports: Path) -> dict:
     robustness_json = metrics_dir / "robustness.json"
     if robustness_json.exists():
         report = json.loads(robustness_json.read_text())
-        written.append(plot_robustness(report, reports / "robustness.png",
-                                       method_titles({p["method"] for p in report["points"]})))
+        written.append(
+            plot_robustness(report, reports / "robustness.png", method_titles({p["method"] for p in report["points"]}))
+        )
         written += robustness_csvs(report, reports)
     if not written:
         raise FileNotFoundError(f"no metrics in {metrics_dir}: run `sigma evaluate` (dvc repro evaluate) first")

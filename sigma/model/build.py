@@ -19,15 +19,20 @@ PRESETS: dict[str, ModelParams] = {
     # The paper: DINOv2-B/14 at 518² (blocks 2/5/11), C=256, LangSAM grounding, full-resolution decoder.
     "sigma_paper": ModelParams(
         backbone=BackboneParams(name="dinov2_vitb14", input_size=518, chunk=None),
-        dim=256, heads=8, ffn_ratio=4.0, decoder_dim=32, decoder_stride=1,
+        dim=256,
+        heads=8,
+        ffn_ratio=4.0,
+        decoder_dim=32,
+        decoder_stride=1,
         refine=RefineParams(dim=32, max_side=1024),  # DINOv2 has no early maps: pixels and context only
         grounder=GrounderParams(name="langsam"),
     ),
 }
 
 
-def build_sigma(config: ModelParams, parser: ParserParams | None = None, pretrained: bool | None = None,
-                load_grounder: bool = True) -> SigmaAnnotator:
+def build_sigma(
+    config: ModelParams, parser: ParserParams | None = None, pretrained: bool | None = None, load_grounder: bool = True
+) -> SigmaAnnotator:
     """Assemble the annotator. ``pretrained=False`` skips frozen pretrained weights (checkpoints,
     benchmarks); ``load_grounder=False`` leaves the learned grounder head untrained."""
     use_pretrained = config.backbone.pretrained if pretrained is None else pretrained
@@ -43,5 +48,6 @@ def build_sigma(config: ModelParams, parser: ParserParams | None = None, pretrai
         parser=build_parser(parser or ParserParams()),
         config=config,
         refiner=FullResolutionRefiner(backbone.skip_channels, config.refine.dim, config.refine.blocks)
-        if config.refine.enabled else None,
+        if config.refine.enabled
+        else None,
     )

@@ -27,7 +27,9 @@ class CheckpointError(ValueError):
 
 
 def pretrained_prefixes(model: torch.nn.Module) -> list[str]:
-    return [f"{name}." for name, m in model.named_modules(remove_duplicate=False) if name and isinstance(m, PretrainedPart)]
+    return [
+        f"{name}." for name, m in model.named_modules(remove_duplicate=False) if name and isinstance(m, PretrainedPart)
+    ]
 
 
 def checkpoint_state(model: SigmaAnnotator, include_pretrained: bool) -> dict[str, torch.Tensor]:
@@ -43,8 +45,14 @@ def checkpoint_state(model: SigmaAnnotator, include_pretrained: bool) -> dict[st
     return state
 
 
-def save_checkpoint(model: SigmaAnnotator, path: str | Path, *, include_pretrained: bool = False,
-                    parser: ParserParams | None = None, extra: dict[str, str] | None = None) -> Path:
+def save_checkpoint(
+    model: SigmaAnnotator,
+    path: str | Path,
+    *,
+    include_pretrained: bool = False,
+    parser: ParserParams | None = None,
+    extra: dict[str, str] | None = None,
+) -> Path:
     """Write ``path`` atomically (a ``.tmp`` sibling renamed into place)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -36,8 +36,13 @@ class FPNMaskDecoder(nn.Module):
         """Where the residual blocks run for an input of ``input_size``: ``input / stride``."""
         return max(1, input_size[0] // self.stride), max(1, input_size[1] // self.stride)
 
-    def forward(self, levels: list[torch.Tensor], z: torch.Tensor, input_size: tuple[int, int],
-                out_size: tuple[int, int] | None = None) -> torch.Tensor:
+    def forward(
+        self,
+        levels: list[torch.Tensor],
+        z: torch.Tensor,
+        input_size: tuple[int, int],
+        out_size: tuple[int, int] | None = None,
+    ) -> torch.Tensor:
         """Logits at ``out_size``, or where the blocks ran (``input_size / stride``) when None."""
         sizes = self.pyramid_sizes(tuple(z.shape[-2:]), len(levels))
         p = None

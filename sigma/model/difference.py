@@ -6,8 +6,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from sigma.model.blocks import (Attention, FeedForward, feature_change, l2_normalize, map_to_tokens, sincos_positions,
-                                tokens_to_map)
+from sigma.model.blocks import (
+    Attention,
+    FeedForward,
+    feature_change,
+    l2_normalize,
+    map_to_tokens,
+    sincos_positions,
+    tokens_to_map,
+)
 
 
 def difference_terms(f_o: torch.Tensor, f_e: torch.Tensor) -> torch.Tensor:
@@ -35,7 +42,6 @@ class MultiScaleDifference(nn.Module):
             for proj, f_o, f_e, code in zip(self.proj, feats_o, feats_e, self.level_embed, strict=True)
         ]
         return torch.stack(levels, dim=1)
-
 
     def change_vectors(self, feats_o: list[torch.Tensor], feats_e: list[torch.Tensor]) -> torch.Tensor:
         """The ``|f_o - f_e|`` part of each level's projection alone: ``(B, L, h*w, dim)``, the

@@ -30,8 +30,9 @@ def canvas_size(size: tuple[int, int], side: int, multiple: int | None = None) -
     return tuple(min(side, -(-dim // multiple) * multiple) for dim in fitted_size(size, side))
 
 
-def letterbox(images: list[torch.Tensor], side: int, multiple: int | None = None
-              ) -> tuple[torch.Tensor, list[tuple[float, float]]]:
+def letterbox(
+    images: list[torch.Tensor], side: int, multiple: int | None = None
+) -> tuple[torch.Tensor, list[tuple[float, float]]]:
     """``(3, H, W)`` images of any sizes (float in [0, 1] or uint8) -> one float ``(B, 3, h, w)``
     batch, each image scaled so its longer side is ``side`` (antialiased bilinear) and zero-padded at
     the bottom and right onto the largest of their :func:`canvas_size`.
@@ -52,18 +53,22 @@ def crop_resize(x: torch.Tensor, covered: tuple[float, float], size: tuple[int, 
     """The top-left ``covered`` share of ``(B, C, h, w)`` maps, bilinearly resampled to ``size``:
     one resampling from the canvas grid straight to the pair's pixels (pixel centres aligned)."""
     if covered == (1.0, 1.0):
-        return x if tuple(x.shape[-2:]) == tuple(size) else F.interpolate(
-            x, size=size, mode="bilinear", align_corners=False)
+        return (
+            x
+            if tuple(x.shape[-2:]) == tuple(size)
+            else F.interpolate(x, size=size, mode="bilinear", align_corners=False)
+        )
     (fy, fx), (h, w) = covered, size
 
     def axis(n_out: int, share: float, n_in: int) -> torch.Tensor:
         # Output pixel centres in input pixel-centre coordinates, kept inside the covered share so
         # that the padding beyond it never bleeds into the edge pixels; then grid_sample's [-1, 1].
         extent = share * n_in
-        centres = ((torch.arange(n_out, device=x.device, dtype=x.dtype) + 0.5) / n_out * extent - 0.5)
+        centres = (torch.arange(n_out, device=x.device, dtype=x.dtype) + 0.5) / n_out * extent - 0.5
         centres = centres.clamp(0, max(0.0, extent - 1))
         return (centres + 0.5) / n_in * 2 - 1
 
     grid = torch.stack(torch.meshgrid(axis(w, fx, x.shape[-1]), axis(h, fy, x.shape[-2]), indexing="xy"), -1)
-    return F.grid_sample(x, grid.expand(x.shape[0], h, w, 2), mode="bilinear", padding_mode="border",
-                         align_corners=False)
+    return F.grid_sample(
+        x, grid.expand(x.shape[0], h, w, 2), mode="bilinear", padding_mode="border", align_corners=False
+    )

@@ -8,8 +8,9 @@ from torch import nn
 from sigma.model.blocks import map_to_tokens, sincos_positions
 
 
-def intent_map(action: str | None, a_o: torch.Tensor | None, a_e: torch.Tensor | None, eps: float,
-               grid: tuple[int, int]) -> torch.Tensor:
+def intent_map(
+    action: str | None, a_o: torch.Tensor | None, a_e: torch.Tensor | None, eps: float, grid: tuple[int, int]
+) -> torch.Tensor:
     """The spatial prior of one pair from its grounded concepts (sigma-method.md, step 2).
 
     ``a_o``/``a_e``: ``(h, w)`` in [0, 1], or ``None`` when the concept is empty or was not found

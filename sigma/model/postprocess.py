@@ -23,8 +23,9 @@ from sigma.config import PostprocessParams
 EXACT_LOGIT = 10.0  # sigmoid(10) > 0.9999: a bit-level difference is certain
 
 
-def exact_difference(edit: torch.Tensor, original: torch.Tensor, edited: torch.Tensor, min_identical: float
-                     ) -> torch.Tensor:
+def exact_difference(
+    edit: torch.Tensor, original: torch.Tensor, edited: torch.Tensor, min_identical: float
+) -> torch.Tensor:
     """``edit`` logits ``(H, W)``; both images ``(3, H, W)`` at the pair's own resolution (uint8) ->
     ``±EXACT_LOGIT`` by pixel difference when at least ``min_identical`` of the pixels are
     identical, else ``edit`` unchanged."""
@@ -51,8 +52,9 @@ def drop_small_regions(edit: torch.Tensor, min_share: float) -> torch.Tensor:
     return torch.where(drop, -edit.abs(), edit)
 
 
-def postprocess(edit: torch.Tensor, original: torch.Tensor, edited: torch.Tensor, cfg: PostprocessParams
-                ) -> torch.Tensor:
+def postprocess(
+    edit: torch.Tensor, original: torch.Tensor, edited: torch.Tensor, cfg: PostprocessParams
+) -> torch.Tensor:
     """Both rules, as ``cfg`` enables them (see the module docstring)."""
     if cfg.exact_min_identical is not None:
         exact = exact_difference(edit, original, edited, cfg.exact_min_identical)

@@ -45,8 +45,9 @@ class IntentPrior:
             self._parsed[text] = self.parser.parse(text)
         return self._parsed[text]
 
-    def _ground(self, requests: list[tuple[torch.Tensor, str, str, list | None]],
-                grid: tuple[int, int]) -> dict[tuple[str, str], torch.Tensor | None]:
+    def _ground(
+        self, requests: list[tuple[torch.Tensor, str, str, list | None]], grid: tuple[int, int]
+    ) -> dict[tuple[str, str], torch.Tensor | None]:
         """This batch's grounded maps by ``(image key, concept)``: cache hits plus new results (held
         here, not re-read from the cache, which may already have evicted them)."""
         batch: dict[tuple[str, str], torch.Tensor | None] = {}
@@ -67,13 +68,19 @@ class IntentPrior:
                 batch[pair] = self._grounded[pair] = found
         return batch
 
-    def __call__(self, originals: torch.Tensor, editeds: torch.Tensor, instructions: list[str],
-                 grid: tuple[int, int], features: tuple[list, list] | None = None
-                 ) -> tuple[torch.Tensor, list[ParsedInstruction]]:
+    def __call__(
+        self,
+        originals: torch.Tensor,
+        editeds: torch.Tensor,
+        instructions: list[str],
+        grid: tuple[int, int],
+        features: tuple[list, list] | None = None,
+    ) -> tuple[torch.Tensor, list[ParsedInstruction]]:
         """``originals``/``editeds`` ``(B, 3, H, W)`` in [0, 1] -> intent ``(B, 1, h, w)`` and the parses.
 
         ``features``: both images' backbone levels, handed to a grounder that shares the backbone
         so that it does not run it again."""
+
         def feats(side: int, i: int) -> list | None:
             return None if features is None else [level[i] for level in features[side]]
 

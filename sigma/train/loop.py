@@ -76,18 +76,37 @@ def train_loader(model, dataset: str, split: str, cfg: TrainParams) -> tuple[Dat
 
 
 def progress_bar() -> Progress:
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TextColumn("loss {task.fields[loss]:.4f}  {task.fields[rate]:.2f} steps/s"),
-                    TimeRemainingColumn(), transient=True)
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("loss {task.fields[loss]:.4f}  {task.fields[rate]:.2f} steps/s"),
+        TimeRemainingColumn(),
+        transient=True,
+    )
 
 
 def state_dir(cfg: TrainParams) -> Path:
     return Path(cfg.out) / STATE_DIR
 
 
-def fit(acc: Accelerator, model, opt, schedule, loader: DataLoader, sampler: EpochSampler, items: TrainPairs,
-        cfg: TrainParams, step_fn, *, resume: bool, desc: str, after_step=None, on_epoch_end=None,
-        extra_state: tuple = ()) -> tuple[torch.nn.Module, RunPosition]:
+def fit(
+    acc: Accelerator,
+    model,
+    opt,
+    schedule,
+    loader: DataLoader,
+    sampler: EpochSampler,
+    items: TrainPairs,
+    cfg: TrainParams,
+    step_fn,
+    *,
+    resume: bool,
+    desc: str,
+    after_step=None,
+    on_epoch_end=None,
+    extra_state: tuple = (),
+) -> tuple[torch.nn.Module, RunPosition]:
     """Run ``cfg.epochs`` (or ``cfg.max_steps``) optimiser steps of ``step_fn(model, batch, step) ->
     (loss, {term: value})``, saving a resumable accelerate state every ``checkpoint_every`` steps
     and at the end. ``resume`` continues from that state exactly where it stopped."""
@@ -130,8 +149,9 @@ def fit(acc: Accelerator, model, opt, schedule, loader: DataLoader, sampler: Epo
                 if after_step:
                     after_step(model)
                 if acc.is_main_process and mlflow.active_run():
-                    mlflow.log_metrics({"loss": loss.item(), **terms, "lr": schedule.get_last_lr()[0]},
-                                       step=position.step)
+                    mlflow.log_metrics(
+                        {"loss": loss.item(), **terms, "lr": schedule.get_last_lr()[0]}, step=position.step
+                    )
                 bar.update(task, completed=position.step, loss=loss.item(), rate=1 / (time.perf_counter() - started))
                 if position.step % cfg.checkpoint_every == 0:
                     acc.save_state(str(where), safe_serialization=False)

@@ -19,8 +19,9 @@ def seg_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return F.binary_cross_entropy_with_logits(logits, target) + dice_loss(logits, target)
 
 
-def attribution_loss(logits: torch.Tensor, mask: torch.Tensor, side_effect: torch.Tensor,
-                     known: torch.Tensor) -> torch.Tensor:
+def attribution_loss(
+    logits: torch.Tensor, mask: torch.Tensor, side_effect: torch.Tensor, known: torch.Tensor
+) -> torch.Tensor:
     """BCE of the attribution channel inside the edit: 1 = intended, 0 = side-effect.
 
     ``logits``/``mask``/``side_effect`` ``(B, 1, H, W)``, ``known`` ``(B,)`` bool: pairs whose

@@ -39,6 +39,7 @@ def log_epoch(name: str):
     def log(metrics: dict, step: int) -> None:
         if mlflow.active_run():
             mlflow.log_metrics({f"{name}.{k}": float(v) for k, v in metrics.items()}, step=step)
+
     return log
 
 
@@ -63,11 +64,25 @@ def train_stage1(params: Params, resume: bool = False, track: bool = True, metri
 
     with maybe_run(track, "stage1", params.model_dump(mode="json", include={"model", "stage1"}), stage="stage1"):
         model, position = loop.fit(
-            acc, model, opt, schedule, loader, sampler, items, cfg,
+            acc,
+            model,
+            opt,
+            schedule,
+            loader,
+            sampler,
+            items,
+            cfg,
             lambda m, b, _: supervised_terms(m, b, cfg.attribution_weight),
-            resume=resume, desc="stage I", on_epoch_end=on_epoch_end)
-        summary = {"steps": position.step, "epochs_done": position.epoch, "val": history[-1] if history else {},
-                   "held_out": held_out_scores(model)}
+            resume=resume,
+            desc="stage I",
+            on_epoch_end=on_epoch_end,
+        )
+        summary = {
+            "steps": position.step,
+            "epochs_done": position.epoch,
+            "val": history[-1] if history else {},
+            "held_out": held_out_scores(model),
+        }
         path = save_checkpoint(model, Path(cfg.out) / loop.CHECKPOINT, parser=params.parse)
         if metrics:
             write_json_atomic(str(metrics), summary)

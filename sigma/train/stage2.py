@@ -27,7 +27,9 @@ from sigma.train.batches import TrainPairs, collate, pixels, train_pairs
 from sigma.train.stage1 import EDIT, INPAINT, held_out_scores, log_epoch, supervised_terms
 
 
-def pseudo_label_loss(student_logits: torch.Tensor, teacher_prob: torch.Tensor, high: float, low: float) -> torch.Tensor:
+def pseudo_label_loss(
+    student_logits: torch.Tensor, teacher_prob: torch.Tensor, high: float, low: float
+) -> torch.Tensor:
     """BCE against the teacher's soft labels, only where it is confident (``> high`` or ``< low``)."""
     confident = ((teacher_prob > high) | (teacher_prob < low)).to(student_logits.dtype)
     if not confident.any():
@@ -73,8 +75,12 @@ class Stage2Step:
         po_hat = round_trip(self.vae, po, sigma, generator=gen)  # at full resolution, as an editor decodes
         o_hat = resized(list(po_hat), tuple(o.shape[-2:]))
         uniform = torch.full_like(intent, self.eps)  # a round trip comes with no instruction
-        out = model.forward_features(torch.cat([o, o]), torch.cat([e, o_hat]), torch.cat([intent, uniform]),
-                                     pixels=(torch.cat([po, po]), torch.cat([pe, po_hat])))
+        out = model.forward_features(
+            torch.cat([o, o]),
+            torch.cat([e, o_hat]),
+            torch.cat([intent, uniform]),
+            pixels=(torch.cat([po, po]), torch.cat([pe, po_hat])),
+        )
         logits_edit, logits_calib = out["logits"][:b, :1], out["logits"][b:, :1]
         with torch.no_grad():
             teacher_prob = torch.sigmoid(self.teacher.module(o, e, intent, pixels=(po, pe))[:, :1])
@@ -96,8 +102,13 @@ def round_trip_scores(model, vae, params: Params) -> dict[str, float]:
     return score_round_trips(model, vae, EDIT, "test", params.stage2.sigma_max, seed=params.stage2.seed)
 
 
-def train_stage2(params: Params, resume: bool = False, track: bool = True, metrics: str | Path | None = None,
-                 register: str | None = "sigma-annotator") -> dict:
+def train_stage2(
+    params: Params,
+    resume: bool = False,
+    track: bool = True,
+    metrics: str | Path | None = None,
+    register: str | None = "sigma-annotator",
+) -> dict:
     """Adapt the Stage I model; save ``stage2.out/sigma.safetensors``; register a pyfunc version."""
     from sigma.tracking import maybe_run
 
@@ -113,19 +124,35 @@ def train_stage2(params: Params, resume: bool = False, track: bool = True, metri
     loader, sampler, items = loop.train_loader(model, EDIT, "train", cfg)
     inpaint_pairs = EditPairDataset(INPAINT, split="train")
     inpaint = train_pairs(model, inpaint_pairs, cfg)
-    teacher = AveragedModel(model, device=acc.device, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema_momentum),
-                            use_buffers=True)
+    teacher = AveragedModel(
+        model, device=acc.device, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema_momentum), use_buffers=True
+    )
     opt, schedule = loop.optimiser(model, cfg, cfg.epochs * len(loader))
     step_fn = Stage2Step(cfg, teacher, vae, inpaint, params.model.eps)
 
-    with maybe_run(track, "stage2", params.model_dump(mode="json", include={"model", "stage2", "vae"}),
-                   stage="stage2"):
-        model, position = loop.fit(acc, model, opt, schedule, loader, sampler, items, cfg, step_fn, resume=resume,
-                                   desc="stage II", after_step=teacher.update_parameters, extra_state=(teacher,))
-        summary = {"steps": position.step, "epochs_done": position.epoch,
-                   "held_out_stage1": before,
-                   "held_out": held_out_scores(model) | {"round_trip": round_trip_scores(model, vae, params)},
-                   "held_out_ema_teacher": held_out_scores(teacher.module)}
+    with maybe_run(track, "stage2", params.model_dump(mode="json", include={"model", "stage2", "vae"}), stage="stage2"):
+        model, position = loop.fit(
+            acc,
+            model,
+            opt,
+            schedule,
+            loader,
+            sampler,
+            items,
+            cfg,
+            step_fn,
+            resume=resume,
+            desc="stage II",
+            after_step=teacher.update_parameters,
+            extra_state=(teacher,),
+        )
+        summary = {
+            "steps": position.step,
+            "epochs_done": position.epoch,
+            "held_out_stage1": before,
+            "held_out": held_out_scores(model) | {"round_trip": round_trip_scores(model, vae, params)},
+            "held_out_ema_teacher": held_out_scores(teacher.module),
+        }
         path = save_checkpoint(model, Path(cfg.out) / loop.CHECKPOINT, parser=params.parse)
         for split in ("edit", "calib", "round_trip"):
             log_epoch(f"held_out.{split}")(summary["held_out"][split], position.step)

@@ -30,7 +30,7 @@ def _crops(images: list[np.ndarray], n: int, size: int, rng: np.random.Generator
         h, w = img.shape[:2]
         s = min(size, h, w)
         y, x = rng.integers(0, h - s + 1), rng.integers(0, w - s + 1)
-        crop = torch.from_numpy(np.ascontiguousarray(img[y:y + s, x:x + s])).permute(2, 0, 1).float() / 255
+        crop = torch.from_numpy(np.ascontiguousarray(img[y : y + s, x : x + s])).permute(2, 0, 1).float() / 255
         if s != size:
             crop = F.interpolate(crop[None], size=(size, size), mode="bilinear", align_corners=False)[0]
         out.append(crop.flip(-1) if rng.random() < 0.5 else crop)
@@ -58,8 +58,12 @@ def train_vae_stage(params: Params, track: bool = True, metrics: str | Path | No
         vae, losses = small_vae(cfg), []
         optimiser = torch.optim.AdamW(vae.parameters(), lr=cfg.lr)
         schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, cfg.steps)
-        columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("loss {task.fields[loss]:.4f}"),
-                   TimeRemainingColumn())
+        columns = (
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("loss {task.fields[loss]:.4f}"),
+            TimeRemainingColumn(),
+        )
         with Progress(*columns, transient=True) as progress:
             task = progress.add_task("training VAE", total=cfg.steps, loss=float("nan"))
             for _ in range(cfg.steps):
@@ -81,8 +85,10 @@ def train_vae_stage(params: Params, track: bool = True, metrics: str | Path | No
     probe = _crops(held_out, 16, cfg.crop_size, np.random.default_rng(cfg.seed + 1))
 
     def probe_psnr(sigma: float) -> float:
-        return psnr(round_trip(vae, probe, torch.full((len(probe),), sigma),
-                               generator=torch.Generator().manual_seed(cfg.seed)), probe)
+        return psnr(
+            round_trip(vae, probe, torch.full((len(probe),), sigma), generator=torch.Generator().manual_seed(cfg.seed)),
+            probe,
+        )
 
     summary = {
         "psnr_roundtrip": probe_psnr(0.0),

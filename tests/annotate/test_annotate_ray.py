@@ -34,8 +34,9 @@ def _stamps(out: Path) -> dict[str, tuple[int, int]]:
     return {p.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in (out / "shards").iterdir()}
 
 
-def test_ray_runner_matches_the_in_process_run_and_resumes_one_shard(tiny_project, tiny_checkpoint, tmp_path,
-                                                                    monkeypatch, ray_cluster):
+def test_ray_runner_matches_the_in_process_run_and_resumes_one_shard(
+    tiny_project, tiny_checkpoint, tmp_path, monkeypatch, ray_cluster
+):
     import torch
     from prefect.client.orchestration import get_client
     from prefect.testing.utilities import prefect_test_harness
@@ -46,8 +47,15 @@ def test_ray_runner_matches_the_in_process_run_and_resumes_one_shard(tiny_projec
     reference, out = tmp_path / "local", tmp_path / "ray"
 
     def annotate(into: Path, **kwargs) -> dict:
-        return annotate_corpus_flow(str(tiny_project / "data/synth/edit"), str(into), tiny_checkpoint,
-                                    params_path=str(ROOT / "params.yaml"), overrides=SETTINGS, track=False, **kwargs)
+        return annotate_corpus_flow(
+            str(tiny_project / "data/synth/edit"),
+            str(into),
+            tiny_checkpoint,
+            params_path=str(ROOT / "params.yaml"),
+            overrides=SETTINGS,
+            track=False,
+            **kwargs,
+        )
 
     with prefect_test_harness():
         # Ray runs each 1-CPU task with OMP_NUM_THREADS=1, and CPU float sums depend on the thread count (the

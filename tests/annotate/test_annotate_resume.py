@@ -18,10 +18,25 @@ from tests.annotate.outputs import snapshot
 from tests.conftest import ROOT, TINY
 
 SETTINGS = [*TINY, "annotate.shard_size=1", "annotate.batch_size=1", "annotate.workers=0"]
+
+
 def _command(corpus: Path, out: Path, model: str, *extra: str) -> list[str]:
     sets = [arg for item in SETTINGS for arg in ("--set", item)]
-    return [sys.executable, "-m", "sigma.cli", "annotate", str(corpus), str(out), "--model", model, "--no-track",
-            "--params", str(ROOT / "params.yaml"), *sets, *extra]
+    return [
+        sys.executable,
+        "-m",
+        "sigma.cli",
+        "annotate",
+        str(corpus),
+        str(out),
+        "--model",
+        model,
+        "--no-track",
+        "--params",
+        str(ROOT / "params.yaml"),
+        *sets,
+        *extra,
+    ]
 
 
 @pytest.mark.slow
@@ -29,8 +44,9 @@ def test_killed_runs_resume_to_the_uninterrupted_result(tiny_project, tiny_check
     corpus = tiny_project / "data/synth/edit"
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     reference = tmp_path / "reference"
-    subprocess.run(_command(corpus, reference, tiny_checkpoint), check=True, cwd=tiny_project, env=env,
-                   capture_output=True)
+    subprocess.run(
+        _command(corpus, reference, tiny_checkpoint), check=True, cwd=tiny_project, env=env, capture_output=True
+    )
     expected = snapshot(reference)
     n_shards = sum(1 for name in expected if name.endswith("done.json"))
     assert n_shards >= 8
@@ -39,10 +55,15 @@ def test_killed_runs_resume_to_the_uninterrupted_result(tiny_project, tiny_check
     rng = random.Random(0)
     for attempt in range(3):
         out = tmp_path / f"killed-{attempt}"
-        kill_after = rng.randrange(1, n_shards - 3)          # committed shards before the kill...
-        extra_delay = rng.uniform(0.0, per_shard)             # ...plus a random moment inside the next one
-        proc = subprocess.Popen(_command(corpus, out, tiny_checkpoint), cwd=tiny_project, env=env,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        kill_after = rng.randrange(1, n_shards - 3)  # committed shards before the kill...
+        extra_delay = rng.uniform(0.0, per_shard)  # ...plus a random moment inside the next one
+        proc = subprocess.Popen(
+            _command(corpus, out, tiny_checkpoint),
+            cwd=tiny_project,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         deadline = time.monotonic() + 120
         while len(list((out / "shards").glob("*.done.json"))) < kill_after and proc.poll() is None:
             assert time.monotonic() < deadline, "the run made no progress"
@@ -54,8 +75,13 @@ def test_killed_runs_resume_to_the_uninterrupted_result(tiny_project, tiny_check
         assert committed < n_shards, "killed too late: the run had finished"
         assert not (out / "annotations.jsonl").exists()
 
-        resumed = subprocess.run(_command(corpus, out, tiny_checkpoint, "--resume"), cwd=tiny_project, env=env,
-                                 capture_output=True, text=True)
+        resumed = subprocess.run(
+            _command(corpus, out, tiny_checkpoint, "--resume"),
+            cwd=tiny_project,
+            env=env,
+            capture_output=True,
+            text=True,
+        )
         assert resumed.returncode == 0, resumed.stderr
         assert snapshot(out) == expected, f"attempt {attempt}: killed after {committed} shards"
         ids = [json.loads(line)["id"] for line in (out / "annotations.jsonl").read_text().splitlines()]

@@ -4,6 +4,7 @@ with `sigma evaluate` on the same pairs."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -50,23 +51,28 @@ def test_annotation_writes_masks_records_rejects_and_the_imdlbenco_list(corpus, 
     summary = annotate_corpus(tiny_params(*ANNOTATE), str(corpus), str(out), tiny_checkpoint, track=False)
     pairs = read_manifest(str(corpus))
     assert summary["pairs"] == len(pairs) and summary["rejected"] == 4
-    assert summary["rejects_by_reason"] == {"corrupt_image": 1, "instruction_too_long": 1, "missing_file": 1,
-                                            "size_mismatch": 1}
+    assert summary["rejects_by_reason"] == {
+        "corrupt_image": 1,
+        "instruction_too_long": 1,
+        "missing_file": 1,
+        "size_mismatch": 1,
+    }
     rejects = [json.loads(line) for line in (out / "rejects.jsonl").read_text().splitlines()]
     assert [r["id"] for r in rejects] == ["missing", "corrupt", "mismatch", "chatty"]
     records = [json.loads(line) for line in (out / "annotations.jsonl").read_text().splitlines()]
     assert [r["id"] for r in records] == [p.id for p in pairs if p.id not in {r["id"] for r in rejects}]
     for record in records:
         mask_bytes = (out / record["mask"]).read_bytes()
-        edited = decode_image(open(record["edited"], "rb").read())
+        edited = decode_image(Path(record["edited"]).read_bytes())
         mask = decode_mask(mask_bytes)
         assert mask.shape == edited.shape[:2]
         assert record["area"] == pytest.approx(mask.mean(), abs=1e-6)
         assert record["model_version"].startswith("sha256:")
     assert sorted(p.name for p in (out / "masks").iterdir()) == sorted(mask_name(r["id"]) for r in records)
     imdl = json.loads((out / "imdlbenco.json").read_text())
-    assert imdl == [[r["edited"], str(out / r["mask"])] for r in records
-                    if keep_for_training(r, tiny_params(*ANNOTATE).annotate)]
+    assert imdl == [
+        [r["edited"], str(out / r["mask"])] for r in records if keep_for_training(r, tiny_params(*ANNOTATE).annotate)
+    ]
     assert (out / "area_histogram.png").stat().st_size > 0
     assert not (out / ".staging").exists() or not any((out / ".staging").iterdir())
 
@@ -75,7 +81,9 @@ def test_annotated_masks_score_like_sigma_evaluate_on_the_same_pairs(corpus, tmp
     params = tiny_params(*ANNOTATE, "annotate.batch_size=8", "evaluate.batch_size=8")
     out = tmp_path / "out"
     annotate_corpus(params, str(corpus), str(out), tiny_checkpoint, track=False)
-    records = {json.loads(line)["id"]: json.loads(line) for line in (out / "annotations.jsonl").read_text().splitlines()}
+    records = {
+        json.loads(line)["id"]: json.loads(line) for line in (out / "annotations.jsonl").read_text().splitlines()
+    }
     pairs = [p for p in iter_benchmark(BenchmarkSpec(name="c", path=str(corpus))) if p.id in records]
     truths = [load_pair_arrays(p)["mask"] for p in pairs]
     annotated = summarise([decode_mask((out / records[p.id]["mask"]).read_bytes()) for p in pairs], truths)
@@ -91,8 +99,14 @@ def test_out_with_a_run_needs_resume_and_resume_needs_the_same_settings(corpus, 
     with pytest.raises(ValueError, match="--resume"):
         annotate_corpus(params, str(corpus), str(out), tiny_checkpoint, track=False)
     with pytest.raises(ValueError, match="shard_size"):
-        annotate_corpus(tiny_params(*ANNOTATE, "annotate.shard_size=3"), str(corpus), str(out), tiny_checkpoint,
-                        resume=True, track=False)
+        annotate_corpus(
+            tiny_params(*ANNOTATE, "annotate.shard_size=3"),
+            str(corpus),
+            str(out),
+            tiny_checkpoint,
+            resume=True,
+            track=False,
+        )
     before = (out / "annotations.jsonl").read_bytes()
     again = annotate_corpus(params, str(corpus), str(out), tiny_checkpoint, resume=True, track=False)
     assert (out / "annotations.jsonl").read_bytes() == before and again["pairs"] > 0
@@ -107,8 +121,11 @@ def test_resume_removes_what_a_killed_writer_left_half_written(corpus, tmp_path,
     params = tiny_params(*ANNOTATE)
     annotate_corpus(params, str(corpus), str(out), tiny_checkpoint, track=False)
     expected = snapshot(out)
-    leftovers = [out / "shards/.000001.annotations.jsonl.k9x2.tmp", out / ".summary.json.q1w2.tmp",
-                 out / ".staging/000001/masks/edit-000001.png"]
+    leftovers = [
+        out / "shards/.000001.annotations.jsonl.k9x2.tmp",
+        out / ".summary.json.q1w2.tmp",
+        out / ".staging/000001/masks/edit-000001.png",
+    ]
     for path in leftovers:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(b"partial")

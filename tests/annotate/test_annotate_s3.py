@@ -30,8 +30,10 @@ def test_annotate_s3_corpus_into_s3_prefix_and_resume(moto_s3, tiny_project, tin
     params = tiny_params(*PARAMS)
     summary = annotate_corpus(params, "s3://corpus/edit", "s3://annotated/run", tiny_checkpoint, track=False)
     keys = {o["Key"] for o in client.list_objects_v2(Bucket="annotated")["Contents"]}
-    records = [json.loads(line) for line in
-               client.get_object(Bucket="annotated", Key="run/annotations.jsonl")["Body"].read().splitlines()]
+    records = [
+        json.loads(line)
+        for line in client.get_object(Bucket="annotated", Key="run/annotations.jsonl")["Body"].read().splitlines()
+    ]
     assert summary["annotated"] == len(records) == 16 and summary["shards"] == 3
     assert {f"run/{r['mask']}" for r in records} <= keys
     assert {"run/imdlbenco.json", "run/rejects.jsonl", "run/summary.json", "run/run.json"} <= keys
@@ -40,7 +42,7 @@ def test_annotate_s3_corpus_into_s3_prefix_and_resume(moto_s3, tiny_project, tin
     assert records[0]["edited"].startswith("s3://corpus/edit/")
 
     before = client.get_object(Bucket="annotated", Key="run/annotations.jsonl")["Body"].read()
-    client.delete_object(Bucket="annotated", Key="run/shards/000001.done.json")   # as if killed before its commit
+    client.delete_object(Bucket="annotated", Key="run/shards/000001.done.json")  # as if killed before its commit
     stamp = client.head_object(Bucket="annotated", Key="run/shards/000000.annotations.jsonl")["LastModified"]
     annotate_corpus(params, "s3://corpus/edit", "s3://annotated/run", tiny_checkpoint, resume=True, track=False)
     assert client.get_object(Bucket="annotated", Key="run/annotations.jsonl")["Body"].read() == before

@@ -45,7 +45,9 @@ def test_parse_with_unconfigured_llm_says_what_to_set():
 
 
 def test_unknown_param_key_is_reported(tmp_path):
-    result = runner.invoke(app, ["data", "synth", "edit", "--params", str(ROOT / "params.yaml"), "--set", "data.edit.n_pair=3"])
+    result = runner.invoke(
+        app, ["data", "synth", "edit", "--params", str(ROOT / "params.yaml"), "--set", "data.edit.n_pair=3"]
+    )
     assert result.exit_code == 2 and "unknown key 'data.edit.n_pair'" in result.output
 
 
@@ -54,9 +56,24 @@ def test_synth_then_validate(tmp_path, monkeypatch):
 
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/mlflow.db")
     out = tmp_path / "calib"
-    result = runner.invoke(app, ["data", "synth", "calib", "--out", str(out), "--params", str(ROOT / "params.yaml"),
-                                 "--set", "data.sources=[{kind: builtin}]", "--set", "data.calib.n_pairs=3",
-                                 "--set", "data.calib.perturb.vae=null"])
+    result = runner.invoke(
+        app,
+        [
+            "data",
+            "synth",
+            "calib",
+            "--out",
+            str(out),
+            "--params",
+            str(ROOT / "params.yaml"),
+            "--set",
+            "data.sources=[{kind: builtin}]",
+            "--set",
+            "data.calib.n_pairs=3",
+            "--set",
+            "data.calib.perturb.vae=null",
+        ],
+    )
     assert result.exit_code == 0, result.output
     mlflow.set_tracking_uri(f"sqlite:///{tmp_path}/mlflow.db")
     runs = mlflow.search_runs(experiment_names=["sigma"])
@@ -77,6 +94,8 @@ def test_validate_unreadable_manifest(tmp_path):
 
 
 def test_error_messages_keep_their_brackets():
-    result = runner.invoke(app, ["data", "synth", "edit", "--params", str(ROOT / "params.yaml"),
-                                 "--set", "data.edit.edit_mix={explode: 1}"])
+    result = runner.invoke(
+        app,
+        ["data", "synth", "edit", "--params", str(ROOT / "params.yaml"), "--set", "data.edit.edit_mix={explode: 1}"],
+    )
     assert result.exit_code == 2 and "['explode']" in result.output

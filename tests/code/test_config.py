@@ -26,7 +26,12 @@ def test_project_params_load():
 
 @pytest.mark.parametrize(
     "path",
-    [("data", "edit", "n_pair"), ("stage1", "learning_rate"), ("extra_section",), ("data", "calib", "perturb", "sigma")],
+    [
+        ("data", "edit", "n_pair"),
+        ("stage1", "learning_rate"),
+        ("extra_section",),
+        ("data", "calib", "perturb", "sigma"),
+    ],
 )
 def test_unknown_key_is_rejected_with_its_dotted_name(tmp_path, tree, path):
     node = tree

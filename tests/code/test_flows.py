@@ -18,9 +18,17 @@ def test_data_flow_synthesises_and_validates(tmp_path, monkeypatch):
     from flows.data import data_flow
 
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/mlflow.db")
-    overrides = ["data.sources=[{kind: builtin}]", "data.inpaint.n_pairs=2", "data.edit.n_pairs=3", "data.calib.n_pairs=2",
-                 "data.dev.n_pairs=2", "data.dev.max_side=96",
-                 "data.edit.perturb.vae=null", "data.calib.perturb.vae=null", "data.dev.perturb.vae=null"]  # no trained VAE in a clean clone
+    overrides = [
+        "data.sources=[{kind: builtin}]",
+        "data.inpaint.n_pairs=2",
+        "data.edit.n_pairs=3",
+        "data.calib.n_pairs=2",
+        "data.dev.n_pairs=2",
+        "data.dev.max_side=96",
+        "data.edit.perturb.vae=null",
+        "data.calib.perturb.vae=null",
+        "data.dev.perturb.vae=null",
+    ]  # no trained VAE in a clean clone
     with prefect_test_harness():
         summaries = data_flow(str(ROOT / "params.yaml"), overrides, str(tmp_path / "synth"), str(tmp_path / "v.json"))
     dev_pairs = 2 if (ROOT.parent / "shared" / "data" / "coco_tiny").exists() else 0  # its source is ../shared
@@ -58,8 +66,15 @@ def test_tasks_have_the_intended_retries_tags_and_cache_policy():
     import flows.pipeline as pipeline
     import flows.train as train
 
-    gpu = [train.grounder, train.vae, train.stage1, train.stage2, evaluate.evaluate, evaluate.robustness,
-           evaluate.promote_newest]
+    gpu = [
+        train.grounder,
+        train.vae,
+        train.stage1,
+        train.stage2,
+        evaluate.evaluate,
+        evaluate.robustness,
+        evaluate.promote_newest,
+    ]
     for task in gpu:  # they take models: never cached, under the sigma-gpu limit, bounded in time
         assert task.cache_policy is NO_CACHE, task.name
         assert "sigma-gpu" in task.tags, task.name
@@ -71,7 +86,9 @@ def test_tasks_have_the_intended_retries_tags_and_cache_policy():
     gate = common.validation_gate
     assert gate.retries == 2 and gate.retry_delay_seconds == [10, 60] and gate.cache_policy is NO_CACHE
     assert gate.timeout_seconds  # retry_condition_fn gets what the engine hands it: Failed(data=exception)
-    assert not gate.retry_condition_fn(gate, None, Failed(data=common.ValidationFailed("bad rows")))  # data won't change
+    assert not gate.retry_condition_fn(
+        gate, None, Failed(data=common.ValidationFailed("bad rows"))
+    )  # data won't change
     assert gate.retry_condition_fn(gate, None, Failed(data=common.DatasetUnreadable("S3 down")))  # transient I/O
     assert pipeline.dvc_pull.tags == {"dvc"} and pipeline.dvc_pull.retries == 3
     assert list(pipeline.dvc_pull.retry_delay_seconds) == [10, 20, 40]  # exponential backoff
@@ -95,8 +112,10 @@ def test_prefect_yaml_has_one_deployment_per_flow_on_the_gpu_pool():
         assert isinstance(flow, Flow), name
         unknown = set(deployment.parameters) - set(inspect.signature(flow.fn).parameters)
         assert not unknown, f"{name}: parameters {unknown} are not the flow's"
-    crons = {n: [s["cron"] for s in spec["deployments"][i].get("schedules") or []]
-             for i, n in enumerate(d["name"] for d in spec["deployments"])}
+    crons = {
+        n: [s["cron"] for s in spec["deployments"][i].get("schedules") or []]
+        for i, n in enumerate(d["name"] for d in spec["deployments"])
+    }
     assert crons["evaluate"] == ["0 2 * * *"] and by_name["evaluate"].parameters["model"].endswith("@champion")
     assert len(crons["annotate"]) == 1 and by_name["annotate"].parameters["resume"] is True
     assert crons["stage1"] == crons["stage2"] == crons["pipeline"] == []  # training is manual
@@ -159,9 +178,15 @@ class Recorder:
 
 
 # The grounder and the VAE are missing (so trained: recorded); the data flow needs no VAE.
-MISSING = ["model.grounder.name=learned", "model.grounder.weights=missing/grounder.safetensors", "vae.out=missing/vae",
-           "data.inpaint.perturb.vae=null", "data.edit.perturb.vae=null", "data.calib.perturb.vae=null",
-           "data.dev.perturb.vae=null"]
+MISSING = [
+    "model.grounder.name=learned",
+    "model.grounder.weights=missing/grounder.safetensors",
+    "vae.out=missing/vae",
+    "data.inpaint.perturb.vae=null",
+    "data.edit.perturb.vae=null",
+    "data.calib.perturb.vae=null",
+    "data.dev.perturb.vae=null",
+]
 
 
 def test_pipeline_runs_the_stages_in_order(prefect_api, tmp_path, monkeypatch):
@@ -171,10 +196,22 @@ def test_pipeline_runs_the_stages_in_order(prefect_api, tmp_path, monkeypatch):
     recorder = Recorder(monkeypatch)
     summaries = pipeline_flow(str(ROOT / "params.yaml"), MISSING, track=False)
     assert recorder.calls == [
-        "synth_inpaint", "synth_edit", "synth_calib", "validate", "synth_dev",  # data flow, its validation
-        "gate", "grounder", "stage1",
-        "gate", "vae", "stage2",
-        "gate", "evaluate", "robustness", "tables", "promote",
+        "synth_inpaint",
+        "synth_edit",
+        "synth_calib",
+        "validate",
+        "synth_dev",  # data flow, its validation
+        "gate",
+        "grounder",
+        "stage1",
+        "gate",
+        "vae",
+        "stage2",
+        "gate",
+        "evaluate",
+        "robustness",
+        "tables",
+        "promote",
         "annotate",
     ]
     assert summaries["stage1"] == {"steps": 1} and summaries["evaluate"]["promotion"] == {"promoted": True}

@@ -2,9 +2,9 @@ import json
 
 import pytest
 
+from sigma.config import ParserParams
 from sigma.model.parsing import ParsedInstruction, RuleParser, build_parser, list_parsers
 from sigma.model.parsing.llm import build_prompt, parse_json_answer
-from sigma.config import ParserParams
 
 N = None
 # (instruction, original, edited, action). The first five are the method notes' examples.
@@ -12,7 +12,12 @@ CASES = [
     ("remove the cat", "a cat", N, "remove"),
     ("add a hat on the person", N, "a hat", "add"),
     ("turn the wood into marble", "wood texture", "marble texture", "replace"),
-    ("change the boy's grey striped t-shirt to a bright blue t-shirt", "grey striped t-shirt", "blue t-shirt", "attribute_change"),
+    (
+        "change the boy's grey striped t-shirt to a bright blue t-shirt",
+        "grey striped t-shirt",
+        "blue t-shirt",
+        "attribute_change",
+    ),
     ("make it more dramatic", N, N, "global"),
     # removal phrasings
     ("Remove the dog.", "a dog", N, "remove"),

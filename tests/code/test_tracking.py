@@ -5,7 +5,10 @@ from sigma.tracking import flatten, lock_hashes, start_run
 
 def test_flatten_nested_params():
     assert flatten({"data": {"edit": {"n_pairs": 3, "mix": [1, 2]}}, "seed": 1}) == {
-        "data.edit.n_pairs": 3, "data.edit.mix": [1, 2], "seed": 1}
+        "data.edit.n_pairs": 3,
+        "data.edit.mix": [1, 2],
+        "seed": 1,
+    }
 
 
 def test_lock_hashes_read_the_stage_inputs(tmp_path):

@@ -54,26 +54,46 @@ def build_autosplice(root: Path) -> dict[str, str]:
         size = (12, 14) if sid == "101" else (9, 11)
         _image(root / "Authentic" / f"{sid}.jpg", size, i)
         _mask(root / "Mask" / f"{sid}_mask.png", size)
-        _json(root / "Caption" / f"caption_{sid}.json",
-              {"id": int(sid), "ori_caption": caption, "oriCaptionTerm": old, "userInputTerm": new})
+        _json(
+            root / "Caption" / f"caption_{sid}.json",
+            {"id": int(sid), "ori_caption": caption, "oriCaptionTerm": old, "userInputTerm": new},
+        )
         for k in range(2 if sid == "101" else 1):
             _image(root / "Forged_JPEG100" / f"{sid}_{k}.jpg", size, 10 + k)
             _image(root / "Forged_JPEG75" / f"{sid}_{k}.jpg", size, 20 + k)  # lower quality: ignored
     _image(root / "Forged_JPEG100" / "303_0.jpg", (8, 8), 5)  # no mask: skipped
-    return {"autosplice/101_0": "replace dog with cat", "autosplice/101_1": "replace dog with cat",
-            "autosplice/202_0": "replace car with bus"}
+    return {
+        "autosplice/101_0": "replace dog with cat",
+        "autosplice/101_1": "replace dog with cat",
+        "autosplice/202_0": "replace car with bus",
+    }
 
 
 def build_magicbrush(root: Path) -> dict[str, str]:
     sessions = {
-        "1001": [{"input": "1001-input.png", "output": "1001-output1.png", "mask": "1001-mask1.png",
-                  "instruction": "make the sky pink"},
-                 {"input": "1001-output1.png", "output": "1001-output2.png", "mask": "1001-mask2.png",
-                  "instruction": "add a kite"}],
-        "1002": [{"input": "1002-input.png", "output": "1002-output1.png", "mask": "1002-mask1.png",
-                  "instruction": "remove the cup"},
-                 {"input": "1002-output1.png", "output": "1002-output2.png", "mask": "",
-                  "instruction": "mask-free turn"}],
+        "1001": [
+            {
+                "input": "1001-input.png",
+                "output": "1001-output1.png",
+                "mask": "1001-mask1.png",
+                "instruction": "make the sky pink",
+            },
+            {
+                "input": "1001-output1.png",
+                "output": "1001-output2.png",
+                "mask": "1001-mask2.png",
+                "instruction": "add a kite",
+            },
+        ],
+        "1002": [
+            {
+                "input": "1002-input.png",
+                "output": "1002-output1.png",
+                "mask": "1002-mask1.png",
+                "instruction": "remove the cup",
+            },
+            {"input": "1002-output1.png", "output": "1002-output2.png", "mask": "", "instruction": "mask-free turn"},
+        ],
     }
     for i, (img_id, turns) in enumerate(sessions.items()):
         size = (16, 12) if img_id == "1001" else (10, 10)
@@ -84,8 +104,11 @@ def build_magicbrush(root: Path) -> dict[str, str]:
             if turn["mask"]:
                 _mask(folder / turn["mask"], size, mode="RGB")
     _json(root / "test" / "edit_sessions.json", sessions)
-    return {"magicbrush/test/1001-1": "make the sky pink", "magicbrush/test/1001-2": "add a kite",
-            "magicbrush/test/1002-1": "remove the cup"}
+    return {
+        "magicbrush/test/1001-1": "make the sky pink",
+        "magicbrush/test/1001-2": "add a kite",
+        "magicbrush/test/1002-1": "remove the cup",
+    }
 
 
 def build_deal300k(root: Path) -> dict[str, str]:
@@ -96,12 +119,19 @@ def build_deal300k(root: Path) -> dict[str, str]:
         # masks in label/, except one stored beside its edited image (png next to jpg)
         _mask((root / "test" if src == "000000000724" else root / "label") / f"{src}_qwen{ckpt}.png", size)
     _image(root / "test" / "000000000632_qwen120.jpg", (8, 8), 7)  # no mask: skipped
-    _json(root / "instructions" / "checkpoint-120_dev_results.json",
-          [{"image_name": "000000000139.jpg", "generated_text": "let the floor be made of marble"}])
-    _json(root / "instructions" / "checkpoint-180_dev_results.json",
-          [{"image_name": "000000000285.jpg", "generated_text": "add a smile on the bear"}])
-    return {"deal300k/000000000139_qwen120": "let the floor be made of marble",
-            "deal300k/000000000285_qwen180": "add a smile on the bear", "deal300k/000000000724_qwen120": ""}
+    _json(
+        root / "instructions" / "checkpoint-120_dev_results.json",
+        [{"image_name": "000000000139.jpg", "generated_text": "let the floor be made of marble"}],
+    )
+    _json(
+        root / "instructions" / "checkpoint-180_dev_results.json",
+        [{"image_name": "000000000285.jpg", "generated_text": "add a smile on the bear"}],
+    )
+    return {
+        "deal300k/000000000139_qwen120": "let the floor be made of marble",
+        "deal300k/000000000285_qwen180": "add a smile on the bear",
+        "deal300k/000000000724_qwen120": "",
+    }
 
 
 def build_opensdi(root: Path) -> dict[str, str]:
@@ -181,8 +211,9 @@ def test_loader_reads_replica_from_s3(moto_s3, tmp_path):  # noqa: F811
     client = boto3.client("s3", endpoint_url=moto_s3)
     client.create_bucket(Bucket="bench")
     for path in sorted(p for p in local.rglob("*") if p.is_file()):
-        client.put_object(Bucket="bench", Key=f"data/autosplice/{path.relative_to(local).as_posix()}",
-                          Body=path.read_bytes())
+        client.put_object(
+            Bucket="bench", Key=f"data/autosplice/{path.relative_to(local).as_posix()}", Body=path.read_bytes()
+        )
     pairs = list(benchmark_loader("autosplice")("s3://bench/data/autosplice/"))
     assert {p.id: p.instruction for p in pairs} == expected
     for pair in pairs:

@@ -18,8 +18,10 @@ from sigma.eval.robustness import gaussian_blur, gaussian_noise, jpeg, sweep
 from sigma.eval.stages import evaluate_stage, robustness_stage
 from tests.conftest import tiny_params
 
-BENCHMARKS = ["evaluate.benchmarks=[{name: tiny_edit, path: data/synth/edit}, {name: tiny_calib, path: data/synth/calib}]",
-              "evaluate.robustness.benchmark=tiny_edit"]
+BENCHMARKS = [
+    "evaluate.benchmarks=[{name: tiny_edit, path: data/synth/edit}, {name: tiny_calib, path: data/synth/calib}]",
+    "evaluate.robustness.benchmark=tiny_edit",
+]
 
 
 @pytest.fixture
@@ -32,8 +34,9 @@ def project(tiny_project, tmp_path, monkeypatch):
 
 
 def test_groups_name_the_edit_kind_side_effects_and_strength_bin():
-    pair = EditPair(id="a", original="o", edited="e", mask="m", side_effect_mask="s", edit_type="remove",
-                    perturb_strength=0.6)
+    pair = EditPair(
+        id="a", original="o", edited="e", mask="m", side_effect_mask="s", edit_type="remove", perturb_strength=0.6
+    )
     assert pair_groups(pair) == ["kind/removal", "kind/side-effect", "strength/0.50-0.75"]
     assert pair_groups(EditPair(id="b", original="o", edited="e", perturb_strength=1.0)) == ["strength/0.75-1.00"]
 
@@ -91,14 +94,23 @@ def test_evaluate_stage_writes_metrics_rejects_and_a_gallery(project, tiny_check
 
 
 def test_robustness_sweep_scores_every_point_and_method(project):
-    params = tiny_params(*BENCHMARKS, "evaluate.robustness.methods=[pixdiff_fixed_10, pixdiff_otsu]",
-                         "evaluate.robustness.jpeg_quality=[90, 60]", "evaluate.robustness.noise_variance=[25]",
-                         "evaluate.robustness.blur_kernel=[15]")
+    params = tiny_params(
+        *BENCHMARKS,
+        "evaluate.robustness.methods=[pixdiff_fixed_10, pixdiff_otsu]",
+        "evaluate.robustness.jpeg_quality=[90, 60]",
+        "evaluate.robustness.noise_variance=[25]",
+        "evaluate.robustness.blur_kernel=[15]",
+    )
     out = project / "metrics" / "robustness.json"
     robustness_stage(params, out, track=False)
     points = json.loads(out.read_text())["points"]
     assert [(p["perturbation"], p["strength"]) for p in points[::2]] == [
-        ("none", 0.0), ("jpeg", 90), ("jpeg", 60), ("noise", 25), ("blur", 15)]
+        ("none", 0.0),
+        ("jpeg", 90),
+        ("jpeg", 60),
+        ("noise", 25),
+        ("blur", 15),
+    ]
     by = {(p["perturbation"], p["method"]): p["f1"] for p in points}
     # Fixed thresholds fall apart under strong noise (every pixel changes), as in the paper.
     assert by[("noise", "pixdiff_fixed_10")] < by[("none", "pixdiff_fixed_10")]
@@ -118,15 +130,24 @@ def test_an_empty_optional_benchmark_is_skipped_and_a_required_one_is_an_error(p
     from sigma.data.pairs import write_manifest
 
     write_manifest(str(project / "data" / "empty"), [])  # the dev benchmark of a clone without ../shared
-    optional = ("evaluate.benchmarks=[{name: tiny_edit, path: data/synth/edit}, "
-                "{name: dev, path: data/empty, optional: true}]")
-    params = tiny_params(optional, "evaluate.robustness.benchmark=tiny_edit", f"evaluate.model={tiny_checkpoint}",
-                         "evaluate.gallery_size=2")
+    optional = (
+        "evaluate.benchmarks=[{name: tiny_edit, path: data/synth/edit}, {name: dev, path: data/empty, optional: true}]"
+    )
+    params = tiny_params(
+        optional,
+        "evaluate.robustness.benchmark=tiny_edit",
+        f"evaluate.model={tiny_checkpoint}",
+        "evaluate.gallery_size=2",
+    )
     out, gallery = project / "metrics" / "evaluate.json", project / "reports" / "gallery.html"
     evaluate_stage(params, out, methods=["pixdiff_otsu", "sigma"], gallery=gallery, track=False)
     assert set(json.loads(out.read_text())) == {"tiny_edit"}
     assert gallery.read_text().count("data:image/jpeg;base64,") == 4 * 2
     required = optional.replace(", optional: true", "")
     with pytest.raises(ValueError, match="has no pairs"):
-        evaluate_stage(tiny_params(required, "evaluate.robustness.benchmark=tiny_edit",
-                                   f"evaluate.model={tiny_checkpoint}"), out, methods=["pixdiff_otsu"], track=False)
+        evaluate_stage(
+            tiny_params(required, "evaluate.robustness.benchmark=tiny_edit", f"evaluate.model={tiny_checkpoint}"),
+            out,
+            methods=["pixdiff_otsu"],
+            track=False,
+        )

@@ -12,13 +12,18 @@ from sigma.eval.methods.pixdiff import max_channel_difference
 def _pair(delta: int = 30, size: int = 32):
     original = np.full((size, size, 3), 100, np.uint8)
     edited = original.copy()
-    edited[8:16, 8:16, 1] += delta          # an 8x8 edit in one channel
+    edited[8:16, 8:16, 1] += delta  # an 8x8 edit in one channel
     return original, edited
 
 
 def test_the_papers_baselines_are_registered():
-    expected = {f"pixdiff_fixed_{t}" for t in (0, 10, 20, 30, 40)} | {"pixdiff_morph", "pixdiff_otsu",
-                                                                       "feature_diff", "instruction_only", "sigma"}
+    expected = {f"pixdiff_fixed_{t}" for t in (0, 10, 20, 30, 40)} | {
+        "pixdiff_morph",
+        "pixdiff_otsu",
+        "feature_diff",
+        "instruction_only",
+        "sigma",
+    }
     assert expected <= set(list_methods())
     assert method_entry("pixdiff_fixed_10").title == "PixDiff-Fixed(10)"
 
@@ -57,9 +62,9 @@ def test_fixed_threshold_is_strictly_above_tau():
 def test_morph_drops_speckle_and_fills_holes():
     original = np.full((40, 40, 3), 100, np.uint8)
     edited = original.copy()
-    edited[8:24, 8:24, 1] = 160                 # a 16x16 edit...
-    edited[15, 15, 1] = 100                     # ...with a one-pixel hole
-    edited[34, 2, 0] = 200                      # an isolated changed pixel
+    edited[8:24, 8:24, 1] = 160  # a 16x16 edit...
+    edited[15, 15, 1] = 100  # ...with a one-pixel hole
+    edited[34, 2, 0] = 200  # an isolated changed pixel
     plain = build_method("pixdiff_fixed_20").predict([(original, edited, "")])[0].mask
     morph = build_method("pixdiff_morph").predict([(original, edited, "")])[0].mask
     assert plain[34, 2] and not plain[15, 15]

@@ -6,16 +6,24 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from sigma.eval.metrics import (BOUNDARY_TOLERANCE, PixelScores, auc_from_histograms, boundary_f1, f1_iou,
-                                mask_boundary, mask_counts, summarise)
+from sigma.eval.metrics import (
+    BOUNDARY_TOLERANCE,
+    PixelScores,
+    auc_from_histograms,
+    boundary_f1,
+    f1_iou,
+    mask_boundary,
+    mask_counts,
+    summarise,
+)
 
 
 def _mask(rows: list[str]) -> np.ndarray:
     return np.array([[c == "#" for c in row] for row in rows])
 
 
-TRUTH = _mask(["##..", "##..", "....", "...."])      # 4 pixels
-PRED = _mask([".#..", "###.", "....", "...."])       # tp 3, fp 1, fn 1
+TRUTH = _mask(["##..", "##..", "....", "...."])  # 4 pixels
+PRED = _mask([".#..", "###.", "....", "...."])  # tp 3, fp 1, fn 1
 
 
 def test_counts_f1_iou_by_hand():
@@ -36,7 +44,7 @@ def test_empty_prediction_of_empty_truth_is_perfect_and_reported_separately():
 def test_all_ones_prediction():
     ones = np.ones((4, 4), bool)
     out = summarise([ones, ones], [TRUTH, np.zeros((4, 4), bool)])
-    assert out["f1"] == pytest.approx(2 * 4 / (2 * 4 + 12))      # tp 4, fp 12, fn 0
+    assert out["f1"] == pytest.approx(2 * 4 / (2 * 4 + 12))  # tp 4, fp 12, fn 0
     assert out["iou"] == pytest.approx(4 / 16)
     assert out["clean_fp_rate"] == 1.0 and out["clean_empty_share"] == 0.0
 
@@ -50,7 +58,7 @@ def test_per_image_average_differs_from_pooled():
     small_truth = _mask(["#...", "....", "....", "...."])
     out = summarise([PRED, np.zeros((4, 4), bool)], [TRUTH, small_truth])
     assert out["f1"] == pytest.approx((0.75 + 0.0) / 2)
-    assert out["f1_pooled"] == pytest.approx(2 * 3 / (2 * 3 + 1 + 2))   # tp 3, fp 1, fn 1+1
+    assert out["f1_pooled"] == pytest.approx(2 * 3 / (2 * 3 + 1 + 2))  # tp 3, fp 1, fn 1+1
 
 
 def test_pixel_auc_matches_sklearn_on_scores_at_the_bin_grain():
@@ -79,22 +87,22 @@ def test_masks_without_scores_give_no_auc():
 
 def _square(top: int, left: int, side: int, shape: tuple[int, int] = (10, 16)) -> np.ndarray:
     mask = np.zeros(shape, bool)
-    mask[top:top + side, left:left + side] = True
+    mask[top : top + side, left : left + side] = True
     return mask
 
 
 def test_boundary_is_the_ring_and_the_image_border_is_no_boundary():
-    assert mask_boundary(_square(2, 2, 4)).sum() == 12              # 4x4 square: 16 pixels less the 2x2 inside
+    assert mask_boundary(_square(2, 2, 4)).sum() == 12  # 4x4 square: 16 pixels less the 2x2 inside
     assert not mask_boundary(np.ones((4, 4), bool)).any()
     left_half = np.zeros((4, 4), bool)
-    left_half[:, :2] = True                                          # touches three sides of the frame
+    left_half[:, :2] = True  # touches three sides of the frame
     assert mask_boundary(left_half).tolist() == [[False, True, False, False]] * 4
 
 
 def test_boundary_f1_identical_and_shifted_by_one_pixel():
     assert BOUNDARY_TOLERANCE == 2
     assert boundary_f1(TRUTH, TRUTH) == 1.0
-    assert boundary_f1(_square(2, 3, 4), _square(2, 2, 4)) == 1.0    # every ring pixel 1 px from the other ring
+    assert boundary_f1(_square(2, 3, 4), _square(2, 2, 4)) == 1.0  # every ring pixel 1 px from the other ring
     assert boundary_f1(_square(2, 3, 4), _square(2, 2, 4), tolerance=0) < 1.0
 
 
@@ -117,14 +125,14 @@ def test_boundary_f1_conventions_for_empty_boundaries():
     empty, ones = np.zeros((4, 4), bool), np.ones((4, 4), bool)
     assert boundary_f1(empty, TRUTH) == 0.0 and boundary_f1(TRUTH, empty) == 0.0
     assert boundary_f1(ones, ones) == 1.0 and boundary_f1(empty, empty) == 1.0
-    assert boundary_f1(ones, TRUTH) == 0.0                           # all-ones has no boundary to match
+    assert boundary_f1(ones, TRUTH) == 0.0  # all-ones has no boundary to match
 
 
 def test_summary_reports_the_mean_boundary_f1_over_manipulated_images():
     acc = PixelScores()
     assert acc.add(_square(2, 7, 4), _square(2, 2, 4)) == (0.0, 0.0)  # the return value is still (F1, IoU)
     acc.add(TRUTH, TRUTH)
-    assert acc.add(np.ones((4, 4), bool), np.zeros((4, 4), bool)) is None   # clean: no boundary F1
+    assert acc.add(np.ones((4, 4), bool), np.zeros((4, 4), bool)) is None  # clean: no boundary F1
     out = acc.summary()
     assert out["bf1"] == pytest.approx((1 / 3 + 1) / 2)
     assert out["f1"] == pytest.approx(0.5) and out["n_clean"] == 1

@@ -6,12 +6,14 @@ import mlflow
 import pytest
 
 from sigma.eval.promote import promote
-from sigma.model.pyfunc import log_annotator
 from tests.conftest import tiny_params
 from tests.registry_fixtures import register_constant_annotator, registry  # noqa: F401 (fixture)
 
-PARAMS = ["evaluate.benchmarks=[{name: tiny_edit, path: data/synth/edit}]", "evaluate.robustness.benchmark=tiny_edit",
-          "promote.margin=0.01"]
+PARAMS = [
+    "evaluate.benchmarks=[{name: tiny_edit, path: data/synth/edit}]",
+    "evaluate.robustness.benchmark=tiny_edit",
+    "promote.margin=0.01",
+]
 
 
 class NotAnAnnotator(mlflow.pyfunc.PythonModel):
@@ -44,8 +46,9 @@ def test_promotion_moves_the_alias_only_for_a_real_gain(registry):  # noqa: F811
 def test_a_version_that_fails_evaluation_is_never_promoted(registry):  # noqa: F811
     params = tiny_params(*PARAMS)
     with mlflow.start_run():
-        mlflow.pyfunc.log_model(name="annotator", python_model=NotAnAnnotator(),
-                                registered_model_name="sigma-annotator")
+        mlflow.pyfunc.log_model(
+            name="annotator", python_model=NotAnAnnotator(), registered_model_name="sigma-annotator"
+        )
     decision = promote(params)
     assert not decision["promoted"] and "failed evaluation" in decision["reason"]
     with pytest.raises(mlflow.exceptions.MlflowException):

@@ -81,6 +81,7 @@ def stop_process_group(proc: subprocess.Popen, timeout: float = 10) -> None:
 
 # -- PostgreSQL ------------------------------------------------------------------------------------
 
+
 def _pg_bin() -> Path | None:
     for candidate in PG_BIN_CANDIDATES:
         if candidate and (Path(candidate) / "initdb").is_file() and (Path(candidate) / "pg_ctl").is_file():
@@ -95,8 +96,13 @@ class Postgres:
     as_user: list[str]  # ["runuser", "-u", "postgres", "--"] as root, else []
 
     def run(self, tool: str, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
-        return subprocess.run([*self.as_user, str(self.bin / tool), *args], capture_output=True, text=True,
-                              stdin=subprocess.DEVNULL, timeout=timeout)
+        return subprocess.run(
+            [*self.as_user, str(self.bin / tool), *args],
+            capture_output=True,
+            text=True,
+            stdin=subprocess.DEVNULL,
+            timeout=timeout,
+        )
 
 
 @pytest.fixture(scope="session")
@@ -124,8 +130,10 @@ def postgres_mlflow_db() -> str:
         for attempt in range(START_ATTEMPTS):
             port = free_port()
             # Loopback only; the unix socket in the data dir (not /var/run/postgresql); durability off (a test).
-            options = (f"-c listen_addresses=127.0.0.1 -p {port} -k {pg.data} "
-                       "-c fsync=off -c synchronous_commit=off -c full_page_writes=off")
+            options = (
+                f"-c listen_addresses=127.0.0.1 -p {port} -k {pg.data} "
+                "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+            )
             start = pg.run("pg_ctl", "-D", str(pg.data), "-o", options, "-l", str(log), "-w", "-t", "60", "start")
             if start.returncode == 0:
                 started = True
@@ -147,6 +155,7 @@ def postgres_mlflow_db() -> str:
 
 
 # -- MLflow tracking server ------------------------------------------------------------------------
+
 
 @dataclass
 class MlflowServer:
@@ -173,7 +182,8 @@ def mlflow_server(postgres_mlflow_db, moto_s3, tmp_path, monkeypatch) -> MlflowS
         "MLFLOW_DISABLE_TELEMETRY": "true",
         # No background job runner (a job-runner process plus 7 huey consumers): nothing here uses jobs.
         "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
-        "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost",
+        "NO_PROXY": "127.0.0.1,localhost",
+        "no_proxy": "127.0.0.1,localhost",
     }
     mlflow_cli = [sys.executable, "-m", "mlflow"]  # the CLI of this interpreter (the project's venv)
     proc: subprocess.Popen | None = None
@@ -183,11 +193,27 @@ def mlflow_server(postgres_mlflow_db, moto_s3, tmp_path, monkeypatch) -> MlflowS
             url = f"http://127.0.0.1:{port}"
             with open(log, "wb") as out:
                 proc = subprocess.Popen(
-                    [*mlflow_cli, "server", "--backend-store-uri", postgres_mlflow_db,
-                     "--artifacts-destination", f"s3://{MLFLOW_BUCKET}/{MLFLOW_PREFIX}",
-                     "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
-                    cwd=workdir, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                    start_new_session=True)
+                    [
+                        *mlflow_cli,
+                        "server",
+                        "--backend-store-uri",
+                        postgres_mlflow_db,
+                        "--artifacts-destination",
+                        f"s3://{MLFLOW_BUCKET}/{MLFLOW_PREFIX}",
+                        "--host",
+                        "127.0.0.1",
+                        "--port",
+                        str(port),
+                        "--workers",
+                        "1",
+                    ],
+                    cwd=workdir,
+                    env=env,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                    start_new_session=True,
+                )
             deadline = time.monotonic() + 90
             while proc.poll() is None and time.monotonic() < deadline:
                 try:
@@ -202,8 +228,9 @@ def mlflow_server(postgres_mlflow_db, moto_s3, tmp_path, monkeypatch) -> MlflowS
                 if attempt < START_ATTEMPTS - 1 and "already in use" in tail(log):
                     continue
                 state = "still not up after 90 s" if code is None else f"exited with code {code}"
-                raise AssertionError(f"mlflow server gave no /health at {url} ({state})\n"
-                                     f"--- server.log ---\n{tail(log)}")
+                raise AssertionError(
+                    f"mlflow server gave no /health at {url} ({state})\n--- server.log ---\n{tail(log)}"
+                )
             break
         for name in ("MLFLOW_EXPERIMENT_ID", "MLFLOW_EXPERIMENT_NAME", "MLFLOW_RUN_ID", "SIGMA_PIPELINE_RUN_ID"):
             monkeypatch.delenv(name, raising=False)

@@ -3,7 +3,8 @@
 ``dvc repro`` of every stage in a throw-away copy of the project (dvc.yaml, a tiny params.yaml, sigma/
 for the code deps, 12 built-in scenes as data/raw tracked by data.dvc), MLflow in a local SQLite store
 (stage2 registers, promote sets @champion, annotate reads it); then ``dvc push`` to the moto bucket
-(the remote that ``SIGMA_STORAGE`` selects), wipe the cache and every cached output, ``dvc pull``, and check that ``dvc status`` is clean, the
+(the remote that ``SIGMA_STORAGE`` selects), wipe the cache and every cached output, ``dvc pull``, and check
+that ``dvc status`` is clean, the
 remote is in sync and every pulled file is byte-identical (md5) to what was pushed.
 """
 
@@ -34,14 +35,30 @@ N_SCENES = 12
 
 # On top of tests.conftest.TINY: one short epoch everywhere, a few pairs, one strength per degradation.
 FAST = [
-    "data.max_side=64", "data.inpaint.n_pairs=12", "data.edit.n_pairs=10", "data.calib.n_pairs=4",
-    "train_grounder.epochs=1", "train_grounder.batch_size=8",
-    "stage1.epochs=1", "stage1.max_steps=2", "stage1.checkpoint_every=1000", "stage1.batch_size=2",
-    "stage2.epochs=1", "stage2.max_steps=2", "stage2.checkpoint_every=1000", "stage2.batch_size=2",
-    "evaluate.methods=[pixdiff_otsu, sigma]", "evaluate.batch_size=4", "evaluate.gallery_size=2",
-    "evaluate.robustness.methods=[sigma, pixdiff_otsu]", "evaluate.robustness.jpeg_quality=[80]",
-    "evaluate.robustness.noise_variance=[10]", "evaluate.robustness.blur_kernel=[3]",
-    "annotate.batch_size=4", "annotate.shard_size=4", "annotate.write_threads=1",
+    "data.max_side=64",
+    "data.inpaint.n_pairs=12",
+    "data.edit.n_pairs=10",
+    "data.calib.n_pairs=4",
+    "train_grounder.epochs=1",
+    "train_grounder.batch_size=8",
+    "stage1.epochs=1",
+    "stage1.max_steps=2",
+    "stage1.checkpoint_every=1000",
+    "stage1.batch_size=2",
+    "stage2.epochs=1",
+    "stage2.max_steps=2",
+    "stage2.checkpoint_every=1000",
+    "stage2.batch_size=2",
+    "evaluate.methods=[pixdiff_otsu, sigma]",
+    "evaluate.batch_size=4",
+    "evaluate.gallery_size=2",
+    "evaluate.robustness.methods=[sigma, pixdiff_otsu]",
+    "evaluate.robustness.jpeg_quality=[80]",
+    "evaluate.robustness.noise_variance=[10]",
+    "evaluate.robustness.blur_kernel=[3]",
+    "annotate.batch_size=4",
+    "annotate.shard_size=4",
+    "annotate.write_threads=1",
 ]
 
 
@@ -62,17 +79,27 @@ def _env(tmp_path: Path) -> dict[str, str]:
         MLFLOW_DISABLE_TELEMETRY="true",
         GIT_CONFIG_NOSYSTEM="1",
         GIT_TERMINAL_PROMPT="0",
-        GIT_AUTHOR_NAME="Sigma Test", GIT_AUTHOR_EMAIL="sigma-test@example.invalid",
-        GIT_COMMITTER_NAME="Sigma Test", GIT_COMMITTER_EMAIL="sigma-test@example.invalid",
-        NO_PROXY="127.0.0.1,localhost", no_proxy="127.0.0.1,localhost",
+        GIT_AUTHOR_NAME="Sigma Test",
+        GIT_AUTHOR_EMAIL="sigma-test@example.invalid",
+        GIT_COMMITTER_NAME="Sigma Test",
+        GIT_COMMITTER_EMAIL="sigma-test@example.invalid",
+        NO_PROXY="127.0.0.1,localhost",
+        no_proxy="127.0.0.1,localhost",
     )
     # HOME stays: the packaged backbone / text-encoder weights may resolve through the user's caches.
     return env
 
 
 def _run(args: list[str], cwd: Path, env: dict[str, str], timeout: float = 120) -> str:
-    proc = subprocess.run([str(a) for a in args], cwd=cwd, env=env, capture_output=True, text=True,
-                          timeout=timeout, stdin=subprocess.DEVNULL)
+    proc = subprocess.run(
+        [str(a) for a in args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, f"{' '.join(map(str, args))} failed ({proc.returncode}):\n{out[-12000:]}"
     return out
@@ -141,8 +168,14 @@ def test_dvc_pipeline_repro_push_pull_s3(moto_s3, tmp_path):  # noqa: F811
     log = dvc("repro", timeout=1200)
     for name in stages:
         assert f"'{name}'" in log, f"stage {name} did not run:\n{log[-4000:]}"
-    for rel in ("reports/table1.md", "reports/ablation.md", "metrics/evaluate.json", "metrics/promotion.json",
-                "models/stage2/sigma.safetensors", "data/annotated/edit/annotations.jsonl"):
+    for rel in (
+        "reports/table1.md",
+        "reports/ablation.md",
+        "metrics/evaluate.json",
+        "metrics/promotion.json",
+        "models/stage2/sigma.safetensors",
+        "data/annotated/edit/annotations.jsonl",
+    ):
         assert (repo / rel).is_file(), f"{rel} missing after dvc repro"
     assert "Data and pipelines are up to date" in dvc("status")
     git("add", "-A")
@@ -154,8 +187,11 @@ def test_dvc_pipeline_repro_push_pull_s3(moto_s3, tmp_path):  # noqa: F811
     pushed = _md5s(repo, cached)
     kept = _md5s(repo, ["metrics", "reports/table1.md"])  # cache: false, git's: untouched by push/pull
     dvc("push")
-    keys = [o["Key"] for page in boto3.client("s3", endpoint_url=moto_s3).get_paginator("list_objects_v2")
-            .paginate(Bucket=BUCKET) for o in page.get("Contents", [])]
+    keys = [
+        o["Key"]
+        for page in boto3.client("s3", endpoint_url=moto_s3).get_paginator("list_objects_v2").paginate(Bucket=BUCKET)
+        for o in page.get("Contents", [])
+    ]
     assert keys and all(k.startswith("dvc/") for k in keys)
     assert "in sync" in dvc("status", "--cloud")
 

@@ -39,14 +39,20 @@ def _bucket_keys(endpoint: str) -> list[str]:
     return [obj["Key"] for page in pages for obj in page.get("Contents", [])]
 
 
-def test_trained_model_is_registered_promoted_and_served_via_postgres_and_s3(mlflow_server, tiny_project, tmp_path,
-                                                                            monkeypatch):
+def test_trained_model_is_registered_promoted_and_served_via_postgres_and_s3(
+    mlflow_server, tiny_project, tmp_path, monkeypatch
+):
     monkeypatch.chdir(tiny_project)
     monkeypatch.setenv("MLFLOW_EXPERIMENT_NAME", "integration-registry")
     params = tiny_params(
-        f"vae.out={tmp_path / 'vae'}", f"stage1.out={tmp_path / 's1'}", f"stage2.out={tmp_path / 's2'}",
-        "stage1.max_steps=1", "stage2.max_steps=1", "data.sources=[{kind: builtin, max_images: 6}]",
-        "evaluate.benchmarks=[{name: tiny_edit, path: data/synth/edit}]", "evaluate.robustness.benchmark=tiny_edit",
+        f"vae.out={tmp_path / 'vae'}",
+        f"stage1.out={tmp_path / 's1'}",
+        f"stage2.out={tmp_path / 's2'}",
+        "stage1.max_steps=1",
+        "stage2.max_steps=1",
+        "data.sources=[{kind: builtin, max_images: 6}]",
+        "evaluate.benchmarks=[{name: tiny_edit, path: data/synth/edit}]",
+        "evaluate.robustness.benchmark=tiny_edit",
     )
     train_vae_stage(params, track=False)
     train_stage1(params, track=False)
@@ -65,8 +71,9 @@ def test_trained_model_is_registered_promoted_and_served_via_postgres_and_s3(mlf
     import psycopg
 
     with psycopg.connect(mlflow_server.backend_uri) as conn:
-        aliases = conn.execute("SELECT alias, version FROM registered_model_aliases WHERE name = %s",
-                               (MODEL,)).fetchall()
+        aliases = conn.execute(
+            "SELECT alias, version FROM registered_model_aliases WHERE name = %s", (MODEL,)
+        ).fetchall()
     assert aliases == [("champion", int(version))]
 
     # Artifacts went through the server's proxy into the bucket, none to a local ./mlartifacts.

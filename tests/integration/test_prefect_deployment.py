@@ -47,12 +47,21 @@ DEPLOYMENT = "sigma-pipeline/pipeline"  # flow name / deployment name in prefect
 OVERRIDES = [
     *TINY,
     "data.sources=[{kind: builtin, max_images: 12}]",
-    "data.inpaint.n_pairs=12", "data.edit.n_pairs=12", "data.calib.n_pairs=4",
-    "stage1.epochs=1", "stage1.batch_size=2", "stage2.epochs=1", "stage2.batch_size=2",
-    "evaluate.methods=[pixdiff_fixed_10, sigma]", "evaluate.gallery_size=2",
-    "evaluate.robustness.methods=[sigma]", "evaluate.robustness.jpeg_quality=[90]",
-    "evaluate.robustness.noise_variance=[5]", "evaluate.robustness.blur_kernel=[3]",
-    "annotate.shard_size=4", "annotate.batch_size=4",
+    "data.inpaint.n_pairs=12",
+    "data.edit.n_pairs=12",
+    "data.calib.n_pairs=4",
+    "stage1.epochs=1",
+    "stage1.batch_size=2",
+    "stage2.epochs=1",
+    "stage2.batch_size=2",
+    "evaluate.methods=[pixdiff_fixed_10, sigma]",
+    "evaluate.gallery_size=2",
+    "evaluate.robustness.methods=[sigma]",
+    "evaluate.robustness.jpeg_quality=[90]",
+    "evaluate.robustness.noise_variance=[5]",
+    "evaluate.robustness.blur_kernel=[3]",
+    "annotate.shard_size=4",
+    "annotate.batch_size=4",
 ]
 
 IMPORT_LOG = "flows_imports.log"
@@ -89,8 +98,9 @@ class Processes:
 
     def start(self, name: str, args: list[str], **kwargs) -> subprocess.Popen:
         log = open(self.logs / f"{name}.log", "wb")  # noqa: SIM115 - closed with the process
-        proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                start_new_session=True, **kwargs)
+        proc = subprocess.Popen(
+            args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True, **kwargs
+        )
         log.close()  # the child holds its own descriptor
         self.started.append(proc)
         return proc
@@ -142,20 +152,34 @@ def prefect_stack(tmp_path):
         for attempt in range(3):  # another process may take the free port before the server binds it
             port = free_port()
             env["PREFECT_API_URL"] = api = f"http://127.0.0.1:{port}/api"
-            server = processes.start(f"server{attempt}", [*PREFECT, "server", "start", "--host", "127.0.0.1",
-                                                          "--port", str(port), "--no-ui"], cwd=tmp_path, env=env)
+            server = processes.start(
+                f"server{attempt}",
+                [*PREFECT, "server", "start", "--host", "127.0.0.1", "--port", str(port), "--no-ui"],
+                cwd=tmp_path,
+                env=env,
+            )
             if _wait_healthy(api, server, timeout=90):
                 break
             assert server.poll() is not None, f"no /api/health at {api} in 90 s\n{processes.log(f'server{attempt}')}"
         else:
             pytest.fail(f"prefect server exited with {server.returncode}\n{processes.log(f'server{attempt}')}")
 
-        pool = subprocess.run([*PREFECT, "work-pool", "create", "gpu", "--type", "process"], cwd=project, env=env,
-                              capture_output=True, text=True, timeout=120)
+        pool = subprocess.run(
+            [*PREFECT, "work-pool", "create", "gpu", "--type", "process"],
+            cwd=project,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert pool.returncode == 0, pool.stdout + pool.stderr
         # Not started in the copy: the flow run must get there through the deployment's pull step.
-        processes.start("worker", [*PREFECT, "worker", "start", "--pool", "gpu", "--name", "test-worker"],
-                        cwd=tmp_path, env=env | {"PWD": str(tmp_path)})
+        processes.start(
+            "worker",
+            [*PREFECT, "worker", "start", "--pool", "gpu", "--name", "test-worker"],
+            cwd=tmp_path,
+            env=env | {"PWD": str(tmp_path)},
+        )
         yield api, project, env, processes
     finally:
         processes.stop()
@@ -170,8 +194,14 @@ def test_pipeline_deployment_runs_to_completion_on_a_process_worker(prefect_stac
 
     api, project, env, processes = prefect_stack
 
-    deploy = subprocess.run([*PREFECT, "--no-prompt", "deploy", "--name", "pipeline"], cwd=project, env=env,
-                            capture_output=True, text=True, timeout=180)
+    deploy = subprocess.run(
+        [*PREFECT, "--no-prompt", "deploy", "--name", "pipeline"],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert deploy.returncode == 0, deploy.stdout + deploy.stderr
 
     with temporary_settings({PREFECT_API_URL: api}):
@@ -182,7 +212,8 @@ def test_pipeline_deployment_runs_to_completion_on_a_process_worker(prefect_stac
         assert deployment.schedules == []
         assert deployment.entrypoint == "flows/pipeline.py:pipeline_flow"
         assert deployment.pull_steps == [  # {{ $PWD }}, resolved where `prefect deploy` ran
-            {"prefect.deployments.steps.set_working_directory": {"directory": str(project)}}]
+            {"prefect.deployments.steps.set_working_directory": {"directory": str(project)}}
+        ]
         assert set(deployment.tags) == {"sigma", "pipeline"}
 
         flow_run = run_deployment(DEPLOYMENT, parameters={"overrides": OVERRIDES}, timeout=300, poll_interval=1)
@@ -201,8 +232,12 @@ def test_pipeline_deployment_runs_to_completion_on_a_process_worker(prefect_stac
     assert json.loads((metrics / "validation.json").read_text())["success"] is True
     for name in ("stage1", "stage2", "evaluate", "robustness"):
         assert json.loads((metrics / f"{name}.json").read_text()), name
-    for model in ("models/stage1/sigma.safetensors", "models/stage2/sigma.safetensors", "models/vae/config.json",
-                  "reports/table1.md"):
+    for model in (
+        "models/stage1/sigma.safetensors",
+        "models/stage2/sigma.safetensors",
+        "models/vae/config.json",
+        "reports/table1.md",
+    ):
         assert (project / model).is_file(), model
     promotion = json.loads((metrics / "promotion.json").read_text())
     assert promotion["promoted"] is True and promotion["candidate_version"] == "1"  # the first version: no champion yet
@@ -213,8 +248,9 @@ def test_pipeline_deployment_runs_to_completion_on_a_process_worker(prefect_stac
     # MLflow: the registered version holds @champion; the pipeline's MLflow run points at this flow run.
     mlflow = MlflowClient(tracking_uri=env["MLFLOW_TRACKING_URI"])
     assert str(mlflow.get_model_version_by_alias("sigma-annotator", "champion").version) == "1"
-    runs = mlflow.search_runs([mlflow.get_experiment_by_name("prefect-deployment").experiment_id],
-                              "tags.`sigma.stage` = 'pipeline'")
+    runs = mlflow.search_runs(
+        [mlflow.get_experiment_by_name("prefect-deployment").experiment_id], "tags.`sigma.stage` = 'pipeline'"
+    )
     assert len(runs) == 1 and runs[0].info.status == "FINISHED"
     assert runs[0].data.tags["prefect.flow_run_id"] == str(flow_run.id)
     assert runs[0].data.tags["prefect.deployment_id"] == str(deployment.id)

@@ -95,6 +95,7 @@ def test_dinov2_layers_out_of_range_is_a_clear_error():
 
 # --- MobileNetV2: the packaged weights are the real ImageNet ones -----------------------------
 
+
 def test_packaged_mobilenet_weights_classify_a_cat():
     skimage_data = pytest.importorskip("skimage.data")
     import torchvision
@@ -131,8 +132,10 @@ def test_mobilenet_local_weights_file(tmp_path, suffix):
     from safetensors.torch import save_file
 
     torch.manual_seed(0)
-    state = {k: torch.randn_like(v) if v.is_floating_point() else v
-             for k, v in torchvision.models.mobilenet_v2(weights=None).state_dict().items()}
+    state = {
+        k: torch.randn_like(v) if v.is_floating_point() else v
+        for k, v in torchvision.models.mobilenet_v2(weights=None).state_dict().items()
+    }
     file = tmp_path / f"mnv2{suffix}"
     save_file(state, str(file)) if suffix == ".safetensors" else torch.save(state, file)
     backbone = build_backbone(BackboneParams(name="mobilenet_v2_imagenet", input_size=64, weights=str(file)))
@@ -145,11 +148,14 @@ def test_mobilenet_local_weights_file(tmp_path, suffix):
 
 # --- DINOv2 / timm: timm's real local-file loading path ------------------------------------------
 
+
 def _random_state(module: torch.nn.Module) -> dict[str, torch.Tensor]:
     """The module's state with every float tensor redrawn, so that no value can match a fresh init."""
     gen = torch.Generator().manual_seed(0)
-    return {k: torch.randn(v.shape, generator=gen, dtype=v.dtype) if v.is_floating_point() else v.clone()
-            for k, v in module.state_dict().items()}
+    return {
+        k: torch.randn(v.shape, generator=gen, dtype=v.dtype) if v.is_floating_point() else v.clone()
+        for k, v in module.state_dict().items()
+    }
 
 
 def _save(state: dict[str, torch.Tensor], file) -> None:
@@ -179,7 +185,7 @@ def test_dinov2_loads_a_local_weights_file(tmp_path, suffix):
 def test_timm_backbone_loads_a_local_weights_file(tmp_path):
     import timm
 
-    state = _random_state(timm.create_model(TIMM_EXAMPLE[len(TIMM_PREFIX):], pretrained=False))
+    state = _random_state(timm.create_model(TIMM_EXAMPLE[len(TIMM_PREFIX) :], pretrained=False))
     file = tmp_path / "resnet18.safetensors"
     _save(state, file)
     backbone = build_backbone(tiny_params(TIMM_EXAMPLE, weights=str(file), pretrained=True))

@@ -28,9 +28,12 @@ def trained_model():
 @pytest.fixture(scope="module")
 def saved(trained_model, tmp_path_factory):
     folder = tmp_path_factory.mktemp("ckpt")
-    return {inc: save_checkpoint(trained_model, folder / f"sigma-{inc}.safetensors", include_pretrained=inc,
-                                 extra={"run_id": "abc"})
-            for inc in (False, True)}
+    return {
+        inc: save_checkpoint(
+            trained_model, folder / f"sigma-{inc}.safetensors", include_pretrained=inc, extra={"run_id": "abc"}
+        )
+        for inc in (False, True)
+    }
 
 
 @pytest.mark.parametrize("include_pretrained", [False, True])

@@ -3,19 +3,24 @@
 import numpy as np
 import pytest
 import torch
-
-from sigma.config import ModelParams
-from sigma.model.build import build_sigma
-from sigma.model.checkpoint import load_checkpoint, save_checkpoint
 import torch.nn.functional as F
 
+from sigma.config import ModelParams
 from sigma.data.dataset import image_view, resize_image
 from sigma.model.blocks import l2_normalize
+from sigma.model.build import build_sigma
+from sigma.model.checkpoint import load_checkpoint, save_checkpoint
 from sigma.model.geometry import canvas_size, capped_size, crop_resize, fitted_size, letterbox
 from sigma.model.refine import FullResolutionRefiner
 
-TINY = {"backbone": {"input_size": 64}, "dim": 16, "heads": 2, "decoder_dim": 8, "grounder": {"name": "none"},
-        "refine": {"dim": 8, "max_side": 96}}
+TINY = {
+    "backbone": {"input_size": 64},
+    "dim": 16,
+    "heads": 2,
+    "decoder_dim": 8,
+    "grounder": {"name": "none"},
+    "refine": {"dim": 8, "max_side": 96},
+}
 
 
 @pytest.fixture(scope="module")

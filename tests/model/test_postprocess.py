@@ -12,7 +12,8 @@ from sigma.model.postprocess import EXACT_LOGIT, drop_small_regions, exact_diffe
 OFF = PostprocessParams(exact_min_identical=None, min_region=0)
 
 
-def _pair(size=(41, 67), box=(5, 20, 9, 30), rng=np.random.default_rng(0)):
+def _pair(size=(41, 67), box=(5, 20, 9, 30)):
+    rng = np.random.default_rng(0)
     original = torch.from_numpy(rng.integers(0, 256, (3, *size), dtype=np.uint8))
     edited = original.clone()
     y0, y1, x0, x1 = box
@@ -63,9 +64,19 @@ def test_checkpoints_from_before_the_rules_load_without_them():
 @pytest.mark.parametrize("size", [(33, 17), (48, 64)])
 def test_the_annotator_returns_an_exact_pairs_difference_at_native_size(size):
     torch.manual_seed(0)
-    model = build_sigma(ModelParams.model_validate({
-        "backbone": {"input_size": 64}, "dim": 16, "heads": 2, "decoder_dim": 8, "grounder": {"name": "none"},
-        "refine": {"dim": 8, "max_side": 32}}), load_grounder=False).eval()
+    model = build_sigma(
+        ModelParams.model_validate(
+            {
+                "backbone": {"input_size": 64},
+                "dim": 16,
+                "heads": 2,
+                "decoder_dim": 8,
+                "grounder": {"name": "none"},
+                "refine": {"dim": 8, "max_side": 32},
+            }
+        ),
+        load_grounder=False,
+    ).eval()
     original, edited, truth = _pair(size, box=(2, 9, 3, 12))
     as_array = lambda t: t.permute(1, 2, 0).numpy()  # noqa: E731
     (annotation,) = model.annotate([(as_array(original), as_array(edited), "remove the cat")])

@@ -18,8 +18,9 @@ from sigma.model.pyfunc import OUTPUT_COLUMNS, log_annotator, predict_frame
 
 @pytest.fixture(scope="module")
 def model():
-    config = PRESETS["sigma_offline"].model_copy(update={"grounder": PRESETS["sigma_offline"].grounder.model_copy(
-        update={"name": "none"})})
+    config = PRESETS["sigma_offline"].model_copy(
+        update={"grounder": PRESETS["sigma_offline"].grounder.model_copy(update={"name": "none"})}
+    )
     return build_sigma(config).eval()
 
 
@@ -45,11 +46,13 @@ def test_registry_round_trip_predicts_like_the_model(tmp_path, model):
 
     (o1, e1), original, edited = _pair(tmp_path, 1)
     (o2, e2), *_ = _pair(tmp_path, 2, size=(40, 30))
-    frame = pd.DataFrame({
-        "original": [o1, o2, encode_png(original)],
-        "edited": [e1, e2, encode_png(edited)],
-        "instruction": ["remove the square", "", None],
-    })
+    frame = pd.DataFrame(
+        {
+            "original": [o1, o2, encode_png(original)],
+            "edited": [e1, e2, encode_png(edited)],
+            "instruction": ["remove the square", "", None],
+        }
+    )
     loaded = mlflow.pyfunc.load_model("models:/sigma-annotator@champion")
     out = loaded.predict(frame)
 
@@ -68,11 +71,13 @@ def test_bad_rows_get_an_error_and_the_rest_is_annotated(tmp_path, model):
     (o2, _), *_ = _pair(tmp_path, 4, size=(20, 20))
     corrupt = tmp_path / "corrupt.png"
     corrupt.write_bytes(b"not a png")
-    frame = pd.DataFrame({
-        "original": [o1, str(tmp_path / "missing.png"), str(corrupt), o2],
-        "edited": [e1, e1, e1, e1],
-        "instruction": ["", "", "", ""],
-    })
+    frame = pd.DataFrame(
+        {
+            "original": [o1, str(tmp_path / "missing.png"), str(corrupt), o2],
+            "edited": [e1, e1, e1, e1],
+            "instruction": ["", "", "", ""],
+        }
+    )
     out = predict_frame(model, frame)
     assert out.loc[0, "error"] == "" and len(out.loc[0, "mask"]) > 0
     assert "missing.png" in out.loc[1, "error"]

@@ -36,6 +36,7 @@ def _preset_params():
 
 # --- 1. shapes ----------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("preset", list(_preset_params()))
 def test_preset_forward_features_shapes(preset):
     config = without_langsam(PRESETS[preset])
@@ -90,6 +91,7 @@ def test_non_square_input(offline_model, hw):
 
 # --- 2. difference terms ------------------------------------------------------------------------
 
+
 def test_identical_images_have_zero_abs_difference(offline_model):
     torch.manual_seed(1)
     x = torch.rand(2, 3, 256, 256)
@@ -114,12 +116,13 @@ def test_different_images_have_localised_nonzero_difference(offline_model):
         assert diff.abs().sum() > 0, f"level {level}"
     # at the shallowest level the change concentrates on the edited cells
     diff = difference_terms(f_o[0], f_e[0])[:, : f_o[0].shape[1]].sum(1)[0]
-    inside = diff[64 // stride:128 // stride, 64 // stride:128 // stride].mean()
-    far = diff[192 // stride:, 192 // stride:].mean()
+    inside = diff[64 // stride : 128 // stride, 64 // stride : 128 // stride].mean()
+    far = diff[192 // stride :, 192 // stride :].mean()
     assert inside > far
 
 
 # --- 3. what trains -----------------------------------------------------------------------------
+
 
 def test_gradients_reach_only_trainable_parts():
     model = build_sigma(PRESETS["sigma_offline"], load_grounder=False)
@@ -139,8 +142,11 @@ def test_gradients_reach_only_trainable_parts():
     target = (torch.rand_like(logits) > 0.5).float()
     F.binary_cross_entropy_with_logits(logits, target).backward()
 
-    frozen = {"backbone": model.backbone, "grounder.text_encoder": model.grounder.text_encoder,
-              "grounder.head": model.grounder.head}
+    frozen = {
+        "backbone": model.backbone,
+        "grounder.text_encoder": model.grounder.text_encoder,
+        "grounder.head": model.grounder.head,
+    }
     for prefix, part in frozen.items():
         for name, p in part.named_parameters():
             assert not p.requires_grad, f"{prefix}.{name} trainable"
@@ -152,8 +158,12 @@ def test_gradients_reach_only_trainable_parts():
         assert torch.equal(after[k], v), k
     assert not any(m.training for m in model.backbone.modules())
 
-    trainable = {"difference": model.difference, "intent_encoder": model.intent_encoder,
-                 "refinement": model.refinement, "decoder": model.decoder}
+    trainable = {
+        "difference": model.difference,
+        "intent_encoder": model.intent_encoder,
+        "refinement": model.refinement,
+        "decoder": model.decoder,
+    }
     no_grad, zero_grad = [], []
     for prefix, part in trainable.items():
         params = list(part.named_parameters())
@@ -184,8 +194,14 @@ def grounded():
 def test_intent_map_rules(action, grounded):
     a_o, a_e = grounded
     uniform = torch.full(GRID, EPS)
-    expected = {"add": a_e, "remove": a_o, "replace": a_o * a_e, "attribute_change": a_o * a_e,
-                "global": torch.ones(GRID), None: uniform}
+    expected = {
+        "add": a_e,
+        "remove": a_o,
+        "replace": a_o * a_e,
+        "attribute_change": a_o * a_e,
+        "global": torch.ones(GRID),
+        None: uniform,
+    }
     out = intent_map(action, a_o, a_e, EPS, GRID)
     assert out.shape == GRID
     torch.testing.assert_close(out, expected[action], rtol=0, atol=0)
@@ -195,15 +211,26 @@ def test_intent_map_rules(action, grounded):
 def test_intent_map_missing_concept_is_eps_or_the_other_concept(action, grounded):
     a_o, a_e = grounded
     uniform, whole = torch.full(GRID, EPS), torch.ones(GRID)
-    expected_no_o = {"add": a_e, "remove": uniform, "replace": a_e,
-                     "attribute_change": a_e, "global": whole, None: uniform}
-    expected_no_e = {"add": uniform, "remove": a_o, "replace": a_o,
-                     "attribute_change": a_o, "global": whole, None: uniform}
+    expected_no_o = {
+        "add": a_e,
+        "remove": uniform,
+        "replace": a_e,
+        "attribute_change": a_e,
+        "global": whole,
+        None: uniform,
+    }
+    expected_no_e = {
+        "add": uniform,
+        "remove": a_o,
+        "replace": a_o,
+        "attribute_change": a_o,
+        "global": whole,
+        None: uniform,
+    }
     torch.testing.assert_close(intent_map(action, None, a_e, EPS, GRID), expected_no_o[action], rtol=0, atol=0)
     torch.testing.assert_close(intent_map(action, a_o, None, EPS, GRID), expected_no_e[action], rtol=0, atol=0)
     neither = {"replace": uniform * uniform, "attribute_change": uniform * uniform, "global": whole}
-    torch.testing.assert_close(intent_map(action, None, None, EPS, GRID), neither.get(action, uniform),
-                               rtol=0, atol=0)
+    torch.testing.assert_close(intent_map(action, None, None, EPS, GRID), neither.get(action, uniform), rtol=0, atol=0)
 
 
 class FakeParser:
@@ -323,11 +350,12 @@ def test_prior_cache_hit_survives_new_entries_of_the_same_batch():
 
 # --- 5. annotate --------------------------------------------------------------------------------
 
+
 def _pair(h: int, w: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
     original = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
     edited = original.copy()
-    edited[h // 4: h // 2, w // 4: w // 2] = 255 - edited[h // 4: h // 2, w // 4: w // 2]
+    edited[h // 4 : h // 2, w // 4 : w // 2] = 255 - edited[h // 4 : h // 2, w // 4 : w // 2]
     return original, edited
 
 
@@ -361,8 +389,8 @@ def test_annotate_one_annotation_per_pair_at_its_resolution(offline_model):
 def test_to_annotation_splits_intended_and_side_effect():
     h, w = 6, 8
     logits = torch.zeros(2, h, w)
-    logits[0, :, : w // 2], logits[0, :, w // 2:] = 20.0, -20.0  # edit: the left half
-    logits[1, : h // 2], logits[1, h // 2:] = 20.0, -20.0  # intended: the top half
+    logits[0, :, : w // 2], logits[0, :, w // 2 :] = 20.0, -20.0  # edit: the left half
+    logits[1, : h // 2], logits[1, h // 2 :] = 20.0, -20.0  # intended: the top half
     parsed = ParsedInstruction(original="a cat", action="remove")
     ann = to_annotation(logits, 0.5, parsed)
     left = np.zeros((h, w), bool)

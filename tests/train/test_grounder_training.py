@@ -14,8 +14,11 @@ from tests.conftest import ROOT
 
 
 def _params(coco_tiny, tmp_path, **train):
-    source = SourceParams(kind="coco", path=str(coco_tiny / "train2017"),
-                          annotations=str(coco_tiny / "annotations" / "instances_train2017.json"))
+    source = SourceParams(
+        kind="coco",
+        path=str(coco_tiny / "train2017"),
+        annotations=str(coco_tiny / "annotations" / "instances_train2017.json"),
+    )
     base = load_params(ROOT / "params.yaml", ["model.backbone.input_size=128", "data.max_side=160"])
     data = base.data.model_copy(update={"sources": [source]})
     grounder = base.model.grounder.model_copy(update={"weights": str(tmp_path / "head.safetensors")})

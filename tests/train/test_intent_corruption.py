@@ -36,8 +36,9 @@ def test_corruptions_do_what_they_say():
     assert torch.equal(dropped, torch.full_like(intent, EPS))
     dilated, _ = corrupt_intent(intent, rng, IntentCorruptionParams(drop=0, shift=0, dilate=1, false_blob=0), EPS)
     assert (dilated > 0.5).sum() > (intent > 0.5).sum() and (dilated >= intent).all()
-    shifted, applied = corrupt_intent(intent, np.random.default_rng(3),
-                                      IntentCorruptionParams(drop=0, shift=1, dilate=0, false_blob=0), EPS)
+    shifted, applied = corrupt_intent(
+        intent, np.random.default_rng(3), IntentCorruptionParams(drop=0, shift=1, dilate=0, false_blob=0), EPS
+    )
     assert applied == ["shift"] and torch.equal(shifted.flatten().sort().values, intent.flatten().sort().values)
     blob, _ = corrupt_intent(intent, rng, IntentCorruptionParams(drop=0, shift=0, dilate=0, false_blob=1), EPS)
     assert (blob > 0.5).sum() > (intent > 0.5).sum()
@@ -45,6 +46,7 @@ def test_corruptions_do_what_they_say():
 
 def test_no_corruption_leaves_the_map_alone():
     intent = blob_map()
-    out, applied = corrupt_intent(intent, np.random.default_rng(0),
-                                  IntentCorruptionParams(drop=0, shift=0, dilate=0, false_blob=0), EPS)
+    out, applied = corrupt_intent(
+        intent, np.random.default_rng(0), IntentCorruptionParams(drop=0, shift=0, dilate=0, false_blob=0), EPS
+    )
     assert applied == [] and torch.equal(out, intent)

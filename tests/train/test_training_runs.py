@@ -40,8 +40,14 @@ def test_stages_log_to_mlflow_and_stage2_registers_a_version(tiny_project, tmp_p
     monkeypatch.chdir(tiny_project)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
     monkeypatch.setenv("MLFLOW_EXPERIMENT_NAME", "training-test")
-    overrides = [f"stage1.out={tmp_path / 's1'}", f"stage2.out={tmp_path / 's2'}", f"vae.out={tmp_path / 'vae'}",
-                 "stage1.max_steps=2", "stage2.max_steps=2", "data.sources=[{kind: builtin, max_images: 6}]"]
+    overrides = [
+        f"stage1.out={tmp_path / 's1'}",
+        f"stage2.out={tmp_path / 's2'}",
+        f"vae.out={tmp_path / 'vae'}",
+        "stage1.max_steps=2",
+        "stage2.max_steps=2",
+        "data.sources=[{kind: builtin, max_images: 6}]",
+    ]
     params = tiny_params(*overrides)
     train_vae_stage(params, track=False)
     train_stage1(params, track=True)

@@ -15,7 +15,8 @@ instruction under ``edit``. Images are embedded in the parquet, so this reader e
 Ids: ``anyedit/[<split>/]<id column, else the edited image's path without suffix>`` — ``image_id``
 names the *source* image, shared by its several edits, so it is not used as the pair id (kept as
 an extra key, with the ``input``/``output`` captions). ``edit_type`` maps the 25 AnyEdit types
-(``TYPES`` below; ``visual_*`` -> other; unknown ones by keyword). Confidence: high for the column names (HF card ``dataset_info``), medium for the export shape
+(``TYPES`` below; ``visual_*`` -> other; unknown ones by keyword). Confidence: high for the column names
+(HF card ``dataset_info``), medium for the export shape
 (our convention, not the authors').
 """
 
@@ -29,17 +30,34 @@ from sigma.data.pairs import EditPair
 
 NAME = "anyedit"
 EXPECTED = "exported AnyEdit rows: metadata.jsonl|csv with image_file, edited_file, edit_instruction, edit_type"
-COLUMNS = Columns(original=("image_file", "source_image"), edited=("edited_file", "edited_image"),
-                  instruction=("edit_instruction", "edit", "instruction"), id=("id", "pair_id"),
-                  category=("edit_type",), keep=("image_id", "input", "output"))
+COLUMNS = Columns(
+    original=("image_file", "source_image"),
+    edited=("edited_file", "edited_image"),
+    instruction=("edit_instruction", "edit", "instruction"),
+    id=("id", "pair_id"),
+    category=("edit_type",),
+    keep=("image_id", "input", "output"),
+)
 TYPES = {
-    "add": "add", "remove": "remove", "replace": "replace",
-    "color_alter": "attribute_change", "appearance_alter": "attribute_change",
-    "material_change": "attribute_change", "textual_change": "attribute_change",
+    "add": "add",
+    "remove": "remove",
+    "replace": "replace",
+    "color_alter": "attribute_change",
+    "appearance_alter": "attribute_change",
+    "material_change": "attribute_change",
+    "textual_change": "attribute_change",
     "visual_material_transfer": "attribute_change",
-    "background_change": "global", "style_change": "global", "tune_transfer": "global",
-    "action_change": "other", "counting": "other", "movement": "other", "relation": "other",
-    "resize": "other", "rotation_change": "other", "outpaint": "other", "implicit_change": "other",
+    "background_change": "global",
+    "style_change": "global",
+    "tune_transfer": "global",
+    "action_change": "other",
+    "counting": "other",
+    "movement": "other",
+    "relation": "other",
+    "resize": "other",
+    "rotation_change": "other",
+    "outpaint": "other",
+    "implicit_change": "other",
 }
 
 

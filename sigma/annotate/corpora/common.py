@@ -51,12 +51,14 @@ def find_metadata(name: str, root: str, expected: str) -> list[tuple[str, str | 
         if not storage.exists(root):
             raise layout_error(name, root, f"an existing metadata file ({expected})")
         return [(root, None)]
-    found = [(storage.join(root, f"{split}/{meta}" if split else meta), split)
-             for split in (None, *SPLITS) for meta in METADATA_NAMES]
+    found = [
+        (storage.join(root, f"{split}/{meta}" if split else meta), split)
+        for split in (None, *SPLITS)
+        for meta in METADATA_NAMES
+    ]
     found = [(uri, split) for uri, split in found if storage.exists(uri)]
     if not found:
-        raise layout_error(name, root, f"{'|'.join(METADATA_NAMES)} in the root or in "
-                                       f"{'|'.join(SPLITS)}/ ({expected})")
+        raise layout_error(name, root, f"{'|'.join(METADATA_NAMES)} in the root or in {'|'.join(SPLITS)}/ ({expected})")
     return found
 
 
@@ -73,7 +75,7 @@ def iter_rows(uri: str) -> Iterator[tuple[int, dict | str]]:
             if len(fields) != len(header):
                 yield reader.line_num, f"expected {len(header)} CSV fields, got {len(fields)}"
             else:
-                yield reader.line_num, dict(zip(header, fields))
+                yield reader.line_num, dict(zip(header, fields, strict=True))
         return
     for lineno, raw in enumerate(lines, start=1):
         try:
@@ -91,13 +93,20 @@ def iter_rows(uri: str) -> Iterator[tuple[int, dict | str]]:
         yield lineno, row if isinstance(row, dict) else f"expected a JSON object, got {type(row).__name__}"
 
 
-def invalid_pair(name: str, lineno: int, reason: str, split: str | None = None, where: str = "",
-                 label: str | None = None) -> EditPair:
+def invalid_pair(
+    name: str, lineno: int, reason: str, split: str | None = None, where: str = "", label: str | None = None
+) -> EditPair:
     """The stand-in for a bad row (see the module doc); ``label`` replaces ``line-<n>`` in the id
     where a corpus's records are not lines (MagicBrush sessions)."""
-    return EditPair(id=f"{name}/{split + '/' if split else ''}{label or f'line-{lineno}'}", original="invalid",
-                    edited="invalid", source=name, split=split, corpus=name,
-                    invalid_reason=f"{where}line {lineno}: {reason}" if where else reason)
+    return EditPair(
+        id=f"{name}/{split + '/' if split else ''}{label or f'line-{lineno}'}",
+        original="invalid",
+        edited="invalid",
+        source=name,
+        split=split,
+        corpus=name,
+        invalid_reason=f"{where}line {lineno}: {reason}" if where else reason,
+    )
 
 
 def image_ref(row: dict, *columns: str) -> str | None:
@@ -145,10 +154,13 @@ def keyword_edit_type(category) -> str | None:
     if category in (None, ""):
         return None
     c = str(category).lower()
-    rules = ((("background", "style", "env", "weather", "season", "tone", "light", "global"), "global"),
-             (("add", "insert"), "add"), (("remov", "eras", "delet"), "remove"),
-             (("replac", "swap"), "replace"),
-             (("attr", "color", "colour", "material", "texture", "appearance", "text"), "attribute_change"))
+    rules = (
+        (("background", "style", "env", "weather", "season", "tone", "light", "global"), "global"),
+        (("add", "insert"), "add"),
+        (("remov", "eras", "delet"), "remove"),
+        (("replac", "swap"), "replace"),
+        (("attr", "color", "colour", "material", "texture", "appearance", "text"), "attribute_change"),
+    )
     return next((t for keys, t in rules if any(k in c for k in keys)), "other")
 
 
@@ -166,12 +178,23 @@ class Columns:
     keep: tuple[str, ...] = ()  # scalar columns copied into the pair as extra keys
 
 
-def row_pair(name: str, folder: str, split: str | None, lineno: int, row: dict, cols: Columns,
-             edit_type: Callable[[object], str | None], where: str = "") -> EditPair:
+def row_pair(
+    name: str,
+    folder: str,
+    split: str | None,
+    lineno: int,
+    row: dict,
+    cols: Columns,
+    edit_type: Callable[[object], str | None],
+    where: str = "",
+) -> EditPair:
     """One metadata row -> a resolved pair (or :func:`invalid_pair` when an image path is missing)."""
     original, edited = image_ref(row, *cols.original), image_ref(row, *cols.edited)
-    missing = [f"{what} image (column {'|'.join(c)})" for what, c, v in
-               (("original", cols.original, original), ("edited", cols.edited, edited)) if not v]
+    missing = [
+        f"{what} image (column {'|'.join(c)})"
+        for what, c, v in (("original", cols.original, original), ("edited", cols.edited, edited))
+        if not v
+    ]
     if missing:
         return invalid_pair(name, lineno, "no " + " and no ".join(missing), split, where)
     raw_id = row_id(row, cols.id)
@@ -187,14 +210,22 @@ def row_pair(name: str, folder: str, split: str | None, lineno: int, row: dict, 
     if len(instructions) > 1:
         extra["instruction_alternatives"] = instructions[1:]
     return EditPair(
-        id=f"{name}/{split + '/' if split else ''}{raw_id}", original=storage.join(folder, original),
-        edited=storage.join(folder, edited), mask=storage.join(folder, mask) if mask else None,
-        instruction=instructions[0] if instructions else "", edit_type=edit_type(category),
-        source=name, split=split, corpus=name, **extra)
+        id=f"{name}/{split + '/' if split else ''}{raw_id}",
+        original=storage.join(folder, original),
+        edited=storage.join(folder, edited),
+        mask=storage.join(folder, mask) if mask else None,
+        instruction=instructions[0] if instructions else "",
+        edit_type=edit_type(category),
+        source=name,
+        split=split,
+        corpus=name,
+        **extra,
+    )
 
 
-def read_table_corpus(name: str, root: str, expected: str, cols: Columns,
-                      edit_type: Callable[[object], str | None] = keyword_edit_type) -> Iterator[EditPair]:
+def read_table_corpus(
+    name: str, root: str, expected: str, cols: Columns, edit_type: Callable[[object], str | None] = keyword_edit_type
+) -> Iterator[EditPair]:
     """The pairs of every metadata file of ``root``, streamed. The layout is checked now (so a
     wrong root fails at the call); rows are read only as the result is iterated."""
     files = find_metadata(name, root, expected)

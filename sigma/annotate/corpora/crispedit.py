@@ -28,11 +28,23 @@ from sigma.data.pairs import EditPair
 
 NAME = "crispedit"
 EXPECTED = "exported CrispEdit-2M rows: metadata.jsonl|csv with input_img, output_img, instruction, type"
-COLUMNS = Columns(original=("input_img", "source_image"), edited=("output_img", "edited_image"),
-                  instruction=("instruction",), id=("id", "shard+row_idx"), category=("type",),
-                  keep=("shard", "row_idx"))
-TYPES = {"add": "add", "remove": "remove", "replace": "replace", "color": "attribute_change",
-         "background": "global", "style": "global", "motion": "other"}
+COLUMNS = Columns(
+    original=("input_img", "source_image"),
+    edited=("output_img", "edited_image"),
+    instruction=("instruction",),
+    id=("id", "shard+row_idx"),
+    category=("type",),
+    keep=("shard", "row_idx"),
+)
+TYPES = {
+    "add": "add",
+    "remove": "remove",
+    "replace": "replace",
+    "color": "attribute_change",
+    "background": "global",
+    "style": "global",
+    "motion": "other",
+}
 
 
 def edit_type(category) -> str | None:

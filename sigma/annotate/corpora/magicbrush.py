@@ -55,8 +55,13 @@ def _pairs(root: str, sessions: list[str]) -> Iterator[EditPair]:
             continue
         for img_id, turns in obj.items():
             if not isinstance(turns, list) or not all(isinstance(t, dict) for t in turns):
-                yield invalid_pair(NAME, 1, f"{where}: session {img_id}: expected a list of turn objects", split,
-                                   label=f"{img_id}-session")
+                yield invalid_pair(
+                    NAME,
+                    1,
+                    f"{where}: session {img_id}: expected a list of turn objects",
+                    split,
+                    label=f"{img_id}-session",
+                )
                 continue
             yield from (_pair(root, t) for t in session_turns(rel, {img_id: turns}))
 
@@ -64,8 +69,22 @@ def _pairs(root: str, sessions: list[str]) -> Iterator[EditPair]:
 def _pair(root: str, t: dict) -> EditPair:
     missing = [k for k in ("input", "output") if not t["edit"].get(k)]
     if missing:
-        return invalid_pair(NAME, t["turn"], f"turn {t['turn']} of {t['img_id']}: no {' or '.join(missing)} image",
-                            t["split"], label=t["id"].rpartition("/")[2])
-    return EditPair(id=t["id"], original=storage.join(root, t["input"]), edited=storage.join(root, t["output"]),
-                    mask=storage.join(root, t["mask"]) if t["mask"] else None, instruction=t["instruction"] or "",
-                    source=NAME, split=t["split"], corpus=NAME, img_id=t["img_id"], turn=t["turn"])
+        return invalid_pair(
+            NAME,
+            t["turn"],
+            f"turn {t['turn']} of {t['img_id']}: no {' or '.join(missing)} image",
+            t["split"],
+            label=t["id"].rpartition("/")[2],
+        )
+    return EditPair(
+        id=t["id"],
+        original=storage.join(root, t["input"]),
+        edited=storage.join(root, t["output"]),
+        mask=storage.join(root, t["mask"]) if t["mask"] else None,
+        instruction=t["instruction"] or "",
+        source=NAME,
+        split=t["split"],
+        corpus=NAME,
+        img_id=t["img_id"],
+        turn=t["turn"],
+    )

@@ -28,9 +28,13 @@ from sigma.data.pairs import EditPair
 
 NAME = "omniedit"
 EXPECTED = "exported OmniEdit rows: metadata.jsonl|csv with omni_edit_id, task, src_img, edited_img, edited_prompt_list"
-COLUMNS = Columns(original=("src_img", "source_image"), edited=("edited_img", "edited_image"),
-                  instruction=("edited_prompt_list", "instruction", "edited_prompt"),
-                  id=("omni_edit_id", "id"), category=("task",))
+COLUMNS = Columns(
+    original=("src_img", "source_image"),
+    edited=("edited_img", "edited_image"),
+    instruction=("edited_prompt_list", "instruction", "edited_prompt"),
+    id=("omni_edit_id", "id"),
+    category=("task",),
+)
 
 
 @register_corpus(NAME)

@@ -28,9 +28,14 @@ from sigma.data.pairs import EditPair
 
 NAME = "promptfix"
 EXPECTED = "exported PromptfixData rows: metadata.jsonl|csv with input_img, processed_img, instruction, task_id"
-COLUMNS = Columns(original=("input_img", "source_image"), edited=("processed_img", "edited_image"),
-                  instruction=("instruction",), id=("id",), category=("task_id", "task"),
-                  keep=("auxiliary_prompt",))
+COLUMNS = Columns(
+    original=("input_img", "source_image"),
+    edited=("processed_img", "edited_image"),
+    instruction=("instruction",),
+    id=("id",),
+    category=("task_id", "task"),
+    keep=("auxiliary_prompt",),
+)
 
 
 def edit_type(category) -> str | None:

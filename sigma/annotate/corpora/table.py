@@ -29,10 +29,15 @@ from sigma.data.pairs import EDIT_TYPES, EditPair
 
 NAME = "table"
 EXPECTED = "a .csv/.jsonl table (or metadata.csv|jsonl) with original, edited and instruction columns"
-COLUMNS = Columns(original=("original", "source", "input", "src_img", "source_image"),
-                  edited=("edited", "target", "output", "edited_image", "tgt_img"),
-                  instruction=("instruction", "prompt", "edit", "text", "edit_instruction"),
-                  id=("id",), mask=("mask",), category=("edit_type", "category", "task"), id_from="line")
+COLUMNS = Columns(
+    original=("original", "source", "input", "src_img", "source_image"),
+    edited=("edited", "target", "output", "edited_image", "tgt_img"),
+    instruction=("instruction", "prompt", "edit", "text", "edit_instruction"),
+    id=("id",),
+    mask=("mask",),
+    category=("edit_type", "category", "task"),
+    id_from="line",
+)
 
 
 def edit_type(category) -> str | None:

@@ -23,7 +23,16 @@ from collections.abc import Iterator
 from sigma.data.pairs import EditPair
 from sigma.eval.benchmarks.base import register_benchmark
 from sigma.eval.benchmarks.layout import (
-    absolute_root, by_stem, find_base, images_in, layout_error, list_root, make_pair, parts, read_json, stem,
+    absolute_root,
+    by_stem,
+    find_base,
+    images_in,
+    layout_error,
+    list_root,
+    make_pair,
+    parts,
+    read_json,
+    stem,
 )
 
 NAME = "autosplice"
@@ -40,10 +49,23 @@ def load_autosplice(root: str) -> Iterator[EditPair]:
         raise layout_error(NAME, root, f"folders Authentic/, Mask/ and one of {'/, '.join(FORGED)}/ ({EXPECTED})")
     forged, base = found[0]
     masks = {stem(r).removesuffix("_mask"): r for r in images_in(files, base, "Mask")}
-    captions = {r for r in files if r.startswith(base) and r.lower().endswith(".json")
-                and len(parts(r)) > 1 and parts(r)[-2].lower() == "caption"}
-    return _pairs(root, base, forged, images_in(files, base, forged), masks,
-                  by_stem(images_in(files, base, "Authentic")), sorted(captions))
+    captions = {
+        r
+        for r in files
+        if r.startswith(base)
+        and r.lower().endswith(".json")
+        and len(parts(r)) > 1
+        and parts(r)[-2].lower() == "caption"
+    }
+    return _pairs(
+        root,
+        base,
+        forged,
+        images_in(files, base, forged),
+        masks,
+        by_stem(images_in(files, base, "Authentic")),
+        sorted(captions),
+    )
 
 
 def _instruction(record: dict) -> str:
@@ -72,6 +94,15 @@ def _pairs(root, base, forged, edits, masks, authentic, caption_files) -> Iterat
             records = _read_captions(root, caption_files)
         record = records.get(source_id, {})
         original = authentic.get(source_id, f"{base}Authentic/{source_id}.jpg")
-        yield make_pair(NAME, root, f"{NAME}/{stem(edit)}", original, edit, mask, _instruction(record),
-                        edit_type="replace" if record else None, caption=record.get("ori_caption", ""),
-                        jpeg_quality=int(forged.removeprefix("Forged_JPEG")))
+        yield make_pair(
+            NAME,
+            root,
+            f"{NAME}/{stem(edit)}",
+            original,
+            edit,
+            mask,
+            _instruction(record),
+            edit_type="replace" if record else None,
+            caption=record.get("ori_caption", ""),
+            jpeg_quality=int(forged.removeprefix("Forged_JPEG")),
+        )

@@ -22,7 +22,13 @@ from collections.abc import Iterator
 from sigma.data.pairs import EditPair
 from sigma.eval.benchmarks.base import register_benchmark
 from sigma.eval.benchmarks.layout import (
-    absolute_root, find_base, images_in, layout_error, list_root, make_pair, stem,
+    absolute_root,
+    find_base,
+    images_in,
+    layout_error,
+    list_root,
+    make_pair,
+    stem,
 )
 
 NAME = "cocoglide"
@@ -56,5 +62,4 @@ def _pairs(root, base, fakes, masks, reals) -> Iterator[EditPair]:
         coco_id = digits[-1]
         mask, label = masks[coco_id]
         real = reals.get(coco_id, (f"{base}real/{label}_{coco_id}.png", label))[0]
-        yield make_pair(NAME, root, f"{NAME}/{coco_id}", real, fake, mask, label,
-                        coco_id=coco_id, label=label)
+        yield make_pair(NAME, root, f"{NAME}/{coco_id}", real, fake, mask, label, coco_id=coco_id, label=label)

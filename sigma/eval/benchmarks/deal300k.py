@@ -28,7 +28,14 @@ from pathlib import PurePosixPath
 from sigma.data.pairs import EditPair
 from sigma.eval.benchmarks.base import register_benchmark
 from sigma.eval.benchmarks.layout import (
-    absolute_root, is_image, layout_error, list_root, make_pair, parts, read_json, stem,
+    absolute_root,
+    is_image,
+    layout_error,
+    list_root,
+    make_pair,
+    parts,
+    read_json,
+    stem,
 )
 
 NAME = "deal300k"
@@ -68,12 +75,27 @@ def _pairs(root, groups, sources, prompt_files) -> Iterator[EditPair]:
         src, ckpt = _EDIT.match(name)["src"], _EDIT.match(name)["ckpt"]
         folder = str(PurePosixPath(edits[0]).parent)
         candidates = sources.get(src, [])
-        original = next((r for r in candidates if str(PurePosixPath(r).parent) == folder),
-                        candidates[0] if candidates else str(PurePosixPath(folder) / f"{src}.jpg"))
+        original = next(
+            (r for r in candidates if str(PurePosixPath(r).parent) == folder),
+            candidates[0] if candidates else str(PurePosixPath(folder) / f"{src}.jpg"),
+        )
         if ckpt not in prompts:  # read each checkpoint's instruction file once, when first needed
             records = read_json(root, prompt_files[ckpt]) if ckpt in prompt_files else []
-            prompts[ckpt] = {stem(r["image_name"]): r.get("generated_text", "") for r in records
-                             if isinstance(r, dict) and "image_name" in r}
+            prompts[ckpt] = {
+                stem(r["image_name"]): r.get("generated_text", "")
+                for r in records
+                if isinstance(r, dict) and "image_name" in r
+            }
         split = parts(edits[0])[0] if parts(edits[0])[0] in ("train", "val", "test") else None
-        yield make_pair(NAME, root, f"{NAME}/{name}", original, edits[0], masks[0], prompts[ckpt].get(src, ""),
-                        split=split, coco_id=src, qwen_checkpoint=int(ckpt))
+        yield make_pair(
+            NAME,
+            root,
+            f"{NAME}/{name}",
+            original,
+            edits[0],
+            masks[0],
+            prompts[ckpt].get(src, ""),
+            split=split,
+            coco_id=src,
+            qwen_checkpoint=int(ckpt),
+        )

@@ -64,8 +64,14 @@ def find_base(files: list[str], *folders: str) -> str | None:
 def images_in(files: list[str], base: str, folder: str) -> list[str]:
     """Image files anywhere below ``base + folder`` (folder name matched case-insensitively)."""
     depth = len(parts(base)) if base else 0
-    return [rel for rel in files if is_image(rel) and rel.startswith(base)
-            and len(parts(rel)) > depth + 1 and parts(rel)[depth].lower() == folder.lower()]
+    return [
+        rel
+        for rel in files
+        if is_image(rel)
+        and rel.startswith(base)
+        and len(parts(rel)) > depth + 1
+        and parts(rel)[depth].lower() == folder.lower()
+    ]
 
 
 def by_stem(rels: list[str]) -> dict[str, str]:
@@ -80,11 +86,17 @@ def read_json(root: str, rel: str):
     return json.loads(storage.read_bytes(storage.join(root, rel)).decode("utf-8"))
 
 
-def make_pair(name: str, root: str, pair_id: str, original: str, edited: str, mask: str,
-              instruction: str = "", **extra) -> EditPair:
+def make_pair(
+    name: str, root: str, pair_id: str, original: str, edited: str, mask: str, instruction: str = "", **extra
+) -> EditPair:
     """A resolved pair: paths joined to ``root``, ``source``/``benchmark`` set to ``name``."""
     return EditPair(
-        id=pair_id, original=storage.join(root, original), edited=storage.join(root, edited),
-        mask=storage.join(root, mask), instruction=instruction or "", source=name, benchmark=name,
+        id=pair_id,
+        original=storage.join(root, original),
+        edited=storage.join(root, edited),
+        mask=storage.join(root, mask),
+        instruction=instruction or "",
+        source=name,
+        benchmark=name,
         **extra,
     )

@@ -59,11 +59,17 @@ def session_turns(rel: str, sessions: dict) -> Iterator[dict]:
     for img_id, turns in sessions.items():
         for turn, edit in enumerate(turns, start=1):
             path = {k: f"{folder}images/{img_id}/{edit.get(k) or ''}" for k in ("input", "output", "mask")}
-            yield {"split": split, "img_id": str(img_id), "turn": turn, "edit": edit,
-                   "id": f"{NAME}/{split + '/' if split else ''}{img_id}-{turn}",
-                   "input": path["input"], "output": path["output"],
-                   "mask": path["mask"] if edit.get("mask") else None,
-                   "instruction": edit.get("instruction", "")}
+            yield {
+                "split": split,
+                "img_id": str(img_id),
+                "turn": turn,
+                "edit": edit,
+                "id": f"{NAME}/{split + '/' if split else ''}{img_id}-{turn}",
+                "input": path["input"],
+                "output": path["output"],
+                "mask": path["mask"] if edit.get("mask") else None,
+                "instruction": edit.get("instruction", ""),
+            }
 
 
 def _pairs(root: str, sessions: list[str]) -> Iterator[EditPair]:
@@ -71,5 +77,15 @@ def _pairs(root: str, sessions: list[str]) -> Iterator[EditPair]:
         for t in session_turns(rel, read_json(root, rel)):
             if t["mask"] is None:
                 continue  # mask-free turn: nothing to localise against
-            yield make_pair(NAME, root, t["id"], t["input"], t["output"], t["mask"], t["instruction"],
-                            split=t["split"], img_id=t["img_id"], turn=t["turn"])
+            yield make_pair(
+                NAME,
+                root,
+                t["id"],
+                t["input"],
+                t["output"],
+                t["mask"],
+                t["instruction"],
+                split=t["split"],
+                img_id=t["img_id"],
+                turn=t["turn"],
+            )

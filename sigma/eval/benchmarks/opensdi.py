@@ -29,8 +29,11 @@ from sigma.eval.benchmarks.layout import absolute_root, is_image, layout_error, 
 
 NAME = "opensdi"
 EXPECTED = "partial/<model>/fake/<id>.jpg with partial/<model>/mask/<id>.png (HF parquet keys exported to files)"
-_KEY = re.compile(r"^(?P<base>(?:.*/)?)(?P<subset>partial|full)/(?P<model>[^/]+)/"
-                  r"(?P<kind>fake|real|mask|masks|gt)/(?P<name>[^/]+)$", re.IGNORECASE)
+_KEY = re.compile(
+    r"^(?P<base>(?:.*/)?)(?P<subset>partial|full)/(?P<model>[^/]+)/"
+    r"(?P<kind>fake|real|mask|masks|gt)/(?P<name>[^/]+)$",
+    re.IGNORECASE,
+)
 
 
 @register_benchmark(NAME)
@@ -54,5 +57,6 @@ def _pairs(root, index, fakes) -> Iterator[EditPair]:
         if mask is None:
             continue  # no ground-truth mask
         original = index.get((base, "partial", model, "real", name)) or index.get(
-            (base, "full", model, "real", name), f"{base}partial/{model}/real/{name}.jpg")
+            (base, "full", model, "real", name), f"{base}partial/{model}/real/{name}.jpg"
+        )
         yield make_pair(NAME, root, f"{NAME}/{base}{model}/{name}", original, fake, mask, "", generator=model)

@@ -33,8 +33,8 @@ class Method(Protocol):
 
 @dataclass(frozen=True)
 class MethodEntry:
-    title: str                      # as printed in the tables, e.g. "PixDiff-Fixed(10)"
-    build: Callable[..., Method]    # build(model=None, threshold=0.5) -> Method
+    title: str  # as printed in the tables, e.g. "PixDiff-Fixed(10)"
+    build: Callable[..., Method]  # build(model=None, threshold=0.5) -> Method
     needs_model: bool
 
 

@@ -42,6 +42,7 @@ class PixDiff:
 
 for _tau in FIXED_TAUS:
     register_method(f"pixdiff_fixed_{_tau}", f"PixDiff-Fixed({_tau})")(
-        lambda tau=_tau: PixDiff(f"pixdiff_fixed_{tau}", tau))
+        lambda tau=_tau: PixDiff(f"pixdiff_fixed_{tau}", tau)
+    )
 register_method("pixdiff_morph", "PixDiff-Fixed-morph")(lambda: PixDiff("pixdiff_morph", 25, morph=5))
 register_method("pixdiff_otsu", "PixDiff-Otsu")(lambda: PixDiff("pixdiff_otsu", None))

@@ -15,8 +15,15 @@ from sigma.model.sigma import SigmaAnnotator
 class SigmaMethod:
     """``output``: ``edit`` (the model's edit probability) or ``intent`` (the grounded prior)."""
 
-    def __init__(self, name: str, model: SigmaAnnotator, threshold: float = 0.5, batch_size: int = 8,
-                 use_instruction: bool = True, output: str = "edit"):
+    def __init__(
+        self,
+        name: str,
+        model: SigmaAnnotator,
+        threshold: float = 0.5,
+        batch_size: int = 8,
+        use_instruction: bool = True,
+        output: str = "edit",
+    ):
         self.name, self.model, self.threshold, self.batch_size = name, model, threshold, batch_size
         self.use_instruction, self.output = use_instruction, output
 
@@ -41,5 +48,4 @@ def _builder(name: str, **kwargs):
 
 register_method("sigma", "SIGMA", needs_model=True)(_builder("sigma"))
 register_method("feature_diff", "Feature-diff only", needs_model=True)(_builder("feature_diff", use_instruction=False))
-register_method("instruction_only", "Instruction-only", needs_model=True)(
-    _builder("instruction_only", output="intent"))
+register_method("instruction_only", "Instruction-only", needs_model=True)(_builder("instruction_only", output="intent"))

@@ -21,16 +21,28 @@ class DinoV2Backbone(Backbone):
     ``pretrained=False`` (tests, benchmarks).
     """
 
-    def __init__(self, input_size: int = 518, weights: str | None = None, pretrained: bool = True,
-                 layers: tuple[int, ...] | None = None, arch: str = "vit_base_patch14_dinov2.lvd142m",
-                 **kwargs: Any):
+    def __init__(
+        self,
+        input_size: int = 518,
+        weights: str | None = None,
+        pretrained: bool = True,
+        layers: tuple[int, ...] | None = None,
+        arch: str = "vit_base_patch14_dinov2.lvd142m",
+        **kwargs: Any,
+    ):
         super().__init__(input_size)
         if pretrained:
             require_file(weights)
         overlay = {"file": weights} if (pretrained and weights) else None
         self.vit = timm.create_model(
-            arch, pretrained=pretrained, img_size=input_size, num_classes=0,
-            pretrained_cfg_overlay=overlay, dynamic_img_size=True, dynamic_img_pad=True, **kwargs,
+            arch,
+            pretrained=pretrained,
+            img_size=input_size,
+            num_classes=0,
+            pretrained_cfg_overlay=overlay,
+            dynamic_img_size=True,
+            dynamic_img_pad=True,
+            **kwargs,
         )
         self.layers = tuple(layers or DEFAULT_LAYERS)
         if max(self.layers) >= len(self.vit.blocks):

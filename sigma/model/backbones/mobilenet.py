@@ -36,8 +36,13 @@ class MobileNetV2Backbone(Backbone):
     stride = 16
     size_multiple = 32
 
-    def __init__(self, input_size: int = 256, weights: str | None = None, pretrained: bool = True,
-                 layers: tuple[int, ...] | None = None):
+    def __init__(
+        self,
+        input_size: int = 256,
+        weights: str | None = None,
+        pretrained: bool = True,
+        layers: tuple[int, ...] | None = None,
+    ):
         super().__init__(input_size)
         net = torchvision.models.mobilenet_v2(weights=None)
         if pretrained:

@@ -20,12 +20,17 @@ def list_backbones() -> list[str]:
 def build_backbone(params: BackboneParams, pretrained: bool | None = None) -> Backbone:
     """The frozen backbone ``params.name`` names; ``pretrained`` overrides ``params.pretrained``."""
     use_weights = params.pretrained if pretrained is None else pretrained
-    common = dict(input_size=params.input_size, weights=params.weights, pretrained=use_weights,
-                  layers=params.layers, **params.kwargs)
+    common = dict(
+        input_size=params.input_size,
+        weights=params.weights,
+        pretrained=use_weights,
+        layers=params.layers,
+        **params.kwargs,
+    )
     if params.name.startswith(TIMM_PREFIX):
         from sigma.model.backbones.timm_features import TimmFeaturesBackbone
 
-        backbone = TimmFeaturesBackbone(params.name[len(TIMM_PREFIX):], **common)
+        backbone = TimmFeaturesBackbone(params.name[len(TIMM_PREFIX) :], **common)
     elif params.name in BACKBONES:
         backbone = BACKBONES.get(params.name)(**common)
     else:

@@ -14,8 +14,9 @@ class Grounder(nn.Module):
     nothing was found. Callers never pass empty concepts.
     """
 
-    def ground(self, images: torch.Tensor, concepts: list[str],
-               levels: list[torch.Tensor] | None = None) -> list[torch.Tensor | None]:
+    def ground(
+        self, images: torch.Tensor, concepts: list[str], levels: list[torch.Tensor] | None = None
+    ) -> list[torch.Tensor | None]:
         """``levels``: the images' features from the annotator's backbone, when this grounder shares it."""
         raise NotImplementedError
 
@@ -23,6 +24,7 @@ class Grounder(nn.Module):
 class NoGrounder(Grounder):
     """The "no instruction branch" ablation: nothing is ever found, so the prior is uniform."""
 
-    def ground(self, images: torch.Tensor, concepts: list[str],
-               levels: list[torch.Tensor] | None = None) -> list[torch.Tensor | None]:
+    def ground(
+        self, images: torch.Tensor, concepts: list[str], levels: list[torch.Tensor] | None = None
+    ) -> list[torch.Tensor | None]:
         return [None] * len(concepts)

@@ -19,7 +19,8 @@ def _load(loader: Any, source: str, key: str) -> Any:
         raise FileNotFoundError(
             f"could not load {loader.__name__} from {key}={source!r}: the weights must be in the local "
             "Hugging Face cache (fetch them while online, e.g. `hf download <hub id>`) or in a local folder "
-            f"that `{key}` names ({type(exc).__name__}: {exc})") from exc
+            f"that `{key}` names ({type(exc).__name__}: {exc})"
+        ) from exc
 
 
 def _detector_text(concept: str) -> str:
@@ -76,14 +77,19 @@ class LangSamGrounder(Grounder, PretrainedPart):
     def detect(self, pils: list[Image.Image], concepts: list[str]) -> list[torch.Tensor]:
         """Boxes ``(n_i, 4)`` (x0, y0, x1, y1 in pixels, CPU) per image; one batched detector pass."""
         m = self._loaded()
-        inputs = m["det_processor"](images=pils, text=[_detector_text(c) for c in concepts], padding="longest",
-                                    return_tensors="pt").to(self.device)
+        inputs = m["det_processor"](
+            images=pils, text=[_detector_text(c) for c in concepts], padding="longest", return_tensors="pt"
+        ).to(self.device)
         outputs = m["det"](**inputs)
         sizes = [(p.height, p.width) for p in pils]
         # transformers 5.x: the box score threshold is `threshold` (it was `box_threshold` before 4.51)
         results = m["det_processor"].post_process_grounded_object_detection(
-            outputs, inputs["input_ids"], threshold=self.box_threshold, text_threshold=self.text_threshold,
-            target_sizes=sizes)
+            outputs,
+            inputs["input_ids"],
+            threshold=self.box_threshold,
+            text_threshold=self.text_threshold,
+            target_sizes=sizes,
+        )
         boxes = []
         for r, (h, w) in zip(results, sizes, strict=True):
             b = r["boxes"].float().cpu()
@@ -102,14 +108,19 @@ class LangSamGrounder(Grounder, PretrainedPart):
         n = max(len(b) for b in boxes)
         padded = [torch.cat([b, b[-1:].expand(n - len(b), 4)]).tolist() for b in boxes]
         inputs = m["sam_processor"](images=pils, input_boxes=padded, return_tensors="pt")
-        outputs = m["sam"](pixel_values=inputs["pixel_values"].to(self.device),
-                           input_boxes=inputs["input_boxes"].to(self.device), multimask_output=False)
+        outputs = m["sam"](
+            pixel_values=inputs["pixel_values"].to(self.device),
+            input_boxes=inputs["input_boxes"].to(self.device),
+            multimask_output=False,
+        )
         masks = m["sam_processor"].post_process_masks(  # per image (n, 1, H, W) bool, mask logit > 0
-            outputs.pred_masks.cpu(), inputs["original_sizes"], inputs["reshaped_input_sizes"])
+            outputs.pred_masks.cpu(), inputs["original_sizes"], inputs["reshaped_input_sizes"]
+        )
         return [mask.amax(dim=(0, 1)).float() for mask in masks]
 
-    def ground(self, images: torch.Tensor, concepts: list[str],
-               levels: list[torch.Tensor] | None = None) -> list[torch.Tensor | None]:
+    def ground(
+        self, images: torch.Tensor, concepts: list[str], levels: list[torch.Tensor] | None = None
+    ) -> list[torch.Tensor | None]:
         """``images`` ``(B, 3, H, W)`` in [0, 1] -> per image a binary ``(H, W)`` map, or ``None``."""
         # The processors expect 8-bit images (they rescale by 1/255 themselves).
         pixels = (images.detach().clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()

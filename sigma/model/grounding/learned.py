@@ -46,8 +46,9 @@ class LearnedGrounder(Grounder):
     A concept counts as found when its map peaks above ``threshold``.
     """
 
-    def __init__(self, backbone: Backbone, text_encoder: SentenceEncoder, head: ConceptMaskHead,
-                 threshold: float = 0.5):
+    def __init__(
+        self, backbone: Backbone, text_encoder: SentenceEncoder, head: ConceptMaskHead, threshold: float = 0.5
+    ):
         super().__init__()
         self.backbone = backbone
         self.text_encoder = text_encoder
@@ -59,7 +60,8 @@ class LearnedGrounder(Grounder):
         return self.head(levels, self.text_encoder(texts))
 
     @torch.no_grad()
-    def ground(self, images: torch.Tensor, concepts: list[str],
-               levels: list[torch.Tensor] | None = None) -> list[torch.Tensor | None]:
+    def ground(
+        self, images: torch.Tensor, concepts: list[str], levels: list[torch.Tensor] | None = None
+    ) -> list[torch.Tensor | None]:
         probs = torch.sigmoid(self(levels if levels is not None else self.backbone(images), concepts))[:, 0]
         return [p if p.max() >= self.threshold else None for p in probs]

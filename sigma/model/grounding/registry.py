@@ -19,8 +19,9 @@ def list_grounders() -> list[str]:
     return sorted(GROUNDERS.names())
 
 
-def build_grounder(params: GrounderParams, backbone: Backbone, pretrained: bool = True,
-                   load_head: bool = True) -> Grounder:
+def build_grounder(
+    params: GrounderParams, backbone: Backbone, pretrained: bool = True, load_head: bool = True
+) -> Grounder:
     """The grounder ``params.name`` names. ``backbone`` is shared with the difference branch.
 
     ``pretrained=False`` skips frozen pretrained weights (a checkpoint supplies them);
@@ -49,7 +50,9 @@ def _learned(params: GrounderParams, backbone: Backbone, pretrained: bool, load_
         else:
             warnings.warn(
                 f"grounder head {params.weights} not found: the learned grounder is untrained "
-                "(run `sigma train grounder` or `dvc repro train_grounder`)", stacklevel=2)
+                "(run `sigma train grounder` or `dvc repro train_grounder`)",
+                stacklevel=2,
+            )
     return LearnedGrounder(backbone, text, head, threshold=params.mask_threshold)
 
 
@@ -57,5 +60,6 @@ def _learned(params: GrounderParams, backbone: Backbone, pretrained: bool, load_
 def _langsam(params: GrounderParams, backbone: Backbone, pretrained: bool, load_head: bool) -> Grounder:
     from sigma.model.grounding.langsam import LangSamGrounder
 
-    return LangSamGrounder(params.detector, params.segmenter, box_threshold=params.box_threshold,
-                           text_threshold=params.text_threshold)
+    return LangSamGrounder(
+        params.detector, params.segmenter, box_threshold=params.box_threshold, text_threshold=params.text_threshold
+    )

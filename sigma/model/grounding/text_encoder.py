@@ -28,8 +28,9 @@ class SentenceEncoder(PretrainedPart):
         super().__init__()
         path = path or packaged_minilm()
         self.tokenizer = AutoTokenizer.from_pretrained(path)
-        self.encoder = AutoModel.from_pretrained(path) if pretrained else AutoModel.from_config(
-            AutoConfig.from_pretrained(path))
+        self.encoder = (
+            AutoModel.from_pretrained(path) if pretrained else AutoModel.from_config(AutoConfig.from_pretrained(path))
+        )
         self.dim = self.encoder.config.hidden_size
         self.freeze()
 

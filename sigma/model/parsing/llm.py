@@ -80,7 +80,9 @@ class LLMParser:
                 **inputs,
                 max_new_tokens=self.max_new_tokens,
                 do_sample=False,
-                pad_token_id=self.tokenizer.eos_token_id if self.tokenizer.pad_token_id is None else self.tokenizer.pad_token_id,
+                pad_token_id=self.tokenizer.eos_token_id
+                if self.tokenizer.pad_token_id is None
+                else self.tokenizer.pad_token_id,
             )
         return self.tokenizer.decode(out[0, inputs["input_ids"].shape[1] :], skip_special_tokens=True)
 

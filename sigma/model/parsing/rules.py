@@ -13,16 +13,38 @@ from sigma.data.instructions import ADJECTIVES, COLOURS, concept
 from sigma.model.parsing.base import ParsedInstruction
 
 MATERIALS = frozenset(
-    "wood marble stone metal glass brick concrete gold silver ice steel plastic fabric paper leather "
-    "granite bronze copper clay".split()
+    [
+        "wood",
+        "marble",
+        "stone",
+        "metal",
+        "glass",
+        "brick",
+        "concrete",
+        "gold",
+        "silver",
+        "ice",
+        "steel",
+        "plastic",
+        "fabric",
+        "paper",
+        "leather",
+        "granite",
+        "bronze",
+        "copper",
+        "clay",
+    ]
 )
 DETERMINERS = r"(?:the|a|an|this|that|these|those|his|her|their|its|my|your|our|some|any)"
-INTENSIFIERS = frozenset("very really bright vivid vibrant".split())
+INTENSIFIERS = frozenset(["very", "really", "bright", "vivid", "vibrant"])
 LOCATION = (
     r"\s+(?:on top of|in front of|to the (?:left|right) of|next to|to|on|in|at|near|beside|behind|under|"
     r"underneath|above|below|from|inside|into|onto|over|around|by|within|across|along)\b.*$"
 )
-WHOLE_IMAGE = r"(?:it|this|everything|(?:the|this) (?:whole |entire |overall )?(?:image|photo|photograph|picture|scene|shot|frame|view))"
+WHOLE_IMAGE = (
+    r"(?:it|this|everything|(?:the|this) (?:whole |entire |overall )?"
+    r"(?:image|photo|photograph|picture|scene|shot|frame|view))"
+)
 GLOBAL_WORDS = (
     r"\b(?:filter|style|lighting|contrast|brightness|saturation|exposure|tone|mood|moodier|atmosphere|season|"
     r"weather|black and white|sepia|vintage|cinematic|dramatic|winter|summer|autumn|night|nighttime|sunset|"
@@ -52,8 +74,9 @@ ATTRIBUTE_VERBS = {
     "blurry": r"blur|defocus",
     "pale": r"desaturate|fade(?: the colou?rs? of)?",
 }
-ATTRIBUTE_PATTERNS = tuple((re.compile(rf"^(?:{verbs})\s+(?P<x>.+)$"), adjective)
-                           for adjective, verbs in ATTRIBUTE_VERBS.items())
+ATTRIBUTE_PATTERNS = tuple(
+    (re.compile(rf"^(?:{verbs})\s+(?P<x>.+)$"), adjective) for adjective, verbs in ATTRIBUTE_VERBS.items()
+)
 THERE_REMOVE = re.compile(r"^(?:there should be no|let there be no|no more)\s+(?P<x>.+)$")
 THERE_ADD = re.compile(r"^(?:there should be|let there be)\s+(?P<y>.+)$")
 REMOVE_PATTERNS = (
@@ -140,7 +163,9 @@ class RuleParser:
         whole = re.match(rf"^(?:make|turn|convert|transform|change|render|give|set)\s+{WHOLE_IMAGE}\b", text)
         if whole or (re.search(GLOBAL_WORDS, text) and not re.match(OBJECT_VERBS, text)):
             return ParsedInstruction(action="global")
-        if re.match(r"^(?:add|apply|use|increase|decrease|boost|reduce|enhance)\b", text) and re.search(GLOBAL_WORDS, text):
+        if re.match(r"^(?:add|apply|use|increase|decrease|boost|reduce|enhance)\b", text) and re.search(
+            GLOBAL_WORDS, text
+        ):
             return ParsedInstruction(action="global")
         for pattern in REPLACE_PATTERNS:
             if m := pattern.match(text):
