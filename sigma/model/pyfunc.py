@@ -49,8 +49,8 @@ def _row(annotation: Annotation | None, error: str = "") -> dict[str, Any]:
             "mask": b"",
             "intended": b"",
             "side_effect": b"",
-            "score": float("nan"),
-            "area": float("nan"),
+            "score": None,  # null in the REST answer: strict JSON has no NaN
+            "area": None,
             "action": None,
             "concept_original": None,
             "concept_edited": None,
@@ -93,7 +93,12 @@ def predict_frame(
     annotations = model.annotate([pair for _, pair in good], batch_size=batch_size, threshold=threshold)
     for (i, _), annotation in zip(good, annotations, strict=True):
         rows[i] = _row(annotation)
-    return pd.DataFrame(rows, columns=list(OUTPUT_COLUMNS))
+    out = pd.DataFrame(rows, columns=list(OUTPUT_COLUMNS))
+    # pandas turns a missing float into NaN, which MLflow's REST answer writes as a bare `NaN`
+    # (invalid JSON): keep those columns as objects so a bad row's values go out as null.
+    for column in ("score", "area"):
+        out[column] = out[column].astype(object).where(out[column].notna(), None)
+    return out
 
 
 class SigmaPyfunc(mlflow.pyfunc.PythonModel):

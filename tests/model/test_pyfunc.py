@@ -88,3 +88,21 @@ def test_bad_rows_get_an_error_and_the_rest_is_annotated(tmp_path, model):
 def test_missing_columns_are_named(model):
     with pytest.raises(ValueError, match="edited"):
         predict_frame(model, pd.DataFrame({"original": ["a.png"]}))
+
+
+def test_the_rest_answer_of_a_bad_row_is_strict_json(tmp_path, model):
+    import json
+
+    from mlflow.pyfunc.scoring_server import predictions_to_json
+
+    (o1, e1), *_ = _pair(tmp_path, 5)
+    frame = pd.DataFrame({"original": [o1, str(tmp_path / "missing.png")], "edited": [e1, e1], "instruction": ["", ""]})
+    buffer = io.StringIO()
+    predictions_to_json(predict_frame(model, frame), buffer)  # what `mlflow models serve` sends back
+
+    def reject(constant):
+        raise ValueError(f"not strict JSON: {constant}")
+
+    answer = json.loads(buffer.getvalue(), parse_constant=reject)["predictions"]
+    assert answer[1]["score"] is None and answer[1]["area"] is None and "missing.png" in answer[1]["error"]
+    assert isinstance(answer[0]["score"], float) and answer[0]["error"] == ""
