@@ -7,6 +7,7 @@ import pytest
 import torch
 from mlflow import MlflowClient
 
+from sigma.config import PostprocessParams
 from sigma.model.build import build_sigma
 from sigma.model.pyfunc import log_annotator
 
@@ -22,7 +23,9 @@ def registry(tiny_project, tmp_path, monkeypatch) -> MlflowClient:
 
 def register_constant_annotator(params, edit_logit: float) -> str:
     """Register a model that marks every pixel (logit > 0) or none (logit < 0); returns its version."""
-    model = build_sigma(params.model, params.parse)
+    # Without the logit rules: an exact pair's pixel difference would replace the constant mask.
+    rules_off = {"postprocess": PostprocessParams(exact_min_identical=None, min_region=0)}
+    model = build_sigma(params.model.model_copy(update=rules_off), params.parse)
     with torch.no_grad():
         model.decoder.head.weight[0].zero_()
         model.decoder.head.bias[0] = edit_logit

@@ -29,6 +29,7 @@ REASONS = (
     ("corrupt", "corrupt_image"),
     ("not a recognised image", "corrupt_image"),
     ("instruction longer", "instruction_too_long"),
+    ("duplicate id", "duplicate_id"),  # before the generic invalid record it is reported as
     ("invalid corpus record", "invalid_record"),
 )
 
@@ -65,7 +66,9 @@ def shard_indices(layout: OutputLayout, n_shards: int) -> list[int]:
 
 def finalize(layout: OutputLayout, cfg: AnnotateParams, n_shards: int, wall_seconds: float) -> dict:
     """Write the merged outputs of shards ``0..n_shards-1``; returns the summary."""
-    counts, reasons, histogram = Counter(), Counter(), np.zeros(len(AREA_BINS) - 1, np.int64)
+    counts: Counter[str] = Counter()
+    reasons: Counter[str] = Counter()
+    histogram = np.zeros(len(AREA_BINS) - 1, np.int64)
     shard_seconds = 0.0
     tmp_dir = Path(tempfile.mkdtemp(prefix=".finalize-", dir=layout.root if layout.local else None))
     try:
@@ -76,7 +79,9 @@ def finalize(layout: OutputLayout, cfg: AnnotateParams, n_shards: int, wall_seco
             }
             files["imdlbenco.json"].write("[")
             for index in shard_indices(layout, n_shards):
-                shard_seconds += layout.is_done(index)["seconds"]
+                marker = layout.is_done(index)
+                assert marker is not None  # shard_indices checked that every shard is committed
+                shard_seconds += marker["seconds"]
                 for raw in storage.iter_lines(layout.shard_file(index, "annotations.jsonl")):
                     record = json.loads(raw)
                     files["annotations.jsonl"].write(raw.decode() + "\n")

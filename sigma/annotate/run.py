@@ -17,6 +17,7 @@ from pathlib import Path
 from rich.progress import MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from sigma.annotate.corpora import open_corpus
+from sigma.annotate.dedup import first_occurrences
 from sigma.annotate.finalize import finalize
 from sigma.annotate.layout import RUN_FILE, OutputLayout
 from sigma.annotate.shard import ShardTask, annotate_shard
@@ -28,8 +29,9 @@ log = logging.getLogger(__name__)
 
 
 def plan_shards(corpus: str, shard_size: int) -> Iterator[ShardTask]:
-    """Consecutive shards of ``shard_size`` pairs, streamed: only one shard's records are in memory."""
-    pairs = open_corpus(corpus)
+    """Consecutive shards of ``shard_size`` pairs, streamed: only one shard's records are in memory.
+    A repeated id is rejected where it occurs (:mod:`sigma.annotate.dedup`)."""
+    pairs = first_occurrences(open_corpus(corpus))
     index = 0
     while chunk := list(islice(pairs, shard_size)):
         yield ShardTask(index, chunk)

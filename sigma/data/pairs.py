@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
@@ -69,23 +69,35 @@ def manifest_uri(dataset: str) -> str:
     return dataset if dataset.endswith(".jsonl") else storage.join(dataset, MANIFEST)
 
 
-def iter_manifest_lines(dataset: str) -> Iterator[tuple[int, dict]]:
-    """Yield ``(line_number, raw_object)``, streamed; raises :class:`ManifestError` on invalid JSON."""
+def manifest_rows(dataset: str) -> Iterator[tuple[int, dict[str, Any] | str]]:
+    """``(line_number, object)`` per non-blank line, streamed, or ``(line_number, why)`` for a line
+    that is not a UTF-8 JSON object. A UTF-8 byte-order mark (spreadsheet and Windows exports) and
+    CRLF line ends are accepted."""
     uri = manifest_uri(dataset)
     for lineno, raw in enumerate(storage.iter_lines(uri), start=1):
         try:
-            line = raw.decode("utf-8")
+            line = raw.decode("utf-8-sig" if lineno == 1 else "utf-8")
         except UnicodeDecodeError as exc:
-            raise ManifestError(f"{uri}:{lineno}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+            yield lineno, f"not UTF-8 text ({exc.reason} at byte {exc.start})"
+            continue
         if not line.strip():
             continue
         try:
             obj = json.loads(line)
         except json.JSONDecodeError as exc:
-            raise ManifestError(f"{uri}:{lineno}: not valid JSON ({exc.msg})") from None
-        if not isinstance(obj, dict):
-            raise ManifestError(f"{uri}:{lineno}: expected a JSON object, got {type(obj).__name__}")
-        yield lineno, obj
+            yield lineno, f"not valid JSON ({exc.msg})"
+            continue
+        yield lineno, obj if isinstance(obj, dict) else f"expected a JSON object, got {type(obj).__name__}"
+
+
+def iter_manifest_lines(dataset: str) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Yield ``(line_number, raw_object)``, streamed; raises :class:`ManifestError` on a bad line
+    (training and validation data must be whole; corpus annotation rejects bad lines instead)."""
+    uri = manifest_uri(dataset)
+    for lineno, row in manifest_rows(dataset):
+        if isinstance(row, str):
+            raise ManifestError(f"{uri}:{lineno}: {row}")
+        yield lineno, row
 
 
 def parse_pair(obj: dict, where: str = "") -> EditPair:

@@ -67,7 +67,10 @@ def iter_rows(uri: str) -> Iterator[tuple[int, dict | str]]:
     :func:`storage.iter_lines`; a row that cannot be parsed comes as ``(n, "why")``."""
     lines = storage.iter_lines(uri)
     if uri.lower().endswith(".csv"):
-        reader = csv.reader(line.decode("utf-8", errors="replace") + "\n" for line in lines)
+        # utf-8-sig on the first line: a byte-order mark (spreadsheet exports) is not part of the header.
+        reader = csv.reader(
+            line.decode("utf-8-sig" if i == 0 else "utf-8", errors="replace") + "\n" for i, line in enumerate(lines)
+        )
         header = next(reader, None) or []
         for fields in reader:
             if not any(f.strip() for f in fields):
@@ -79,7 +82,7 @@ def iter_rows(uri: str) -> Iterator[tuple[int, dict | str]]:
         return
     for lineno, raw in enumerate(lines, start=1):
         try:
-            line = raw.decode("utf-8")
+            line = raw.decode("utf-8-sig" if lineno == 1 else "utf-8")
         except UnicodeDecodeError as exc:
             yield lineno, f"not UTF-8 text ({exc.reason} at byte {exc.start})"
             continue

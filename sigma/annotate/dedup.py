@@ -1,0 +1,59 @@
+"""Duplicate ids in a corpus: the first occurrence wins, later ones are rejected.
+
+Two records with one id would share a mask file and one would overwrite the other. The ids seen so
+far live in an on-disk SQLite index of 16-byte digests, so memory stays flat at any corpus size
+(tens of millions of pairs); the index is a temporary file, removed when the stream ends.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sqlite3
+import tempfile
+from collections.abc import Iterable, Iterator
+
+from sigma.data.pairs import EditPair
+
+
+class SeenIds:
+    """Which ids came before, and at which line (or record number)."""
+
+    def __init__(self) -> None:
+        fd, self.path = tempfile.mkstemp(prefix="sigma-ids-", suffix=".sqlite")
+        os.close(fd)
+        self.db = sqlite3.connect(self.path)
+        self.db.execute("PRAGMA journal_mode=OFF")
+        self.db.execute("PRAGMA synchronous=OFF")
+        self.db.execute("CREATE TABLE ids (digest BLOB PRIMARY KEY, line INTEGER) WITHOUT ROWID")
+
+    def first_line(self, pair_id: str, line: int) -> int | None:
+        """None the first time ``pair_id`` is seen (and remembers ``line``); else its first line."""
+        digest = hashlib.blake2b(pair_id.encode("utf-8"), digest_size=16).digest()
+        if self.db.execute("INSERT OR IGNORE INTO ids VALUES (?, ?)", (digest, line)).rowcount:
+            return None
+        return int(self.db.execute("SELECT line FROM ids WHERE digest = ?", (digest,)).fetchone()[0])
+
+    def close(self) -> None:
+        self.db.close()
+        os.unlink(self.path)
+
+
+def first_occurrences(pairs: Iterable[EditPair]) -> Iterator[EditPair]:
+    """``pairs`` with every repeat of an earlier id turned into an invalid stand-in (rejected by the
+    run with "duplicate id (first at line N)"); the stream keeps its length, so shards do not shift."""
+    seen = SeenIds()
+    try:
+        for position, pair in enumerate(pairs, start=1):
+            extra = pair.model_extra or {}
+            if extra.get("invalid_reason"):
+                yield pair
+                continue
+            line = int(extra.get("line") or position)
+            first = seen.first_line(pair.id, line)
+            if first is None:
+                yield pair
+            else:
+                yield pair.model_copy(update={"invalid_reason": f"duplicate id (first at line {first})"})
+    finally:
+        seen.close()
