@@ -4,10 +4,13 @@ threads, commit. The unit that runs in-process or on a Ray worker (``sigma/annot
 from __future__ import annotations
 
 import hashlib
+import os
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -64,6 +67,19 @@ class ShardPairs(Dataset):
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         return decode_pair(self.pairs[index], self.max_pixels, self.max_chars)
+
+
+HOLD_ENV = "SIGMA_TEST_HOLD"  # e.g. "before-commit:3": where a test kills the run (see hold_for_test)
+
+
+def hold_for_test(point: str, shard: int) -> None:
+    """Test hook for deterministic kills: when ``$SIGMA_TEST_HOLD`` is ``"<point>:<shard>"``, write
+    ``$SIGMA_TEST_HOLD_FILE`` and block until killed, so a test's SIGKILL lands exactly there
+    instead of racing the clock. Does nothing otherwise."""
+    if os.environ.get(HOLD_ENV) != f"{point}:{shard}":
+        return
+    Path(os.environ[f"{HOLD_ENV}_FILE"]).write_text(point)
+    threading.Event().wait()
 
 
 def _keep_items(batch: list[dict]) -> list[dict]:
@@ -194,5 +210,7 @@ def annotate_shard(
         "rejected": len(rejects),
         "seconds": round(time.perf_counter() - start, 3),
     }
+    hold_for_test("before-commit", task.index)
     out.commit(task.index, staging, records, rejects, marker)
+    hold_for_test("after-commit", task.index)
     return marker

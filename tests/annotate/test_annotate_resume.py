@@ -1,4 +1,4 @@
-"""Exactly once: real `sigma annotate` runs killed with SIGKILL at random points, then resumed, end
+"""Exactly once: real `sigma annotate` runs killed with SIGKILL at chosen points, then resumed, end
 with the same outputs as an uninterrupted run (same ids, same mask bytes, no duplicates, no orphans)."""
 
 from __future__ import annotations
@@ -50,29 +50,37 @@ def test_killed_runs_resume_to_the_uninterrupted_result(tiny_project, tiny_check
     expected = snapshot(reference)
     n_shards = sum(1 for name in expected if name.endswith("done.json"))
     assert n_shards >= 8
-    per_shard = json.loads((reference / "summary.json").read_text())["shard_seconds"] / n_shards
 
+    # The kill points come from a test hook in the run (sigma.annotate.shard.hold_for_test): the run
+    # blocks exactly there until killed, so the kill never races the clock, however loaded the machine.
     rng = random.Random(0)
-    for attempt in range(3):
+    points = [
+        ("before-commit", rng.randrange(1, n_shards - 1)),
+        ("after-commit", rng.randrange(0, n_shards - 2)),
+        ("before-commit", 0),
+    ]
+    for attempt, (point, shard) in enumerate(points):
         out = tmp_path / f"killed-{attempt}"
-        kill_after = rng.randrange(1, n_shards - 3)  # committed shards before the kill...
-        extra_delay = rng.uniform(0.0, per_shard)  # ...plus a random moment inside the next one
+        hold_file = tmp_path / f"held-{attempt}"
+        held_env = {**env, "SIGMA_TEST_HOLD": f"{point}:{shard}", "SIGMA_TEST_HOLD_FILE": str(hold_file)}
         proc = subprocess.Popen(
             _command(corpus, out, tiny_checkpoint),
             cwd=tiny_project,
-            env=env,
+            env=held_env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        deadline = time.monotonic() + 120
-        while len(list((out / "shards").glob("*.done.json"))) < kill_after and proc.poll() is None:
-            assert time.monotonic() < deadline, "the run made no progress"
-            time.sleep(0.002)
-        time.sleep(extra_delay)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
+        hang_guard = time.monotonic() + 600  # only against a hung run: the kill point itself waits for us
+        try:
+            while not hold_file.exists():
+                assert proc.poll() is None, "the run ended without reaching its kill point"
+                assert time.monotonic() < hang_guard, "the run never reached its kill point"
+                time.sleep(0.01)
+        finally:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
         committed = len(list((out / "shards").glob("*.done.json")))
-        assert committed < n_shards, "killed too late: the run had finished"
+        assert committed == shard + (point == "after-commit")
         assert not (out / "annotations.jsonl").exists()
 
         resumed = subprocess.run(
@@ -83,6 +91,6 @@ def test_killed_runs_resume_to_the_uninterrupted_result(tiny_project, tiny_check
             text=True,
         )
         assert resumed.returncode == 0, resumed.stderr
-        assert snapshot(out) == expected, f"attempt {attempt}: killed after {committed} shards"
+        assert snapshot(out) == expected, f"attempt {attempt}: killed at {point} of shard {shard}"
         ids = [json.loads(line)["id"] for line in (out / "annotations.jsonl").read_text().splitlines()]
         assert len(ids) == len(set(ids))
