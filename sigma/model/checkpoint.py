@@ -20,6 +20,7 @@ from sigma.model.build import build_sigma
 from sigma.model.sigma import SigmaAnnotator
 
 FORMAT = "sigma-annotator/1"
+HEADER_KEY = "sigma"
 
 
 class CheckpointError(ValueError):
@@ -64,7 +65,10 @@ def save_checkpoint(
         **(extra or {}),
     }
     tmp = path.with_name(path.name + ".tmp")
-    save_file(checkpoint_state(model, include_pretrained), str(tmp), metadata=meta)
+    # One header key holding sorted JSON: safetensors writes several keys in hash order, so the same
+    # model gave different bytes on each save (and DVC saw a changed output on every run).
+    header = {HEADER_KEY: json.dumps(meta, sort_keys=True)}
+    save_file(checkpoint_state(model, include_pretrained), str(tmp), metadata=header)
     tmp.replace(path)
     return path
 
@@ -73,6 +77,8 @@ def read_metadata(path: str | Path) -> dict[str, str]:
     try:
         with safe_open(str(path), framework="pt") as f:
             meta = f.metadata() or {}
+        if HEADER_KEY in meta:  # older checkpoints hold the keys directly
+            meta = json.loads(meta[HEADER_KEY])
     except FileNotFoundError:
         raise CheckpointError(f"checkpoint {path} not found") from None
     except Exception as exc:  # safetensors raises its own error types for a bad header

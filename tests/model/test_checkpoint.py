@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 import torch
@@ -113,3 +114,24 @@ def test_checkpoint_that_does_not_fit_its_config(saved, tmp_path):
     with pytest.raises(CheckpointError, match="does not fit") as info:
         load_checkpoint(broken)
     assert dropped in str(info.value)
+
+
+def test_saving_the_same_model_twice_gives_the_same_bytes(tmp_path):
+    import subprocess
+    import sys
+
+    # Separate processes: the header's order must not depend on a process's hash seed.
+    code = (
+        "import sys, torch; from sigma.config import ModelParams; from sigma.model.build import build_sigma; "
+        "from sigma.model.checkpoint import save_checkpoint; torch.manual_seed(0); "
+        "m = build_sigma(ModelParams.model_validate({'backbone': {'input_size': 64}, 'dim': 16, 'heads': 2, "
+        "'decoder_dim': 8, 'grounder': {'name': 'none'}}), pretrained=False, load_grounder=False); "
+        "save_checkpoint(m, sys.argv[1], extra={'epoch': '3', 'note': 'x'})"
+    )
+    paths = [tmp_path / f"{i}.safetensors" for i in range(3)]
+    for i, path in enumerate(paths):
+        subprocess.run(
+            [sys.executable, "-c", code, str(path)], check=True, env={**os.environ, "PYTHONHASHSEED": str(i)}
+        )
+    assert len({p.read_bytes() for p in paths}) == 1
+    assert read_metadata(paths[0])["epoch"] == "3"
