@@ -7,6 +7,7 @@ dependencies). Every section is a pydantic model with ``extra="forbid"`` so that
 
 from __future__ import annotations
 
+import importlib.resources
 from pathlib import Path
 from typing import Any, Literal
 
@@ -482,15 +483,25 @@ def _format_errors(err: ValidationError, source: str) -> str:
     return "\n".join(lines)
 
 
+def packaged_defaults() -> Path:
+    """The default params shipped with the package (``sigma/defaults.yaml``: the repository's
+    ``params.yaml``, linked in the source tree and copied into a wheel)."""
+    return Path(str(importlib.resources.files("sigma") / "defaults.yaml"))
+
+
 def load_params(path: str | Path = DEFAULT_PARAMS, overrides: list[str] | None = None) -> Params:
-    """Load ``params.yaml`` and apply ``KEY=VALUE`` overrides (dotted keys).
+    """Load ``params.yaml`` and apply ``KEY=VALUE`` overrides (dotted keys). Without a
+    ``params.yaml`` in the working directory (and no other path given), the packaged defaults.
 
     Raises:
         ConfigError: the file is missing or unreadable, or a key is unknown or a value invalid.
     """
     path = Path(path)
+    if not path.exists() and path == DEFAULT_PARAMS:
+        # Outside a project: the installed package's defaults (the project's own params.yaml, shipped).
+        path = packaged_defaults()
     if not path.exists():
-        raise ConfigError(f"{path} not found: run from the project root or pass --params PATH")
+        raise ConfigError(f"{path} not found: pass --params PATH (or run where a params.yaml is)")
     try:
         tree = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as exc:

@@ -80,3 +80,19 @@ def test_bad_yaml_is_a_config_error(tmp_path):
     path.write_text("data: [unclosed")
     with pytest.raises(ConfigError, match="not valid YAML"):
         load_params(path)
+
+
+def test_outside_a_project_the_packaged_defaults_are_the_projects_params(tmp_path, monkeypatch):
+    import subprocess
+    import sys
+
+    monkeypatch.chdir(tmp_path)  # no params.yaml here
+    assert load_params() == load_params(ROOT / "params.yaml")
+    assert load_params(overrides=["annotate.batch_size=3"]).annotate.batch_size == 3
+    with pytest.raises(ConfigError, match="not found"):
+        load_params(tmp_path / "elsewhere.yaml")  # a path the user named is never replaced
+    parsed = subprocess.run(
+        [sys.executable, "-m", "sigma.cli", "parse", "remove the cup"], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert parsed.returncode == 0, parsed.stderr
+    assert '"remove"' in parsed.stdout
