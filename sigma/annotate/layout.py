@@ -107,8 +107,8 @@ class OutputLayout:
         for folder in (self.root, self.path("shards")):
             storage.remove_partial_writes(folder)
         if self.local:
-            for folder in (Path(self.root) / ".staging", *Path(self.root).glob(".finalize-*")):
-                shutil.rmtree(folder, ignore_errors=True)
+            for local_folder in (Path(self.root) / ".staging", *Path(self.root).glob(".finalize-*")):
+                shutil.rmtree(local_folder, ignore_errors=True)
 
     def read_run(self) -> dict | None:
         uri = self.path(RUN_FILE)

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Iterator
 from itertools import islice
 from pathlib import Path
+from typing import Any
 
 from rich.progress import MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -38,7 +39,7 @@ def plan_shards(corpus: str, shard_size: int) -> Iterator[ShardTask]:
         index += 1
 
 
-def pin_model(uri: str) -> dict:
+def pin_model(uri: str) -> dict[str, Any]:
     """``{"uri", "version"}`` with a registry alias resolved to its version (a resumed run must use
     the same weights even if ``@champion`` moved) and a checkpoint identified by its content."""
     if Path(uri).is_file():
@@ -62,7 +63,7 @@ def pin_model(uri: str) -> dict:
     return {"uri": uri, "version": uri.rsplit("/", 1)[-1], "load": uri}
 
 
-def keep_run_model(run: dict, pinned: dict) -> dict:
+def keep_run_model(run: dict[str, Any], pinned: dict[str, Any]) -> dict[str, Any]:
     """On ``--resume``, the registry version the run started with even if its alias moved since, so one
     OUT is annotated by one model (a scheduled run over a growing corpus keeps its version; annotate
     into a new OUT to use the new champion)."""
@@ -80,7 +81,7 @@ def keep_run_model(run: dict, pinned: dict) -> dict:
     return {"uri": pinned["uri"], "version": run["model_version"], "load": f"models:/{name}/{run['model_version']}"}
 
 
-def run_info(corpus: str, model: dict, params: Params, threshold: float) -> dict:
+def run_info(corpus: str, model: dict[str, Any], params: Params, threshold: float) -> dict[str, Any]:
     """What determines the outputs' bytes; ``--resume`` refuses a run that differs."""
     cfg = params.annotate
     return {
@@ -95,7 +96,7 @@ def run_info(corpus: str, model: dict, params: Params, threshold: float) -> dict
     }
 
 
-def check_resumable(layout: OutputLayout, info: dict, resume: bool) -> None:
+def check_resumable(layout: OutputLayout, info: dict[str, Any], resume: bool) -> None:
     existing = layout.read_run()
     if existing is None:
         if layout.has_outputs():
@@ -112,7 +113,7 @@ def check_resumable(layout: OutputLayout, info: dict, resume: bool) -> None:
     layout.clear_partial_writes()
 
 
-def load_for_run(model: dict) -> SigmaAnnotator:
+def load_for_run(model: dict[str, Any]) -> SigmaAnnotator:
     from sigma.model.pyfunc import load_annotator  # imports mlflow: only when a model is loaded
 
     annotator = load_annotator(model["load"])
@@ -120,7 +121,7 @@ def load_for_run(model: dict) -> SigmaAnnotator:
     return annotator
 
 
-def committed_marker(layout: OutputLayout, task: ShardTask) -> dict | None:
+def committed_marker(layout: OutputLayout, task: ShardTask) -> dict[str, Any] | None:
     """The marker of shard ``task.index`` when it committed exactly ``task.pairs``; None when the shard
     must run: never committed, or committed partial (the corpus's last shard) and grown since."""
     marker = layout.is_done(task.index)
@@ -139,10 +140,10 @@ def run_shard(
     task: ShardTask,
     out: str,
     params: Params,
-    model: dict,
+    model: dict[str, Any],
     annotator: SigmaAnnotator | None = None,
     progress: Callable[[int], None] | None = None,
-) -> dict:
+) -> dict[str, Any]:
     """Annotate one shard unless already committed; returns its marker. Safe to call twice or in parallel
     with other shards (a shard is committed by its marker, written last)."""
     layout = OutputLayout(out)
@@ -165,7 +166,7 @@ def run_shard(
     )
 
 
-Dispatch = Callable[[Iterator[ShardTask]], Iterator[dict]]
+Dispatch = Callable[[Iterator[ShardTask]], Iterator[dict[str, Any]]]
 
 
 def annotate_corpus(
@@ -175,8 +176,8 @@ def annotate_corpus(
     model: str | None = None,
     resume: bool = False,
     track: bool = True,
-    dispatch: Callable[..., Iterator[dict]] | None = None,
-) -> dict:
+    dispatch: Callable[..., Iterator[dict[str, Any]]] | None = None,
+) -> dict[str, Any]:
     """Annotate ``corpus`` into ``out`` with ``model`` (defaults from ``params.annotate``); returns the summary.
 
     ``dispatch(tasks, out=, params=, model=)`` runs the shards and yields their markers; the default runs
@@ -208,17 +209,21 @@ def annotate_corpus(
             bar.update(job, rate=bar.tasks[0].completed / max(time.perf_counter() - start, 1e-9))
 
         tasks = plan_shards(corpus, cfg.shard_size)
+        n_shards = 0
         if dispatch is None:
-            markers = (run_shard(task, out, params, pinned, annotator, advance) for task in tasks)
+            for task in tasks:
+                run_shard(task, out, params, pinned, annotator, advance)
+                n_shards += 1
         else:
-            markers = (advance(m["pairs"]) or m for m in dispatch(tasks, out=out, params=params, model=pinned))
-        n_shards = sum(1 for _ in markers)
+            for marker in dispatch(tasks, out=out, params=params, model=pinned):
+                advance(marker["pairs"])
+                n_shards += 1
     summary = finalize(layout, cfg, n_shards, time.perf_counter() - start) | {"model_version": pinned["version"]}
     log_summary(layout, params, summary, track)
     return summary
 
 
-def log_summary(layout: OutputLayout, params: Params, summary: dict, track: bool) -> None:
+def log_summary(layout: OutputLayout, params: Params, summary: dict[str, Any], track: bool) -> None:
     """One MLflow run with the counts, rejects by reason, throughput and the area histogram."""
     if not track:
         return

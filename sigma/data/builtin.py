@@ -12,6 +12,7 @@ import json
 from collections.abc import Iterator
 from importlib.resources import files
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -117,7 +118,8 @@ def write_coco(photos: Iterator[Photo], out_dir: str | Path) -> Path:
 
     out = Path(out_dir)
     categories: dict[str, int] = {}
-    images, annotations = [], []
+    images: list[dict[str, Any]] = []
+    annotations: list[dict[str, Any]] = []
     for image_id, photo in enumerate(photos, start=1):
         file_name = photo.id.split(":", 1)[-1]
         write_bytes_atomic(str(out / "images" / file_name), encode_png(photo.image))

@@ -36,7 +36,8 @@ def load_pair_arrays(pair: EditPair, max_pixels: int = DEFAULT_MAX_PIXELS) -> di
         edited = decode_image(storage.read_bytes(pair.edited), max_pixels=max_pixels, what="edited")
         masks = {
             key: decode_mask(storage.read_bytes(path), max_pixels=max_pixels, what=key.replace("_", "-"))
-            if path else None
+            if path
+            else None
             for key, path in (("mask", pair.mask), ("side_effect", pair.side_effect_mask))
         }
     except (storage.StorageError, ImageDecodeError) as exc:
@@ -50,8 +51,8 @@ def load_pair_arrays(pair: EditPair, max_pixels: int = DEFAULT_MAX_PIXELS) -> di
     for key, mask in masks.items():
         if mask is not None and mask.shape != edited.shape[:2]:
             raise PairError(
-                pair.id, f"size mismatch: {key} {mask.shape[1]}x{mask.shape[0]}, "
-                f"edited {edited.shape[1]}x{edited.shape[0]}"
+                pair.id,
+                f"size mismatch: {key} {mask.shape[1]}x{mask.shape[0]}, edited {edited.shape[1]}x{edited.shape[0]}",
             )
     return {"original": original, "edited": edited, **masks}
 
@@ -83,7 +84,7 @@ def resized(images: list[torch.Tensor], size: tuple[int, int]) -> torch.Tensor:
 
 def collate_pairs(items: list[dict[str, Any]]) -> dict[str, Any]:
     """Batch items of one size: tensors stacked, everything else (ids, instructions, meta) as lists."""
-    batch = {k: [item[k] for item in items] for k in items[0]}
+    batch: dict[str, Any] = {k: [item[k] for item in items] for k in items[0]}
     for key in ("original", "edited", "mask", "side_effect"):
         batch[key] = torch.stack(batch[key])
     for key in ("has_mask", "knows_side_effect"):
@@ -131,7 +132,8 @@ class EditPairDataset(Dataset):
             "has_mask": mask is not None,
             "side_effect": torch.from_numpy(side).float()[None] if side is not None else zeros,
             # Synthetic pairs know their unintended part (none, unless ``side_effect_mask`` is set).
-            "knows_side_effect": mask is not None and (side is not None or pair.model_extra.get("kind") in SYNTH_KINDS),
+            "knows_side_effect": mask is not None
+            and (side is not None or (pair.model_extra or {}).get("kind") in SYNTH_KINDS),
             "instruction": pair.instruction,
             "edit_type": pair.edit_type,
             "meta": pair.model_extra or {},

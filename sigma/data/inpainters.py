@@ -51,8 +51,8 @@ class DiffusersInpainter:
         generator = torch.Generator(self.device).manual_seed(int(rng.integers(2**31)))
         out = self.pipe(
             prompt=self.prompt,
-            image=Image.fromarray(image).resize((pw, ph), Image.BICUBIC),
-            mask_image=Image.fromarray(region.astype(np.uint8) * 255).resize((pw, ph), Image.NEAREST),
+            image=Image.fromarray(image).resize((pw, ph), Image.Resampling.BICUBIC),
+            mask_image=Image.fromarray(region.astype(np.uint8) * 255).resize((pw, ph), Image.Resampling.NEAREST),
             height=ph,
             width=pw,
             num_inference_steps=self.steps,

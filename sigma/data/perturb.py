@@ -58,7 +58,7 @@ def resample(x: np.ndarray, strength: float, rng: np.random.Generator, max_resam
 def shift(x: np.ndarray, strength: float, rng: np.random.Generator, max_shift: float) -> np.ndarray:
     """Sub-pixel misregistration: a translation of up to ``max_shift * strength`` px, edges replicated."""
     dx, dy = rng.uniform(-1, 1, 2) * max_shift * strength
-    matrix = np.float32([[1, 0, dx], [0, 1, dy]])
+    matrix = np.array([[1, 0, dx], [0, 1, dy]], dtype=np.float32)
     return cv2.warpAffine(x, matrix, x.shape[1::-1], flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
@@ -73,11 +73,14 @@ def jpeg(image: np.ndarray, quality: int) -> np.ndarray:
     ok, buf = cv2.imencode(".jpg", image[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, quality])
     if not ok:
         raise RuntimeError("JPEG encoding failed")
-    return cv2.imdecode(buf, cv2.IMREAD_COLOR)[..., ::-1].copy()
+    decoded = cv2.imdecode(buf, cv2.IMREAD_COLOR)
+    assert decoded is not None  # decoding what cv2 has just encoded cannot fail
+    return decoded[..., ::-1].copy()
 
 
-def perturb(image: np.ndarray, strength: float, rng: np.random.Generator, params: PerturbParams,
-            vae=None) -> np.ndarray:
+def perturb(
+    image: np.ndarray, strength: float, rng: np.random.Generator, params: PerturbParams, vae=None
+) -> np.ndarray:
     """Regenerating-editor drift of ``image`` at ``strength`` in [0, 1] (see the module docstring).
 
     Args:

@@ -91,9 +91,11 @@ def iter_folder(path: str, name: str = "folder") -> Iterator[Photo]:
 
 def iter_source(source: SourceParams) -> Iterator[Photo]:
     if source.kind == "coco":
+        assert source.path is not None  # SourceParams requires a path for this kind
         annotations = source.annotations or str(Path(source.path).parent / "annotations.json")
         photos = iter_coco(source.path, annotations, Path(source.path).parent.name or "coco")
     elif source.kind == "folder":
+        assert source.path is not None  # SourceParams requires a path for this kind
         photos = iter_folder(source.path, Path(source.path).name)
     else:
         from sigma.data.builtin import iter_builtin

@@ -66,8 +66,10 @@ class Synthesiser:
         if not self.with_instances:
             mix = {k: w for k, w in mix.items() if k not in INSTANCE_EDITS}
         if not mix:
-            raise ValueError("the sources have no instance masks in the allowed area range, and edit_mix "
-                             "asks only for instance edits: add a COCO source or allow 'global' edits")
+            raise ValueError(
+                "the sources have no instance masks in the allowed area range, and edit_mix "
+                "asks only for instance edits: add a COCO source or allow 'global' edits"
+            )
         kinds = sorted(mix)
         weights = np.array([mix[k] for k in kinds], float)
         return kinds, weights / weights.sum()
@@ -169,7 +171,9 @@ def synthesise(kind: str, photos: list[Photo], data: DataParams, out_dir: str | 
         "edit_types": dict(sorted(Counter(p.edit_type for p in pairs).items())),
         "splits": dict(sorted(Counter(p.split for p in pairs).items())),
         "side_effects": sum(1 for p in pairs if (p.model_extra or {}).get("side_effect")),
-        "mean_mask_area": round(float(np.mean([p.mask_area for p in pairs])), 5) if pairs else 0.0,
+        "mean_mask_area": round(float(np.mean([(p.model_extra or {})["mask_area"] for p in pairs])), 5)
+        if pairs
+        else 0.0,
     }
     (tmp / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     # Swap by renames so a kill at any point leaves either the old or the new dataset in place.

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -51,7 +52,9 @@ class ValidationReport:
         lines = [head]
         for f in self.failures:
             more = f" (+{len(f.bad_ids) - max_ids} more)" if len(f.bad_ids) > max_ids else ""
-            lines.append(f"  - {f.description} [{f.expectation} on '{f.column}']: {', '.join(f.bad_ids[:max_ids])}{more}")
+            lines.append(
+                f"  - {f.description} [{f.expectation} on '{f.column}']: {', '.join(f.bad_ids[:max_ids])}{more}"
+            )
         return "\n".join(lines)
 
 
@@ -76,8 +79,15 @@ def measure(dataset: str, params: ValidateParams) -> pd.DataFrame:
     root = storage.parent(manifest_uri(dataset))
     rows = []
     for lineno, obj in iter_manifest_lines(dataset):
-        row = {"line": lineno, "id": obj.get("id"), "original": obj.get("original"), "edited": obj.get("edited"),
-               "mask": obj.get("mask"), "instruction": obj.get("instruction") or "", "edit_type": obj.get("edit_type")}
+        row: dict[str, Any] = {
+            "line": lineno,
+            "id": obj.get("id"),
+            "original": obj.get("original"),
+            "edited": obj.get("edited"),
+            "mask": obj.get("mask"),
+            "instruction": obj.get("instruction") or "",
+            "edit_type": obj.get("edit_type"),
+        }
         if row["id"] is not None:
             row["id"] = str(row["id"])
         try:
@@ -85,8 +95,10 @@ def measure(dataset: str, params: ValidateParams) -> pd.DataFrame:
             row["schema_ok"] = True
         except ManifestError:
             row["schema_ok"] = False
-        paths = {k: storage.join(root, row[k]) if isinstance(row[k], str) and row[k] else None
-                 for k in ("original", "edited", "mask")}
+        paths = {
+            k: storage.join(root, row[k]) if isinstance(row[k], str) and row[k] else None
+            for k in ("original", "edited", "mask")
+        }
         sizes = {k: _size(v, params.max_pixels) for k, v in paths.items()}
         row["original_readable"] = sizes["original"] is not None
         row["edited_readable"] = sizes["edited"] is not None
@@ -94,7 +106,9 @@ def measure(dataset: str, params: ValidateParams) -> pd.DataFrame:
         present = [s for s in sizes.values() if s is not None]
         row["sizes_agree"] = len(set(present)) <= 1
         try:
-            row["mask_binary"] = paths["mask"] is None or (row["mask_readable"] and _mask_is_binary(paths["mask"], params.max_pixels))
+            row["mask_binary"] = paths["mask"] is None or (
+                row["mask_readable"] and _mask_is_binary(paths["mask"], params.max_pixels)
+            )
         except (storage.StorageError, ImageDecodeError):
             row["mask_binary"] = False
         rows.append(row)
@@ -114,18 +128,24 @@ def build_suite(params: ValidateParams):
         suite.add_expectation(E.ExpectColumnValuesToBeInSet(column=column, value_set=[True], description=description))
     suite.add_expectation(
         E.ExpectColumnValueLengthsToBeBetween(
-            column="instruction", min_value=0, max_value=params.max_instruction_chars,
+            column="instruction",
+            min_value=0,
+            max_value=params.max_instruction_chars,
             description=f"instruction is at most {params.max_instruction_chars} characters",
         )
     )
     suite.add_expectation(
-        E.ExpectColumnValuesToBeInSet(column="edit_type", value_set=list(EDIT_TYPES),
-                                      description=f"edit_type is one of {', '.join(EDIT_TYPES)}")
+        E.ExpectColumnValuesToBeInSet(
+            column="edit_type", value_set=list(EDIT_TYPES), description=f"edit_type is one of {', '.join(EDIT_TYPES)}"
+        )
     )
     return suite
 
 
-def validate_dataset(dataset: str, params: ValidateParams = ValidateParams()) -> ValidationReport:
+DEFAULT_VALIDATE_PARAMS = ValidateParams()  # frozen: safe to share as a default
+
+
+def validate_dataset(dataset: str, params: ValidateParams = DEFAULT_VALIDATE_PARAMS) -> ValidationReport:
     """Run the suite on a dataset folder or manifest (local or ``s3://``) in an ephemeral context."""
     import great_expectations as gx
 
@@ -137,7 +157,11 @@ def validate_dataset(dataset: str, params: ValidateParams = ValidateParams()) ->
 
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)  # our own output names the bad rows
-    batch_def = context.data_sources.add_pandas("manifest").add_dataframe_asset("pairs").add_batch_definition_whole_dataframe("all")
+    batch_def = (
+        context.data_sources.add_pandas("manifest")
+        .add_dataframe_asset("pairs")
+        .add_batch_definition_whole_dataframe("all")
+    )
     batch = batch_def.get_batch(batch_parameters={"dataframe": df})
     result = batch.validate(
         build_suite(params), result_format={"result_format": "COMPLETE", "unexpected_index_column_names": ["key"]}
@@ -153,4 +177,3 @@ def validate_dataset(dataset: str, params: ValidateParams = ValidateParams()) ->
         if not r.success
     ]
     return ValidationReport(dataset, len(df), bool(result.success), failures)
-

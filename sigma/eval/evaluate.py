@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from itertools import islice
+from typing import Any
 
 import numpy as np
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -66,15 +67,15 @@ class EvalResult:
     records: list[PairRecord] = field(default_factory=list)
     rejects: list[dict[str, str]] = field(default_factory=list)
 
-    def metrics(self) -> dict:
+    def metrics(self) -> dict[str, Any]:
         """What goes into DVC metrics: the summary, the groups and the reject count."""
         return {**self.summary, "n_rejected": len(self.rejects), "groups": self.groups}
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {**self.metrics(), "records": [asdict(r) for r in self.records], "rejects": self.rejects}
 
 
-def _load(pair: EditPair) -> tuple[EditPair, dict | str]:
+def _load(pair: EditPair) -> tuple[EditPair, dict[str, Any] | str]:
     try:
         return pair, load_pair_arrays(pair)
     except PairError as exc:
@@ -83,7 +84,7 @@ def _load(pair: EditPair) -> tuple[EditPair, dict | str]:
 
 def decoded_batches(
     pairs: Iterable[EditPair], batch_size: int, workers: int = 4
-) -> Iterator[tuple[list[tuple[EditPair, dict]], list[dict[str, str]]]]:
+) -> Iterator[tuple[list[tuple[EditPair, dict[str, Any]]], list[dict[str, str]]]]:
     """``(good, rejects)`` per batch; decoding runs in threads (PIL and file reads release the GIL)."""
     it = iter(pairs)
     with ThreadPoolExecutor(workers) as pool:
@@ -112,7 +113,8 @@ def evaluate(
 ) -> EvalResult:
     """Score ``method`` on ``pairs`` (resolved, with masks); ``transform`` degrades each edited image
     first (robustness sweep)."""
-    overall, grouped = PixelScores(), defaultdict(PixelScores)
+    overall = PixelScores()
+    grouped: defaultdict[str, PixelScores] = defaultdict(PixelScores)
     records, rejects = [], []
     with progress_bar() as progress:
         task = progress.add_task(description or method.name, total=total)

@@ -10,6 +10,7 @@ import base64
 import html
 import io
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 
@@ -25,7 +26,7 @@ TRUTH, PREDICTION = np.array([40, 200, 80]), np.array([230, 40, 40])
 
 
 def worst_first(records: list[PairRecord], n: int) -> list[PairRecord]:
-    manipulated = sorted((r for r in records if r.f1 is not None), key=lambda r: r.f1)
+    manipulated = sorted((r for r in records if r.f1 is not None), key=lambda r: cast(float, r.f1))
     clean = sorted((r for r in records if r.f1 is None), key=lambda r: -r.fp_rate)
     # A quarter of the page for false alarms when there are both kinds, all of it when there are only those.
     n_clean = min(len(clean), max(n // 4, n - len(manipulated)))

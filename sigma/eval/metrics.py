@@ -35,7 +35,8 @@ def mask_boundary(mask: np.ndarray) -> np.ndarray:
     all-ones mask has none): the frame edge is no edge of the edit."""
     mask = mask.astype(np.uint8)
     inner = cv2.erode(mask, _CROSS, borderType=cv2.BORDER_CONSTANT, borderValue=1)
-    return (mask > 0) & (inner == 0)
+    boundary: np.ndarray = (mask > 0) & (inner == 0)
+    return boundary
 
 
 def _matched_share(boundary: np.ndarray, other: np.ndarray, tolerance: float) -> float:

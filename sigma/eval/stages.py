@@ -13,7 +13,7 @@ from sigma.data import storage
 from sigma.eval.benchmarks import find_benchmark, iter_benchmark
 from sigma.eval.evaluate import EvalResult, evaluate
 from sigma.eval.methods import build_method
-from sigma.eval.methods.base import split_method
+from sigma.eval.methods.base import Method, split_method
 from sigma.eval.methods.sigma_model import SigmaMethod
 from sigma.eval.robustness import sweep
 
@@ -24,7 +24,8 @@ class MethodCache:
     """Methods by name, built once: the three model-based methods share one loaded model."""
 
     def __init__(self, cfg: EvaluateParams, model: str | None = None):
-        self.cfg, self.model, self._built = cfg, model or cfg.model, {}
+        self.cfg, self.model = cfg, model or cfg.model
+        self._built: dict[str, Method] = {}
 
     def __call__(self, name: str):
         if name not in self._built:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import torch
 from safetensors import safe_open
@@ -88,7 +89,7 @@ def read_metadata(path: str | Path) -> dict[str, str]:
     return meta
 
 
-def legacy_model_config(config: dict) -> dict:
+def legacy_model_config(config: dict[str, Any]) -> dict[str, Any]:
     """Checkpoints written before the full-resolution refinement (no ``refine`` key; registered
     champions among them) squashed their input and had no refiner, and those written before the
     logit rules (no ``postprocess`` key) had none: load them as they were."""

@@ -44,7 +44,8 @@ class FPNMaskDecoder(nn.Module):
         out_size: tuple[int, int] | None = None,
     ) -> torch.Tensor:
         """Logits at ``out_size``, or where the blocks ran (``input_size / stride``) when None."""
-        sizes = self.pyramid_sizes(tuple(z.shape[-2:]), len(levels))
+        grid = (z.shape[-2], z.shape[-1])
+        sizes = self.pyramid_sizes(grid, len(levels))
         p = None
         for level, lateral, size in reversed(list(zip(levels, self.lateral, sizes, strict=True))):
             lat = lateral(resample(level, size))
@@ -55,7 +56,7 @@ class FPNMaskDecoder(nn.Module):
         # to 1), so it runs on the token grid: upsampling dim + decoder_dim channels to full resolution
         # would cost (B, dim, H, W) memory, which at 518² overflows int32 indexing from batch 32.
         conv, norm, act = self.fuse
-        fused = conv(torch.cat([resample(p, tuple(z.shape[-2:])), z], dim=1))
+        fused = conv(torch.cat([resample(p, grid), z], dim=1))
         x = self.blocks(act(norm(F.interpolate(fused, size=work, mode="bilinear", align_corners=False))))
         logits = self.head(x)
         if out_size is not None and tuple(logits.shape[-2:]) != tuple(out_size):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -35,7 +37,7 @@ class MultiScaleDifference(nn.Module):
         self.level_embed = nn.Parameter(torch.zeros(len(in_channels), dim))
 
     def forward(self, feats_o: list[torch.Tensor], feats_e: list[torch.Tensor]) -> torch.Tensor:
-        hw = tuple(feats_o[0].shape[-2:])
+        hw = (feats_o[0].shape[-2], feats_o[0].shape[-1])
         pos = sincos_positions(hw, self.level_embed.shape[1], feats_o[0].device, feats_o[0].dtype)
         levels = [
             map_to_tokens(proj(difference_terms(f_o, f_e))) + pos + code
@@ -49,7 +51,7 @@ class MultiScaleDifference(nn.Module):
         vectors = []
         for proj, f_o, f_e in zip(self.proj, feats_o, feats_e, strict=True):
             c = f_o.shape[1]
-            vectors.append(map_to_tokens(F.conv2d(feature_change(f_o, f_e), proj.weight[:, :c])))
+            vectors.append(map_to_tokens(F.conv2d(feature_change(f_o, f_e), cast(nn.Conv2d, proj).weight[:, :c])))
         return torch.stack(vectors, dim=1)
 
 

@@ -18,7 +18,7 @@ def fitted_size(size: tuple[int, int], side: int) -> tuple[int, int]:
 
 def capped_size(size: tuple[int, int], max_side: int) -> tuple[int, int]:
     """``(H, W)`` itself, or scaled down so that its longer side is ``max_side``."""
-    return tuple(size) if max(size) <= max_side else fitted_size(size, max_side)
+    return (size[0], size[1]) if max(size) <= max_side else fitted_size(size, max_side)
 
 
 def canvas_size(size: tuple[int, int], side: int, multiple: int | None = None) -> tuple[int, int]:
@@ -27,7 +27,8 @@ def canvas_size(size: tuple[int, int], side: int, multiple: int | None = None) -
     nothing on padding: a 4:3 pair runs on a quarter fewer pixels)."""
     if not multiple:
         return side, side
-    return tuple(min(side, -(-dim // multiple) * multiple) for dim in fitted_size(size, side))
+    h, w = fitted_size(size, side)
+    return min(side, -(-h // multiple) * multiple), min(side, -(-w // multiple) * multiple)
 
 
 def letterbox(
@@ -39,8 +40,8 @@ def letterbox(
 
     Returns the batch and, per image, the share ``(h_i / h, w_i / w)`` of the canvas it covers.
     """
-    sizes = [fitted_size(tuple(image.shape[-2:]), side) for image in images]
-    canvases = [canvas_size(tuple(image.shape[-2:]), side, multiple) for image in images]
+    sizes = [fitted_size((image.shape[-2], image.shape[-1]), side) for image in images]
+    canvases = [canvas_size((image.shape[-2], image.shape[-1]), side, multiple) for image in images]
     canvas_hw = max(c[0] for c in canvases), max(c[1] for c in canvases)
     dtype = torch.float32 if images[0].dtype == torch.uint8 else images[0].dtype
     canvas = images[0].new_zeros(len(images), images[0].shape[0], *canvas_hw, dtype=dtype)

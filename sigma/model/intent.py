@@ -24,7 +24,9 @@ def intent_map(
     if action == "global":
         return torch.ones(grid)
     if action in ("replace", "attribute_change") and (a_o is None) != (a_e is None):
-        return a_o if a_e is None else a_e
+        found = a_o if a_e is None else a_e
+        assert found is not None  # exactly one of the two is None
+        return found
     a_o = uniform if a_o is None else a_o
     a_e = uniform if a_e is None else a_e
     if action == "add":
@@ -46,4 +48,6 @@ class IntentEncoder(nn.Module):
 
     def forward(self, intent: torch.Tensor) -> torch.Tensor:
         tokens = map_to_tokens(torch.relu(self.proj(intent)))
-        return tokens + sincos_positions(tuple(intent.shape[-2:]), tokens.shape[-1], tokens.device, tokens.dtype)
+        return tokens + sincos_positions(
+            (intent.shape[-2], intent.shape[-1]), tokens.shape[-1], tokens.device, tokens.dtype
+        )

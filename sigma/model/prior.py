@@ -96,7 +96,10 @@ class IntentPrior:
         grounded = self._ground(requests, grid)
         maps = []
         for i, p in enumerate(parsed):
-            a_o = grounded.get((keys_o[i], p.original)) if p.action in USES_ORIGINAL else None
-            a_e = grounded.get((keys_e[i], p.edited)) if p.action in USES_EDITED else None
+            # A None concept was never requested: .get would find no key holding it either.
+            a_o = (
+                grounded.get((keys_o[i], p.original)) if p.original is not None and p.action in USES_ORIGINAL else None
+            )
+            a_e = grounded.get((keys_e[i], p.edited)) if p.edited is not None and p.action in USES_EDITED else None
             maps.append(intent_map(p.action, a_o, a_e, self.eps, grid))
         return torch.stack(maps)[:, None].to(originals.device), parsed

@@ -15,6 +15,7 @@ import mlflow
 import numpy as np
 import pandas as pd
 import torch
+from mlflow.pyfunc.model import PythonModel  # where it is defined: mypy cannot follow mlflow.pyfunc's re-export
 
 from sigma.data import storage
 from sigma.data.images import ImageDecodeError, decode_image, encode_png
@@ -101,7 +102,7 @@ def predict_frame(
     return out
 
 
-class SigmaPyfunc(mlflow.pyfunc.PythonModel):
+class SigmaPyfunc(PythonModel):
     """Loads the self-contained checkpoint artifact; ``params``: ``batch_size``, ``threshold``."""
 
     def load_context(self, context) -> None:

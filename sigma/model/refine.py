@@ -12,6 +12,7 @@ so refinement stays cheap on a CPU (the annotator must run at corpus scale).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -24,6 +25,8 @@ PIXEL_CHANNELS = 3 + 3 + 3 + 1  # original, edited, |difference| (log scale), co
 # head can tell "exactly unchanged" from "slightly changed" without huge weights.
 DIFF_GAIN = 255.0
 LOGIT_SCALE = 4.0  # coarse logits enter as tanh(logit / scale): bounded, still monotone
+# Both images' early backbone maps ``(s_o, s_e)``, finest first; empty when the backbone has none.
+Skips = tuple[Sequence[torch.Tensor], Sequence[torch.Tensor]]
 
 
 class FullResolutionRefiner(nn.Module):
@@ -48,6 +51,7 @@ class FullResolutionRefiner(nn.Module):
         self.head = nn.Conv2d(dim, 1, 1)
         # Zero-initialised: an untrained refiner returns the coarse logits unchanged.
         nn.init.zeros_(self.head.weight)
+        assert self.head.bias is not None  # nn.Conv2d has a bias unless bias=False
         nn.init.zeros_(self.head.bias)
 
     def forward(
@@ -55,12 +59,12 @@ class FullResolutionRefiner(nn.Module):
         coarse: torch.Tensor,
         original: torch.Tensor,
         edited: torch.Tensor,
-        skips: tuple[list[torch.Tensor], list[torch.Tensor]] = ((), ()),
+        skips: Skips = ((), ()),
     ) -> torch.Tensor:
         """``coarse`` ``(B, 2, H, W)`` logits, ``original``/``edited`` ``(B, 3, H, W)`` in [0, 1],
         ``skips``: both images' early maps ``(B, C_k, h_k, w_k)`` covering the same field of view
         (any resolution) -> refined logits ``(B, 2, H, W)``."""
-        size = tuple(coarse.shape[-2:])
+        size = (coarse.shape[-2], coarse.shape[-1])
         half = (max(1, size[0] // 2), max(1, size[1] // 2))
         edit = coarse[:, :1]
         diff = torch.log1p(DIFF_GAIN * (original - edited).abs()) / math.log1p(DIFF_GAIN)

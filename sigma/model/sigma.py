@@ -25,7 +25,10 @@ from sigma.model.intent import IntentEncoder
 from sigma.model.parsing.base import ParsedInstruction
 from sigma.model.postprocess import postprocess
 from sigma.model.prior import IntentPrior
-from sigma.model.refine import FullResolutionRefiner
+from sigma.model.refine import FullResolutionRefiner, Skips
+
+# ``(original, edited, instruction)``: uint8 ``(H, W, 3)`` arrays of one size and the edit instruction.
+PairTriple = tuple[np.ndarray, np.ndarray, str]
 
 
 class SigmaAnnotator(nn.Module):
@@ -67,7 +70,7 @@ class SigmaAnnotator(nn.Module):
 
     def backbone_pass(
         self, original: torch.Tensor, edited: torch.Tensor
-    ) -> tuple[tuple[list, list], tuple[list, list]]:
+    ) -> tuple[tuple[list[torch.Tensor], list[torch.Tensor]], tuple[list[torch.Tensor], list[torch.Tensor]]]:
         """One frozen pass over both images: ``(f_o, f_e)``, two lists of L maps ``(B, C_l, h, w)``
         on the grid, and ``(s_o, s_e)``, their early skip maps at native strides (maybe empty)."""
         with torch.no_grad():
@@ -75,7 +78,9 @@ class SigmaAnnotator(nn.Module):
         b = original.shape[0]
         return ([f[:b] for f in feats], [f[b:] for f in feats]), ([s[:b] for s in skips], [s[b:] for s in skips])
 
-    def backbone_features(self, original: torch.Tensor, edited: torch.Tensor) -> tuple[list, list]:
+    def backbone_features(
+        self, original: torch.Tensor, edited: torch.Tensor
+    ) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
         """``(f_o, f_e)`` of :meth:`backbone_pass`."""
         return self.backbone_pass(original, edited)[0]
 
@@ -84,19 +89,21 @@ class SigmaAnnotator(nn.Module):
         original: torch.Tensor,
         edited: torch.Tensor,
         intent: torch.Tensor,
-        features: tuple[list, list] | None = None,
+        features: tuple[list[torch.Tensor], list[torch.Tensor]] | None = None,
         with_changes: bool = True,
-    ) -> dict:
+    ) -> dict[str, torch.Tensor]:
         """The paper's model on the backbone input: ``levels`` (B, L, N, C) refined differences,
         ``changes`` (B, L, N, C) their ``|f_o - f_e|`` projections (for ``L_dis``; left out with
         ``with_changes=False``), ``e_v``, ``e_i``, ``z`` (B, N, C) and ``coarse`` (B, 2, H/s, W/s)
         decoder logits."""
         f_o, f_e = features or self.backbone_features(original, edited)
-        grid = tuple(f_o[0].shape[-2:])
+        grid = (f_o[0].shape[-2], f_o[0].shape[-1])
         levels, e_v = self.difference(f_o, f_e)
         e_i = self.intent_encoder(resample(intent.to(e_v.dtype), grid))
         e_v, e_i, z = self.refinement(e_v, e_i)
-        coarse = self.decoder(levels_to_maps(levels, grid), tokens_to_map(z, grid), tuple(original.shape[-2:]))
+        coarse = self.decoder(
+            levels_to_maps(levels, grid), tokens_to_map(z, grid), (original.shape[-2], original.shape[-1])
+        )
         out = {"levels": levels, "e_v": e_v, "e_i": e_i, "z": z, "coarse": coarse}
         if with_changes:
             out["changes"] = self.difference.msdb.change_vectors(f_o, f_e)
@@ -106,29 +113,31 @@ class SigmaAnnotator(nn.Module):
         self,
         coarse: torch.Tensor,
         pixels: tuple[torch.Tensor, torch.Tensor],
-        skips=((), ()),
+        skips: Skips = ((), ()),
         covered: tuple[float, float] = (1.0, 1.0),
     ) -> torch.Tensor:
         """Coarse logits (covering the ``covered`` share of their map) -> logits ``(B, 2, H, W)`` at
         the size of ``pixels`` (both images ``(B, 3, H, W)``), refined there when the model has a refiner."""
-        size = tuple(pixels[0].shape[-2:])
+        size = (pixels[0].shape[-2], pixels[0].shape[-1])
         logits = crop_resize(coarse, covered, size)
         if self.refiner is None:
             return logits
         # The skips cover the padded canvas too: keep the pair's share (a no-op when it is all of it).
-        skips = tuple([crop_resize(s, covered, tuple(s.shape[-2:])) for s in side] for side in skips)
-        return self.refiner(logits, *pixels, skips)
+        s_o, s_e = ([crop_resize(s, covered, (s.shape[-2], s.shape[-1])) for s in side] for side in skips)
+        refined: torch.Tensor = self.refiner(logits, *pixels, (s_o, s_e))
+        return refined
 
     def forward_features(
         self,
         original: torch.Tensor,
         edited: torch.Tensor,
         intent: torch.Tensor,
-        features: tuple[list, list] | None = None,
+        features: tuple[list[torch.Tensor], list[torch.Tensor]] | None = None,
         pixels: tuple[torch.Tensor, torch.Tensor] | None = None,
-    ) -> dict:
+    ) -> dict[str, torch.Tensor]:
         """:meth:`coarse_features` plus ``logits`` (B, 2, H, W) at the resolution of ``pixels``
         (both images at the output resolution, the same field of view; default: the inputs)."""
+        skips: Skips
         if features is None:
             features, skips = self.backbone_pass(original, edited)
         else:
@@ -168,12 +177,12 @@ class SigmaAnnotator(nn.Module):
         refinement resolution (the pair's, capped)."""
         device = next(self.parameters()).device
         o, e = ((im if isinstance(im, torch.Tensor) else image_view(im)).to(device) for im in (original, edited))
-        size = capped_size(tuple(o.shape[-2:]), self.config.refine.max_side)
+        size = capped_size((o.shape[-2], o.shape[-1]), self.config.refine.max_side)
         return resize_image(o, size), resize_image(e, size)
 
     @torch.no_grad()
     def iter_outputs(
-        self, pairs: Iterable, batch_size: int = 8, use_instruction: bool = True
+        self, pairs: Iterable[PairTriple], batch_size: int = 8, use_instruction: bool = True
     ) -> Iterator[tuple[torch.Tensor, torch.Tensor, ParsedInstruction]]:
         """Per ``(original, edited, instruction)`` triple (uint8 ``(H, W, 3)`` arrays, same size), in
         order: logits ``(2, H, W)`` and the intent map ``(H, W)`` at the pair's resolution, and the parse.
@@ -194,7 +203,7 @@ class SigmaAnnotator(nn.Module):
             self.train(was_training)
 
     def _predict_chunk(
-        self, chunk: list, use_instruction: bool
+        self, chunk: list[PairTriple], use_instruction: bool
     ) -> Iterator[tuple[torch.Tensor, torch.Tensor, ParsedInstruction]]:
         """:meth:`iter_outputs` for one batch, in order. Pairs run in groups of one canvas size, so a
         pair's mask never depends on which other pairs share its batch."""
@@ -202,14 +211,14 @@ class SigmaAnnotator(nn.Module):
         groups: dict[tuple[int, int], list[int]] = {}
         for i, (original, _, _) in enumerate(chunk):
             groups.setdefault(canvas_size(original.shape[:2], self.input_size, multiple), []).append(i)
-        outputs = {}
+        outputs: dict[int, tuple[torch.Tensor, torch.Tensor, ParsedInstruction]] = {}
         for index in groups.values():
             outputs.update(zip(index, self._predict_group([chunk[i] for i in index], use_instruction), strict=True))
         for i in range(len(chunk)):
             yield outputs[i]
 
     def _predict_group(
-        self, group: list, use_instruction: bool
+        self, group: list[PairTriple], use_instruction: bool
     ) -> list[tuple[torch.Tensor, torch.Tensor, ParsedInstruction]]:
         """Pairs of one canvas size: one backbone and model pass, then each pair refined and resized
         to its own size."""
@@ -217,7 +226,7 @@ class SigmaAnnotator(nn.Module):
         (o, covered), (e, _) = self.prepare([p[0] for p in pixels]), self.prepare([p[1] for p in pixels])
         features, skips = self.backbone_pass(o, e)  # one backbone pass serves the grounder too
         shared = features if getattr(self.grounder, "backbone", None) is self.backbone else None
-        intent, parsed = self.prior(o, e, [g[2] for g in group], self.backbone.grid(tuple(o.shape[-2:])), shared)
+        intent, parsed = self.prior(o, e, [g[2] for g in group], self.backbone.grid((o.shape[-2], o.shape[-1])), shared)
         if not use_instruction:
             intent = torch.full_like(intent, self.config.eps)
         coarse = self.coarse_features(o, e, intent, features, with_changes=False)["coarse"]
@@ -228,8 +237,8 @@ class SigmaAnnotator(nn.Module):
             if self.refiner is None:
                 logits = crop_resize(coarse[i : i + 1], covered[i], size)
             else:
-                pair_skips = tuple([s[i : i + 1] for s in side] for side in skips)
-                logits = self.refine(coarse[i : i + 1], self.pair_pixels(*pixels[i]), pair_skips, covered[i])
+                skip_o, skip_e = ([s[i : i + 1] for s in side] for side in skips)
+                logits = self.refine(coarse[i : i + 1], self.pair_pixels(*pixels[i]), (skip_o, skip_e), covered[i])
                 if tuple(logits.shape[-2:]) != size:  # refined below the pair's size
                     logits = F.interpolate(logits, size=size, mode="bilinear", align_corners=False)
             logits = logits[0].float()
@@ -238,7 +247,9 @@ class SigmaAnnotator(nn.Module):
             outputs.append((logits, full_intent, parsed[i]))
         return outputs
 
-    def annotate(self, pairs: Iterable, batch_size: int = 8, threshold: float | None = None) -> list[Annotation]:
+    def annotate(
+        self, pairs: Iterable[PairTriple], batch_size: int = 8, threshold: float | None = None
+    ) -> list[Annotation]:
         """One :class:`Annotation` per ``(original, edited, instruction)`` triple, in order, at each
         pair's own resolution (see :meth:`iter_outputs`)."""
         threshold = self.config.threshold if threshold is None else threshold

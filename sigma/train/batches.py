@@ -41,7 +41,7 @@ def precompute_intents(
 ) -> dict[str, torch.Tensor]:
     """Intent maps ``(1, h, w)`` by pair id, from each whole pair at the model's input size (the
     grounder is frozen, so once per pair; crops then cut the same window out of the map)."""
-    intents = {}
+    intents: dict[str, torch.Tensor] = {}
     for start in range(0, len(dataset.pairs), batch_size):
         items = [dataset[i] for i in range(start, min(start + batch_size, len(dataset.pairs)))]
         size = (model.input_size, model.input_size)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import torch
 from accelerate import Accelerator
@@ -19,6 +20,7 @@ from sigma.train.batches import EpochSampler, TrainPairs, collate, train_pairs
 
 STATE_DIR = "state"  # under the stage's out folder: the resumable accelerate state
 CHECKPOINT = "sigma.safetensors"
+ModelT = TypeVar("ModelT", bound=torch.nn.Module)  # fit returns the model it was given, unwrapped
 
 
 @dataclass
@@ -92,7 +94,7 @@ def state_dir(cfg: TrainParams) -> Path:
 
 def fit(
     acc: Accelerator,
-    model,
+    model: ModelT,
     opt,
     schedule,
     loader: DataLoader,
@@ -106,7 +108,7 @@ def fit(
     after_step=None,
     on_epoch_end=None,
     extra_state: tuple = (),
-) -> tuple[torch.nn.Module, RunPosition]:
+) -> tuple[ModelT, RunPosition]:
     """Run ``cfg.epochs`` (or ``cfg.max_steps``) optimiser steps of ``step_fn(model, batch, step) ->
     (loss, {term: value})``, saving a resumable accelerate state every ``checkpoint_every`` steps
     and at the end. ``resume`` continues from that state exactly where it stopped."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -77,7 +78,7 @@ def train_stage1(params: Params, resume: bool = False, track: bool = True, metri
             desc="stage I",
             on_epoch_end=on_epoch_end,
         )
-        summary = {
+        summary: dict[str, Any] = {
             "steps": position.step,
             "epochs_done": position.epoch,
             "val": history[-1] if history else {},

@@ -9,6 +9,7 @@ all-zero pairs (``L_calib``); and the edit-noise disentanglement hinge (``L_dis`
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -146,7 +147,7 @@ def train_stage2(
             after_step=teacher.update_parameters,
             extra_state=(teacher,),
         )
-        summary = {
+        summary: dict[str, Any] = {
             "steps": position.step,
             "epochs_done": position.epoch,
             "held_out_stage1": before,
@@ -166,7 +167,9 @@ def train_stage2(
             mlflow.set_tags(input_tags([INPAINT, EDIT, str(start), vae_weights]))
             mlflow.log_artifact(str(path), "checkpoint")
             mlflow.log_dict(params.model_dump(mode="json"), "params.json")
-            run_id = mlflow.active_run().info.run_id
+            run = mlflow.active_run()
+            assert run is not None  # maybe_run started it: track is set
+            run_id = run.info.run_id
             log_annotator(model, registered_model_name=register)
             if register:  # ModelInfo leaves the version unset (mlflow 3): look it up by run
                 versions = mlflow.MlflowClient().search_model_versions(f"name='{register}' and run_id='{run_id}'")

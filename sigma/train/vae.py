@@ -52,6 +52,7 @@ def train_vae_stage(params: Params, track: bool = True, metrics: str | Path | No
         raise FileNotFoundError("no readable photo in data.sources")
     train = [p.image for p in photos if split_of(p.id, data.split.val, data.split.test) == "train"]
     held_out = [p.image for p in photos if split_of(p.id, data.split.val, data.split.test) != "train"] or train
+    losses: list[float]
     if cfg.pretrained:
         vae, losses = load_vae(cfg.pretrained), []
     else:

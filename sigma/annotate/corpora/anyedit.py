@@ -63,7 +63,8 @@ TYPES = {
 
 def edit_type(category) -> str | None:
     key = str(category).strip().lower().replace(" ", "_") if category is not None else None
-    return TYPES.get(key) or ("other" if key and key.startswith("visual_") else keyword_edit_type(category))
+    mapped = TYPES.get(key) if key is not None else None
+    return mapped or ("other" if key and key.startswith("visual_") else keyword_edit_type(category))
 
 
 @register_corpus(NAME)

@@ -198,7 +198,7 @@ def row_pair(
         for what, c, v in (("original", cols.original, original), ("edited", cols.edited, edited))
         if not v
     ]
-    if missing:
+    if original is None or edited is None:
         return invalid_pair(name, lineno, "no " + " and no ".join(missing), split, where)
     raw_id = row_id(row, cols.id)
     if raw_id is None:

@@ -72,7 +72,9 @@ def _pairs(root, groups, sources, prompt_files) -> Iterator[EditPair]:
         edits = [r for r in group if r not in masks]
         if not masks or not edits:
             continue  # no ground-truth mask (or no edited image beside it)
-        src, ckpt = _EDIT.match(name)["src"], _EDIT.match(name)["ckpt"]
+        match = _EDIT.match(name)
+        assert match is not None  # groups holds only the names that match _EDIT
+        src, ckpt = match["src"], match["ckpt"]
         folder = str(PurePosixPath(edits[0]).parent)
         candidates = sources.get(src, [])
         original = next(

@@ -32,8 +32,8 @@ class SigmaMethod:
         with torch.inference_mode():
             for logits, intent, _ in self.model.iter_outputs(triples, self.batch_size, self.use_instruction):
                 score = torch.sigmoid(logits[0]) if self.output == "edit" else intent.clamp(0, 1)
-                score = score.float().cpu().numpy()
-                out.append(Prediction(score > self.threshold, score.astype(np.float32)))
+                probs = score.float().cpu().numpy()
+                out.append(Prediction(probs > self.threshold, probs.astype(np.float32)))
         return out
 
 

@@ -43,6 +43,9 @@ class Backbone(PretrainedPart):
     # stride), so a pair's canvas need not be padded to a square; None: square inputs only (a ViT's
     # position embeddings).
     size_multiple: int | None = None
+    # Buffers registered in __init__ (nn.Module.__getattr__ would type them as ``Tensor | Module``).
+    mean: torch.Tensor
+    std: torch.Tensor
 
     def __init__(self, input_size: int, mean=IMAGENET_MEAN, std=IMAGENET_STD):
         super().__init__()
@@ -65,7 +68,7 @@ class Backbone(PretrainedPart):
     def forward(self, images: torch.Tensor, with_skips: bool = False):
         """L maps ``(B, C_l, h, w)`` on the grid; with ``with_skips`` also the skip maps
         ``(B, C_k, H / s_k, W / s_k)`` at their native strides: ``(levels, skips)``."""
-        grid = self.grid(tuple(images.shape[-2:]))
+        grid = self.grid((images.shape[-2], images.shape[-1]))
         # Channels-last input: oneDNN's convolutions run ~25% faster on it on a CPU (same result).
         x = ((images - self.mean) / self.std).contiguous(memory_format=torch.channels_last)
         # Small chunks keep a CPU's working set in cache (batch 16 ran 2x slower per image);

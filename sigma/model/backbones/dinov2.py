@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import timm
 import torch
@@ -34,15 +34,19 @@ class DinoV2Backbone(Backbone):
         if pretrained:
             require_file(weights)
         overlay = {"file": weights} if (pretrained and weights) else None
-        self.vit = timm.create_model(
-            arch,
-            pretrained=pretrained,
-            img_size=input_size,
-            num_classes=0,
-            pretrained_cfg_overlay=overlay,
-            dynamic_img_size=True,
-            dynamic_img_pad=True,
-            **kwargs,
+        # Any: nn.Module.__getattr__ types the ViT's submodules (blocks, patch_embed, ...) as Tensor | Module.
+        self.vit: Any = cast(
+            Any,
+            timm.create_model(
+                arch,
+                pretrained=pretrained,
+                img_size=input_size,
+                num_classes=0,
+                pretrained_cfg_overlay=overlay,
+                dynamic_img_size=True,
+                dynamic_img_pad=True,
+                **kwargs,
+            ),
         )
         self.layers = tuple(layers or DEFAULT_LAYERS)
         if max(self.layers) >= len(self.vit.blocks):

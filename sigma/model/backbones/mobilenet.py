@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from importlib.resources import files
+from typing import cast
 
 import torch
 import torchvision
@@ -60,7 +61,7 @@ class MobileNetV2Backbone(Backbone):
 
     def extract_with_skips(self, x: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
         levels, skips = [], []
-        for i, block in enumerate(self.stages[0]):
+        for i, block in enumerate(cast(torch.nn.Sequential, self.stages[0])):
             x = block(x)
             if i in self.taps:
                 skips.append(x)
@@ -71,6 +72,6 @@ class MobileNetV2Backbone(Backbone):
         return levels, skips
 
 
-def _last_channels(stage: torch.nn.Sequential) -> int:
+def _last_channels(stage: torch.nn.Module) -> int:
     convs = [m for m in stage.modules() if isinstance(m, torch.nn.Conv2d)]
     return convs[-1].out_channels

@@ -30,7 +30,7 @@ def build_backbone(params: BackboneParams, pretrained: bool | None = None) -> Ba
     if params.name.startswith(TIMM_PREFIX):
         from sigma.model.backbones.timm_features import TimmFeaturesBackbone
 
-        backbone = TimmFeaturesBackbone(params.name[len(TIMM_PREFIX) :], **common)
+        backbone: Backbone = TimmFeaturesBackbone(params.name[len(TIMM_PREFIX) :], **common)
     elif params.name in BACKBONES:
         backbone = BACKBONES.get(params.name)(**common)
     else:

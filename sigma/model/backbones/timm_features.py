@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import timm
 import torch
@@ -27,15 +27,19 @@ class TimmFeaturesBackbone(Backbone):
         if pretrained:
             require_file(weights)
         overlay = {"file": weights} if (pretrained and weights) else None
-        probe = timm.create_model(arch, pretrained=False, features_only=True, **kwargs)
+        # Any: nn.Module.__getattr__ types the features model's attributes (feature_info, ...) as Tensor | Module.
+        probe: Any = cast(Any, timm.create_model(arch, pretrained=False, features_only=True, **kwargs))
         indices = tuple(layers or range(len(probe.feature_info))[-3:])
-        self.net = timm.create_model(
-            arch,
-            pretrained=pretrained,
-            features_only=True,
-            out_indices=indices,
-            pretrained_cfg_overlay=overlay,
-            **kwargs,
+        self.net: Any = cast(
+            Any,
+            timm.create_model(
+                arch,
+                pretrained=pretrained,
+                features_only=True,
+                out_indices=indices,
+                pretrained_cfg_overlay=overlay,
+                **kwargs,
+            ),
         )
         cfg = self.net.pretrained_cfg
         self.mean.copy_(torch.tensor(cfg.get("mean", (0.485, 0.456, 0.406))).view(1, 3, 1, 1))

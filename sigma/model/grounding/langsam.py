@@ -43,6 +43,8 @@ class LangSamGrounder(Grounder, PretrainedPart):
     module is moved to (``.to(device)``).
     """
 
+    _device_anchor: torch.Tensor  # buffer registered in __init__
+
     def __init__(self, detector: str, segmenter: str, box_threshold: float = 0.35, text_threshold: float = 0.25):
         super().__init__()
         self.detector, self.segmenter = detector, segmenter

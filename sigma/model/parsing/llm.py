@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from typing import cast
 
 from pydantic import ValidationError
 
@@ -84,7 +85,8 @@ class LLMParser:
                 if self.tokenizer.pad_token_id is None
                 else self.tokenizer.pad_token_id,
             )
-        return self.tokenizer.decode(out[0, inputs["input_ids"].shape[1] :], skip_special_tokens=True)
+        # One sequence decodes to one string (a list only comes from a batch of sequences).
+        return cast(str, self.tokenizer.decode(out[0, inputs["input_ids"].shape[1] :], skip_special_tokens=True))
 
     def parse(self, instruction: str) -> ParsedInstruction:
         if not (instruction or "").strip():

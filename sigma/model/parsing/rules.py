@@ -175,7 +175,7 @@ class RuleParser:
         for pattern in RECOLOUR_PATTERNS:
             m = pattern.match(text)
             yw = normalise(m["y"], False) if m else ""
-            if yw and set(yw.split()) <= (COLOURS | ADJECTIVES):
+            if m and yw and set(yw.split()) <= (COLOURS | ADJECTIVES):
                 xw = normalise(m["x"])
                 return ParsedInstruction(original=_concept(xw), edited=f"{yw} {xw}", action="attribute_change")
         for pattern, adjective in ATTRIBUTE_PATTERNS:
