@@ -419,7 +419,7 @@ def annotate(
     set_: SetOpt = None,
     track: TrackOpt = True,
 ) -> None:
-    """Annotate a corpus: masks/, masks_side/, annotations.jsonl, imdlbenco.json, rejects.jsonl, summary."""
+    """Annotate a corpus: masks/, masks_side/, annotations.jsonl, imdlbenco[.<split>].json, rejects.jsonl, summary."""
     from sigma.annotate.run import annotate_corpus
     from sigma.annotate.truth import score_against_truth
     from sigma.data.storage import write_json_atomic

@@ -402,7 +402,7 @@ class PromoteParams(Section):
 
 
 class AnnotateParams(Section):
-    """Corpus annotation (``sigma annotate``): shards, output filters (``imdlbenco.json``), speed."""
+    """Corpus annotation (``sigma annotate``): shards, the IMDL-BenCo export's filters, speed."""
 
     corpus: str = "data/synth/edit"  # pair folder / manifest (local or s3://) or LAYOUT:ROOT
     out: str = "data/annotated/edit"  # local folder or s3:// prefix
@@ -414,7 +414,8 @@ class AnnotateParams(Section):
     min_area: float = Field(default=0.0005, ge=0, le=1)
     max_area: float = Field(default=1.0, ge=0, le=1)
     min_confidence: float = Field(default=0.0, ge=0, le=1)
-    skip_global: bool = True  # leave whole-image (global) edits out of imdlbenco.json
+    skip_global: bool = True  # leave whole-image (global) edits out of the IMDL-BenCo export
+    negatives: bool = True  # the originals of annotated pairs as ["path", "Negative"] entries, each once
 
 
 class Params(Section):

@@ -38,12 +38,17 @@ class SeenIds:
         self.db.close()
         os.unlink(self.path)
 
+    def __enter__(self) -> SeenIds:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
 
 def first_occurrences(pairs: Iterable[EditPair]) -> Iterator[EditPair]:
     """``pairs`` with every repeat of an earlier id turned into an invalid stand-in (rejected by the
     run with "duplicate id (first at line N)"); the stream keeps its length, so shards do not shift."""
-    seen = SeenIds()
-    try:
+    with SeenIds() as seen:
         for position, pair in enumerate(pairs, start=1):
             extra = pair.model_extra or {}
             if extra.get("invalid_reason"):
@@ -55,5 +60,3 @@ def first_occurrences(pairs: Iterable[EditPair]) -> Iterator[EditPair]:
                 yield pair
             else:
                 yield pair.model_copy(update={"invalid_reason": f"duplicate id (first at line {first})"})
-    finally:
-        seen.close()

@@ -1,5 +1,5 @@
 """Merge committed shards into the run's outputs: ``annotations.jsonl``, ``rejects.jsonl``,
-``imdlbenco.json`` (filtered), ``summary.json`` and ``area_histogram.png``.
+the IMDL-BenCo export (``sigma/annotate/imdl.py``), ``summary.json`` and ``area_histogram.png``.
 
 Everything streams shard by shard into local temporary files that are then moved (locally) or
 uploaded (S3, multipart for large files) into place, so memory stays flat for any corpus size and
@@ -9,18 +9,22 @@ a reader never sees a half-written file.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import tempfile
 from collections import Counter
 from contextlib import ExitStack
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from sigma.annotate.imdl import ImdlExport, filter_reason
 from sigma.annotate.layout import OutputLayout
 from sigma.config import AnnotateParams
 from sigma.data import storage
 
+log = logging.getLogger(__name__)
 AREA_BINS = np.linspace(0, 1, 21)
 REASONS = (
     ("not found", "missing_file"),
@@ -38,14 +42,9 @@ def reason_category(reason: str) -> str:
     return next((category for needle, category in REASONS if needle in reason), "other")
 
 
-def keep_for_training(record: dict, cfg: AnnotateParams) -> bool:
-    """The ``imdlbenco.json`` filters: area range, confidence, and (optionally) no global edits."""
-    is_global = record.get("edit_type") == "global" or (record.get("parsed") or {}).get("action") == "global"
-    return (
-        cfg.min_area <= record["area"] <= cfg.max_area
-        and record["score"] >= cfg.min_confidence
-        and not (cfg.skip_global and is_global)
-    )
+def keep_for_training(record: dict[str, Any], cfg: AnnotateParams) -> bool:
+    """The export filters: area range, confidence, and (optionally) no global edits."""
+    return filter_reason(record, cfg) is None
 
 
 def _publish(local: Path, uri: str) -> None:
@@ -72,12 +71,12 @@ def finalize(layout: OutputLayout, cfg: AnnotateParams, n_shards: int, wall_seco
     shard_seconds = 0.0
     tmp_dir = Path(tempfile.mkdtemp(prefix=".finalize-", dir=layout.root if layout.local else None))
     try:
-        with ExitStack() as stack:  # closes the three files on an error too
+        with ExitStack() as stack:  # closes the files on an error too
             files = {
                 name: stack.enter_context(open(tmp_dir / name, "w", encoding="utf-8"))
-                for name in ("annotations.jsonl", "rejects.jsonl", "imdlbenco.json")
+                for name in ("annotations.jsonl", "rejects.jsonl")
             }
-            files["imdlbenco.json"].write("[")
+            export = ImdlExport(tmp_dir, stack, cfg)
             for index in shard_indices(layout, n_shards):
                 marker = layout.is_done(index)
                 assert marker is not None  # shard_indices checked that every shard is committed
@@ -87,22 +86,17 @@ def finalize(layout: OutputLayout, cfg: AnnotateParams, n_shards: int, wall_seco
                     files["annotations.jsonl"].write(raw.decode() + "\n")
                     counts["annotated"] += 1
                     histogram += np.histogram([record["area"]], AREA_BINS)[0]
-                    if keep_for_training(record, cfg):
-                        sep = "," if counts["imdlbenco"] else ""
-                        files["imdlbenco.json"].write(
-                            f"{sep}\n  {json.dumps([record['edited'], layout.path(record['mask'])])}"
-                        )
-                        counts["imdlbenco"] += 1
+                    export.add(record, layout.path(record["mask"]))
                 for raw in storage.iter_lines(layout.shard_file(index, "rejects.jsonl")):
                     files["rejects.jsonl"].write(raw.decode() + "\n")
                     reasons[reason_category(json.loads(raw)["reason"])] += 1
-            files["imdlbenco.json"].write("\n]\n")
+            export_files = export.finish()
         summary = {
             "pairs": counts["annotated"] + sum(reasons.values()),
             "annotated": counts["annotated"],
             "rejected": sum(reasons.values()),
             "rejects_by_reason": dict(sorted(reasons.items())),
-            "imdlbenco_pairs": counts["imdlbenco"],
+            **export.summary(),
             "shards": n_shards,
             "area_histogram": {"edges": AREA_BINS.round(3).tolist(), "counts": histogram.tolist()},
             "shard_seconds": round(shard_seconds, 3),
@@ -113,7 +107,9 @@ def finalize(layout: OutputLayout, cfg: AnnotateParams, n_shards: int, wall_seco
         }
         (tmp_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
         plot_areas(histogram, tmp_dir / "area_histogram.png")
-        for name in ("annotations.jsonl", "rejects.jsonl", "imdlbenco.json", "area_histogram.png", "summary.json"):
+        if export.filtered:
+            log.info("left out of the IMDL-BenCo export: %s", dict(export.filtered))
+        for name in ("annotations.jsonl", "rejects.jsonl", *export_files, "area_histogram.png", "summary.json"):
             _publish(tmp_dir / name, layout.path(name))
     finally:
         for leftover in tmp_dir.glob("*"):

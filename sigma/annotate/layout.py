@@ -8,7 +8,7 @@
     OUT/shards/<k>.annotations.jsonl  records of shard k      } written before the marker
     OUT/shards/<k>.rejects.jsonl      rejects of shard k      }
     OUT/shards/<k>.done.json          the commit marker: shard k is complete
-    OUT/annotations.jsonl  OUT/rejects.jsonl  OUT/imdlbenco.json  OUT/summary.json  OUT/area_histogram.png
+    OUT/annotations.jsonl  OUT/rejects.jsonl  OUT/imdlbenco[.<split>].json  OUT/summary.json  OUT/area_histogram.png
 
 Commit protocol (exactly once): locally a shard's masks are written into ``OUT/.staging/<k>/`` and
 renamed into place at commit; on S3 they are PUT to their final keys (a PUT is atomic). In both

@@ -108,6 +108,7 @@ def _record(
         "edited": pair.edited,
         "instruction": pair.instruction,
         "edit_type": pair.edit_type,
+        "split": pair.split,
         "parsed": parsed.model_dump(),
         "mask": mask_rel,
         "mask_side": side_rel,

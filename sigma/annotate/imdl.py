@@ -1,0 +1,94 @@
+"""The IMDL-BenCo export of an annotation run: ``JsonDataset`` lists of ``[image, mask]`` pairs,
+with ``[image, "Negative"]`` for unedited images.
+
+- ``imdlbenco.<split>.json`` per split when the corpus has splits (a researcher must not train on
+  the test pairs), ``imdlbenco.json`` for pairs without one.
+- Paths are absolute for a local OUT and corpus (imdlbenco resolves them against its working
+  directory otherwise); on S3 they are ``s3://`` URIs.
+- The originals of annotated pairs are the negatives (``annotate.negatives``), each once.
+- Pairs left out are counted by reason: ``global``, ``area``, ``confidence``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+from contextlib import ExitStack
+from pathlib import Path
+from typing import IO, Any
+
+from sigma.annotate.dedup import SeenIds
+from sigma.config import AnnotateParams
+from sigma.data import storage
+
+
+def imdl_file(split: str | None) -> str:
+    return f"imdlbenco.{split}.json" if split else "imdlbenco.json"
+
+
+def filter_reason(record: dict[str, Any], cfg: AnnotateParams) -> str | None:
+    """Why ``record`` stays out of the export (None: it goes in)."""
+    is_global = record.get("edit_type") == "global" or (record.get("parsed") or {}).get("action") == "global"
+    if cfg.skip_global and is_global:
+        return "global"
+    if not cfg.min_area <= record["area"] <= cfg.max_area:
+        return "area"
+    if record["score"] < cfg.min_confidence:
+        return "confidence"
+    return None
+
+
+def _absolute(path: str) -> str:
+    return path if storage.is_s3(path) else os.path.abspath(path)
+
+
+class ImdlExport:
+    """Streams the export files into ``folder`` (opened on ``stack``) one record at a time."""
+
+    def __init__(self, folder: Path, stack: ExitStack, cfg: AnnotateParams):
+        self.folder, self.stack, self.cfg = folder, stack, cfg
+        self.files: dict[str, IO[str]] = {}
+        self.entries: Counter[str] = Counter()
+        self.filtered: Counter[str] = Counter()
+        self.negatives = 0
+        self.originals = stack.enter_context(SeenIds())
+
+    def _file(self, name: str) -> IO[str]:
+        if name not in self.files:
+            fh = open(self.folder / name, "w", encoding="utf-8")  # noqa: SIM115 - closed by the ExitStack
+            self.files[name] = self.stack.enter_context(fh)
+            self.files[name].write("[")
+        return self.files[name]
+
+    def _write(self, split: str | None, entry: list[str]) -> None:
+        name = imdl_file(split)
+        self._file(name).write(("," if self.entries[name] else "") + "\n  " + json.dumps(entry))
+        self.entries[name] += 1
+
+    def add(self, record: dict[str, Any], mask_path: str) -> None:
+        split = record.get("split")
+        reason = filter_reason(record, self.cfg)
+        if reason:
+            self.filtered[reason] += 1
+        else:
+            self._write(split, [_absolute(record["edited"]), _absolute(mask_path)])
+        if self.cfg.negatives and self.originals.first_line(record["original"], 0) is None:
+            self._write(split, [_absolute(record["original"]), "Negative"])
+            self.negatives += 1
+
+    def finish(self) -> list[str]:
+        """End the lists (the stack closes the files); returns the names written, ``imdlbenco.json``
+        always (an empty list when every pair has a split)."""
+        self._file("imdlbenco.json")
+        for fh in self.files.values():
+            fh.write("\n]\n")
+        return sorted(self.files)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "imdlbenco_pairs": sum(self.entries.values()) - self.negatives,
+            "imdlbenco_negatives": self.negatives,
+            "imdlbenco_files": {name: self.entries[name] for name in sorted(self.files)},
+            "imdlbenco_filtered": dict(sorted(self.filtered.items())),
+        }
