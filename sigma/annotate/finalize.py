@@ -32,6 +32,9 @@ REASONS = (
     ("pixel limit", "too_large"),
     ("corrupt", "corrupt_image"),
     ("not a recognised image", "corrupt_image"),
+    ("empty file", "corrupt_image"),
+    ("cannot read", "unreadable_file"),
+    ("outside the corpus folder", "path_outside_corpus"),
     ("instruction longer", "instruction_too_long"),
     ("duplicate id", "duplicate_id"),  # before the generic invalid record it is reported as
     ("invalid corpus record", "invalid_record"),

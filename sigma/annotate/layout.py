@@ -36,13 +36,17 @@ from sigma.data import storage
 RUN_FILE = "run.json"
 
 
+MAX_NAME = 120  # characters of an id kept in its mask's file name
+
+
 def mask_name(pair_id: str) -> str:
     """A file name for ``pair_id``: the id where it is already safe, else a sanitised id plus a short
     hash (so two ids that sanitise alike never collide)."""
     safe = re.sub(r"[^A-Za-z0-9._-]", "_", pair_id)
-    if safe == pair_id and not pair_id.startswith("."):
+    if safe == pair_id and not pair_id.startswith(".") and len(pair_id) <= MAX_NAME:
         return f"{pair_id}.png"
-    return f"{safe.lstrip('.')}-{hashlib.sha1(pair_id.encode()).hexdigest()[:10]}.png"
+    # Cut long ids: file systems refuse names over 255 bytes, and the hash keeps cut ids apart.
+    return f"{safe.lstrip('.')[:MAX_NAME]}-{hashlib.sha1(pair_id.encode()).hexdigest()[:10]}.png"
 
 
 class OutputLayout:

@@ -38,6 +38,8 @@ def _pixel_limit(max_pixels: int):
 
 
 def _open(data: bytes, max_pixels: int, what: str) -> Image.Image:
+    if not data:
+        raise ImageDecodeError(f"{what}: empty file (0 bytes)")
     try:
         with _pixel_limit(max_pixels), warnings.catch_warnings():
             # Pillow only warns between 1x and 2x the limit; we treat that as a bomb too.
