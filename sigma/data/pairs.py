@@ -8,6 +8,7 @@ schema does not name are kept and written back untouched.
 from __future__ import annotations
 
 import json
+import posixpath
 from collections.abc import Iterable, Iterator
 from typing import Any, Literal
 
@@ -98,6 +99,43 @@ def iter_manifest_lines(dataset: str) -> Iterator[tuple[int, dict[str, Any]]]:
         if isinstance(row, str):
             raise ManifestError(f"{uri}:{lineno}: {row}")
         yield lineno, row
+
+
+def invalid_pair(
+    name: str, lineno: int, reason: str, split: str | None = None, where: str = "", label: str | None = None
+) -> EditPair:
+    """The stand-in for a bad row of a corpus or benchmark: ``original``/``edited`` ``"invalid"``
+    and ``invalid_reason`` set, which the annotation run and the evaluation reject with that
+    reason instead of stopping. ``label`` replaces ``line-<n>`` in the id where a corpus's records
+    are not lines (MagicBrush sessions)."""
+    return EditPair(
+        id=f"{name}/{split + '/' if split else ''}{label or f'line-{lineno}'}",
+        original="invalid",
+        edited="invalid",
+        source=name,
+        split=split,
+        corpus=name,
+        invalid_reason=f"{where}line {lineno}: {reason}" if where else reason,
+    )
+
+
+PATH_KEYS = ("original", "edited", "mask", "side_effect_mask")
+
+
+def climbs_out(path: str | None) -> bool:
+    """A relative path that leaves the manifest's folder (``../x``, ``a/../../x``). Absolute paths
+    and URIs are the dataset author's explicit choice and pass."""
+    if not path or storage.is_s3(path) or posixpath.isabs(path) or "://" in path:
+        return False
+    return posixpath.normpath(path.replace("\\", "/")).startswith("..")
+
+
+def paths_outside(pair: EditPair) -> str | None:
+    """Why ``pair`` (unresolved) reads outside its dataset's folder, or None when it does not."""
+    keys = [key for key in PATH_KEYS if climbs_out(getattr(pair, key))]
+    if not keys:
+        return None
+    return f"{', '.join(keys)} path leads outside the corpus folder (relative paths must stay inside it)"
 
 
 def parse_pair(obj: dict, where: str = "") -> EditPair:

@@ -17,9 +17,10 @@ from PIL import Image
 from sigma.config import ValidateParams
 from sigma.data import storage
 from sigma.data.images import ImageDecodeError, decode_mask, image_size
-from sigma.data.pairs import EDIT_TYPES, ManifestError, iter_manifest_lines, manifest_uri, parse_pair
+from sigma.data.pairs import EDIT_TYPES, ManifestError, manifest_rows, manifest_uri, parse_pair
 
 CHECKS = {
+    "line_ok": "each line is a UTF-8 JSON object",
     "schema_ok": "the row is a valid edit pair (types and required keys of the pair format)",
     "original_readable": "original image exists and its header decodes",
     "edited_readable": "edited image exists and its header decodes",
@@ -78,8 +79,12 @@ def measure(dataset: str, params: ValidateParams) -> pd.DataFrame:
     """One row per manifest line: the pair's fields plus the measured check columns."""
     root = storage.parent(manifest_uri(dataset))
     rows = []
-    for lineno, obj in iter_manifest_lines(dataset):
+    for lineno, parsed in manifest_rows(dataset):
+        # A line that is not an object fails `line_ok` (and the checks it cannot pass) and the
+        # validation goes on to report every other line too.
+        obj = parsed if isinstance(parsed, dict) else {}
         row: dict[str, Any] = {
+            "line_ok": isinstance(parsed, dict),
             "line": lineno,
             "id": obj.get("id"),
             "original": obj.get("original"),

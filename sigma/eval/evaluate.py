@@ -76,6 +76,9 @@ class EvalResult:
 
 
 def _load(pair: EditPair) -> tuple[EditPair, dict[str, Any] | str]:
+    invalid = (pair.model_extra or {}).get("invalid_reason")
+    if invalid:
+        return pair, f"invalid benchmark record: {invalid}"
     try:
         return pair, load_pair_arrays(pair)
     except PairError as exc:

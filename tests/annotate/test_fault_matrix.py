@@ -1,7 +1,8 @@
-"""The fault matrix: one corpus holding each kind of bad and odd input once among good pairs.
+"""The fault matrix: one corpus holding each kind of bad and odd input once among good pairs, run
+through `sigma annotate`, the evaluation and the served model.
 
 Every bad row is rejected exactly once with a reason that names it, every good or odd row is
-annotated exactly once, and nothing is written outside OUT."""
+annotated (scored) exactly once, and nothing is written outside OUT."""
 
 from __future__ import annotations
 
@@ -10,11 +11,16 @@ import json
 import os
 
 import numpy as np
+import pandas as pd
 import pytest
 from PIL import Image
 
 from sigma.annotate.run import annotate_corpus
+from sigma.config import BenchmarkSpec
 from sigma.data.images import encode_png
+from sigma.eval.benchmarks import iter_benchmark
+from sigma.eval.evaluate import evaluate
+from sigma.eval.methods import build_method
 from tests.annotate.outputs import copy_edit_corpus
 from tests.conftest import tiny_params
 
@@ -35,7 +41,8 @@ def _build(root, good) -> tuple[list[str], dict[str, str], set[str]]:
     h, w = original.shape[:2]
 
     def pair(pid, o=o_rel, e=e_rel, **extra):
-        return json.dumps({"id": pid, "original": o, "edited": e, "instruction": "remove the object", **extra})
+        row = {"id": pid, "original": o, "edited": e, "mask": good.mask, "instruction": "remove the object"}
+        return json.dumps(row | extra)
 
     png = encode_png(edited)
     buf = io.BytesIO()
@@ -82,16 +89,15 @@ def _build(root, good) -> tuple[list[str], dict[str, str], set[str]]:
         "rgba": _save(images / "rgba.png", Image.fromarray(edited).convert("RGBA")),
     }
     lines += [pair(pid, e=f"images/{name}") for pid, name in odd.items()]
-    lines.append(json.dumps({"id": "null-instruction", "original": o_rel, "edited": e_rel, "instruction": None}))
+    lines.append(pair("null-instruction", instruction=None))
     lines.append(pair("odd/id with spaces & ünïcödé"))
     lines.append(pair("x" * 400))  # longer than a file name may be
     return lines, reasons, set(odd) | {"null-instruction", "odd/id with spaces & ünïcödé", "x" * 400}
 
 
-@pytest.mark.slow
-def test_every_bad_row_is_rejected_once_and_every_good_row_annotated_once(
-    tiny_project, tmp_path, tiny_checkpoint, monkeypatch
-):
+@pytest.fixture
+def matrix(tiny_project, tmp_path, monkeypatch):
+    """``(corpus root, good pairs, {bad id: reason words}, odd ids)``."""
     monkeypatch.chdir(tiny_project)
     root = tmp_path / "corpus" / "inner"
     root.parent.mkdir()
@@ -101,6 +107,12 @@ def test_every_bad_row_is_rejected_once_and_every_good_row_annotated_once(
     # A byte-order mark and CRLF line ends; the bad rows are lines 4-12 and 14-19.
     body = "\r\n".join(["\ufeff" + good[0], *good[1:3], *lines[:9], good[3], *lines[9:]])
     (root / "manifest.jsonl").write_text(body + "\r\n", encoding="utf-8")
+    return root, pairs, reasons, odd
+
+
+@pytest.mark.slow
+def test_every_bad_row_is_rejected_once_and_every_good_row_annotated_once(matrix, tmp_path, tiny_checkpoint):
+    root, pairs, reasons, odd = matrix
     before = {p for p in tmp_path.rglob("*")}
 
     out = tmp_path / "out"
@@ -121,3 +133,46 @@ def test_every_bad_row_is_rejected_once_and_every_good_row_annotated_once(
     assert "other" not in summary["rejects_by_reason"]  # every reason has its category
     written = {p for p in tmp_path.rglob("*")} - before
     assert all(p == out or out in p.parents for p in written), "something was written outside OUT"
+
+
+def test_evaluate_rejects_the_same_bad_rows_and_scores_the_rest(matrix):
+    root, pairs, reasons, odd = matrix
+    spec = BenchmarkSpec(name="matrix", loader="pairs", path=str(root))
+    result = evaluate(build_method("pixdiff_otsu"), iter_benchmark(spec), batch_size=4)
+    by_id = {r["id"]: r["reason"] for r in result.rejects}
+    # An evaluation does not annotate: instruction length and repeated ids do not concern it.
+    expected = {pid: words for pid, words in reasons.items() if pid not in {"chatty", pairs[0].id}}
+    for pid, words in expected.items():
+        assert words in by_id.get(pid, ""), f"{pid}: {by_id.get(pid)!r}"
+    assert set(by_id) == set(expected)
+    assert {r.id for r in result.records} == {p.id for p in pairs} | odd | {"chatty"}
+
+
+def test_the_served_model_gives_each_bad_image_row_its_error(matrix, tiny_checkpoint):
+    from sigma.model.checkpoint import load_checkpoint
+    from sigma.model.pyfunc import predict_frame
+
+    root, pairs, reasons, odd = matrix
+    rows = []
+    for line in (root / "manifest.jsonl").read_text(encoding="utf-8-sig").splitlines():
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue  # a manifest-level fault: no row for the served model
+    rows = [r for r in rows if isinstance(r, dict) and isinstance(r.get("original"), str) and "edited" in r]
+    manifest_faults = {"climbs-out", "chatty", pairs[0].id}  # a path rule, a length rule, a repeated id
+    image_faults = {pid for pid in reasons if pid not in manifest_faults and not pid.startswith("manifest/")}
+    frame = pd.DataFrame(
+        {
+            "id": [r["id"] for r in rows],
+            "original": [str((root / r["original"]).resolve()) for r in rows],
+            "edited": [str(root / r["edited"]) for r in rows],
+            "instruction": [r.get("instruction") for r in rows],
+        }
+    )
+    out = predict_frame(load_checkpoint(tiny_checkpoint), frame)
+    errors = dict(zip(frame["id"], out["error"], strict=True))
+    for pid in image_faults:
+        assert errors[pid], f"{pid} got no error"
+    assert all(errors[pid] == "" for pid in odd | {p.id for p in pairs})
+    assert out.loc[out["error"] != "", "score"].isna().all()

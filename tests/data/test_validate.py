@@ -72,9 +72,13 @@ def test_empty_manifest_fails(folder):
     assert not run(folder, []).success
 
 
-def test_non_utf8_manifest_is_a_manifest_error(folder):
-    from sigma.data.pairs import ManifestError
+def test_lines_that_are_not_json_objects_are_failures_naming_them_and_the_rest_is_checked(folder):
+    import json
 
-    (folder / "manifest.jsonl").write_bytes(b'{"id": "\xff"}\n')
-    with pytest.raises(ManifestError, match="not UTF-8"):
-        validate_dataset(str(folder))
+    lines = [json.dumps(good("a")).encode(), b'{"id": "\xff"}', b"{not json", b"[1]", json.dumps(good("b")).encode()]
+    (folder / "manifest.jsonl").write_bytes(b"\n".join(lines) + b"\n")
+    report = validate_dataset(str(folder))
+    assert not report.success
+    (hit,) = [f for f in report.failures if "UTF-8 JSON object" in f.description]
+    assert hit.bad_ids == ["@line2", "@line3", "@line4"]
+    assert not any("a@line1" in f.bad_ids or "b@line5" in f.bad_ids for f in report.failures)

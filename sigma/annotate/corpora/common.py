@@ -31,7 +31,7 @@ from pathlib import PurePosixPath
 
 from sigma.annotate.corpora.base import CorpusLayoutError
 from sigma.data import storage
-from sigma.data.pairs import EditPair
+from sigma.data.pairs import EditPair, invalid_pair
 from sigma.eval.benchmarks.layout import absolute_root
 
 SPLITS = ("train", "validation", "val", "dev", "test")
@@ -94,22 +94,6 @@ def iter_rows(uri: str) -> Iterator[tuple[int, dict | str]]:
             yield lineno, f"not valid JSON ({exc.msg})"
             continue
         yield lineno, row if isinstance(row, dict) else f"expected a JSON object, got {type(row).__name__}"
-
-
-def invalid_pair(
-    name: str, lineno: int, reason: str, split: str | None = None, where: str = "", label: str | None = None
-) -> EditPair:
-    """The stand-in for a bad row (see the module doc); ``label`` replaces ``line-<n>`` in the id
-    where a corpus's records are not lines (MagicBrush sessions)."""
-    return EditPair(
-        id=f"{name}/{split + '/' if split else ''}{label or f'line-{lineno}'}",
-        original="invalid",
-        edited="invalid",
-        source=name,
-        split=split,
-        corpus=name,
-        invalid_reason=f"{where}line {lineno}: {reason}" if where else reason,
-    )
 
 
 def image_ref(row: dict, *columns: str) -> str | None:

@@ -22,9 +22,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from sigma.annotate.corpora.base import CorpusLayoutError, register_corpus
-from sigma.annotate.corpora.common import invalid_pair
 from sigma.data import storage
-from sigma.data.pairs import EditPair
+from sigma.data.pairs import EditPair, invalid_pair
 from sigma.eval.benchmarks.base import BenchmarkLayoutError
 from sigma.eval.benchmarks.layout import absolute_root, parts, read_json
 from sigma.eval.benchmarks.magicbrush import find_sessions, session_turns
