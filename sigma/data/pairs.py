@@ -146,6 +146,25 @@ def parse_pair(obj: dict, where: str = "") -> EditPair:
         raise ManifestError(f"{where}invalid edit pair: {problems}") from None
 
 
+def iter_lenient(dataset: str) -> Iterator[EditPair]:
+    """The pairs of a manifest, streamed and resolved, each carrying its ``line``; a line that is
+    not a valid pair, or whose relative paths leave the dataset's folder, comes as an invalid
+    stand-in (:func:`invalid_pair`) to be rejected with its line and reason, never raised."""
+    uri = manifest_uri(dataset)
+    folder = storage.parent(uri)
+    for lineno, row in manifest_rows(dataset):
+        try:
+            if isinstance(row, str):
+                raise ManifestError(row)
+            pair = parse_pair(row)
+        except ManifestError as exc:
+            yield invalid_pair("manifest", lineno, str(exc), where=uri + ": ")
+            continue
+        outside = paths_outside(pair)
+        update: dict[str, Any] = {"line": lineno, **({"invalid_reason": outside} if outside else {})}
+        yield pair.resolve(folder).model_copy(update=update)
+
+
 def iter_pairs(dataset: str, *, resolve: bool = True) -> Iterator[EditPair]:
     """The pairs of a dataset one at a time (paths resolved against its folder): a corpus of any
     size streams through in flat memory."""
