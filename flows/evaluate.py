@@ -18,6 +18,7 @@ from prefect.cache_policies import NO_CACHE
 from flows.common import mlflow_flow_run, validation_gate
 from sigma.config import load_params
 from sigma.eval.promote import promote as promote_stage
+from sigma.eval.promote import promotion_metrics
 from sigma.eval.stages import evaluate_stage, robustness_stage
 from sigma.eval.tables import tables_stage
 
@@ -74,7 +75,7 @@ def promote_newest(params_path: str, overrides: list[str], out: str | None) -> d
 
     decision = promote_stage(load_params(params_path, overrides))
     if out:
-        write_json_atomic(out, decision)
+        write_json_atomic(out, promotion_metrics(decision))
     return decision
 
 

@@ -27,6 +27,9 @@ SetOpt = Annotated[
 ]
 
 
+EXIT_NO_PAIRS, EXIT_ALL_REJECTED = 3, 4  # sigma annotate: a run that finished with nothing annotated
+
+
 def _fail(message: object, code: int = 1) -> typer.Exit:
     """Print an error (as plain text: messages hold brackets that rich would read as markup)."""
     console.print(f"error: {message}", style="red", markup=False)
@@ -182,7 +185,7 @@ MetricsOpt = Annotated[Path | None, typer.Option(help="Write the stage's metrics
 TrackOpt = Annotated[bool, typer.Option(help="Log params, metrics and artifacts to MLflow (MLFLOW_TRACKING_URI).")]
 
 
-def _run_stage(fn, *args, **kwargs) -> None:
+def _run_stage(fn, *args, **kwargs) -> dict:
     try:
         summary = fn(*args, **kwargs)
     except (OSError, ValueError) as exc:
@@ -190,6 +193,7 @@ def _run_stage(fn, *args, **kwargs) -> None:
     except KeyError as exc:  # unknown registry names: the message lists the known ones
         raise _fail(exc.args[0], 2) from None
     console.print_json(json.dumps(summary))
+    return summary
 
 
 @train_app.command("vae")
@@ -360,21 +364,30 @@ def tables(
 
 @app.command()
 def promote(
-    version: Annotated[str | None, typer.Option(help="Model version; default: the newest.")] = None,
-    out: Annotated[Path | None, typer.Option(help="Write the decision as JSON (DVC metrics).")] = None,
+    version: Annotated[
+        str | None, typer.Option(help="Model version; default: the one holding --checkpoint, else the newest.")
+    ] = None,
+    checkpoint: Annotated[
+        Path | None, typer.Option(help="Promote the registered version that holds this checkpoint's weights.")
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Write the decision as JSON (DVC metrics; version numbers stay in the MLflow registry)."),
+    ] = None,
     params: ParamsOpt = Path("params.yaml"),
     set_: SetOpt = None,
 ) -> None:
     """Move the champion alias to the candidate version only if its average F1 wins by promote.margin."""
     from sigma.data.storage import write_json_atomic
     from sigma.eval.promote import promote as run
+    from sigma.eval.promote import promotion_metrics
 
     try:
-        decision = run(_params(params, set_), version)
+        decision = run(_params(params, set_), version, str(checkpoint) if checkpoint else None)
     except (FileNotFoundError, ValueError) as exc:
         raise _fail(exc) from None
     if out:
-        write_json_atomic(str(out), decision)
+        write_json_atomic(str(out), promotion_metrics(decision))
     console.print_json(json.dumps(decision))
 
 
@@ -419,10 +432,15 @@ def annotate(
     set_: SetOpt = None,
     track: TrackOpt = True,
 ) -> None:
-    """Annotate a corpus: masks/, masks_side/, annotations.jsonl, imdlbenco[.<split>].json, rejects.jsonl, summary."""
-    from sigma.annotate.run import annotate_corpus
+    """Annotate a corpus: masks/, masks_side/, annotations.jsonl, imdlbenco[.<split>].json, rejects.jsonl, summary.
+
+    Exit codes: 0 at least one pair annotated (bad pairs are in OUT/rejects.jsonl); 1 the run stopped
+    (committed shards are kept: fix the cause, then --resume); 2 bad usage or params; 3 the corpus holds
+    no pairs; 4 every pair was rejected. With 3 and 4 the outputs and --metrics are still written.
+    """
+    from sigma.annotate.run import annotate_corpus, annotate_metrics
     from sigma.annotate.truth import score_against_truth
-    from sigma.data.storage import write_json_atomic
+    from sigma.data.storage import join, write_json_atomic
 
     cfg = _params(params, set_)
 
@@ -446,13 +464,17 @@ def annotate(
         if metrics:
             truth = score_against_truth(out or cfg.annotate.out, corpus or cfg.annotate.corpus)
             write_json_atomic(
-                str(metrics),
-                {k: v for k, v in summary.items() if k != "area_histogram"}
-                | ({"against_corpus_masks": truth} if truth else {}),
+                str(metrics), annotate_metrics(summary) | ({"against_corpus_masks": truth} if truth else {})
             )
         return summary
 
-    _run_stage(run)
+    summary = _run_stage(run)
+    if not summary["pairs"]:
+        raise _fail(f"{corpus or cfg.annotate.corpus} holds no pairs: nothing was annotated", EXIT_NO_PAIRS)
+    if not summary["annotated"]:
+        reasons = ", ".join(f"{k} {v}" for k, v in summary["rejects_by_reason"].items())
+        where = join(out or cfg.annotate.out, "rejects.jsonl")
+        raise _fail(f"every pair was rejected ({reasons}): see {where}", EXIT_ALL_REJECTED)
 
 
 if __name__ == "__main__":

@@ -66,12 +66,12 @@ def shard_indices(layout: OutputLayout, n_shards: int) -> list[int]:
     return list(range(n_shards))
 
 
-def finalize(layout: OutputLayout, cfg: AnnotateParams, n_shards: int, wall_seconds: float) -> dict:
-    """Write the merged outputs of shards ``0..n_shards-1``; returns the summary."""
+def finalize(layout: OutputLayout, cfg: AnnotateParams, n_shards: int) -> dict:
+    """Write the merged outputs of shards ``0..n_shards-1``; returns the summary (no timings: OUT's
+    bytes depend on the corpus, model and params only, so a resumed or repeated run gives the same)."""
     counts: Counter[str] = Counter()
     reasons: Counter[str] = Counter()
     histogram = np.zeros(len(AREA_BINS) - 1, np.int64)
-    shard_seconds = 0.0
     tmp_dir = Path(tempfile.mkdtemp(prefix=".finalize-", dir=layout.root if layout.local else None))
     try:
         with ExitStack() as stack:  # closes the files on an error too
@@ -81,9 +81,6 @@ def finalize(layout: OutputLayout, cfg: AnnotateParams, n_shards: int, wall_seco
             }
             export = ImdlExport(tmp_dir, stack, cfg)
             for index in shard_indices(layout, n_shards):
-                marker = layout.is_done(index)
-                assert marker is not None  # shard_indices checked that every shard is committed
-                shard_seconds += marker["seconds"]
                 for raw in storage.iter_lines(layout.shard_file(index, "annotations.jsonl")):
                     record = json.loads(raw)
                     files["annotations.jsonl"].write(raw.decode() + "\n")
@@ -102,11 +99,6 @@ def finalize(layout: OutputLayout, cfg: AnnotateParams, n_shards: int, wall_seco
             **export.summary(),
             "shards": n_shards,
             "area_histogram": {"edges": AREA_BINS.round(3).tolist(), "counts": histogram.tolist()},
-            "shard_seconds": round(shard_seconds, 3),
-            "wall_seconds": round(wall_seconds, 3),
-            "pairs_per_second": round((counts["annotated"] + sum(reasons.values())) / shard_seconds, 3)
-            if shard_seconds
-            else None,
         }
         (tmp_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
         plot_areas(histogram, tmp_dir / "area_histogram.png")

@@ -7,12 +7,10 @@ over a Ray cluster through Prefect's Ray task runner.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 from collections.abc import Callable, Iterator
 from itertools import islice
-from pathlib import Path
 from typing import Any
 
 from rich.progress import MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -40,11 +38,9 @@ def plan_shards(corpus: str, shard_size: int) -> Iterator[ShardTask]:
 
 
 def pin_model(uri: str) -> dict[str, Any]:
-    """``{"uri", "version"}`` with a registry alias resolved to its version (a resumed run must use
-    the same weights even if ``@champion`` moved) and a checkpoint identified by its content."""
-    if Path(uri).is_file():
-        digest = hashlib.sha256(Path(uri).read_bytes()).hexdigest()[:16]
-        return {"uri": uri, "version": f"sha256:{digest}", "load": uri}
+    """``{"uri", "load"}``: what to load, with a registry alias resolved to its version (a resumed run
+    must use the same weights even if ``@champion`` moved). :func:`annotate_corpus` adds ``version``,
+    the loaded weights' digest (:func:`~sigma.model.checkpoint.weights_digest`)."""
     if uri.startswith("models:/") and "@" in uri:
         import mlflow
 
@@ -59,26 +55,38 @@ def pin_model(uri: str) -> dict[str, Any]:
                 f"cannot resolve {uri}: {exc.message} (run `sigma promote`, or pass "
                 "--model with a checkpoint path or models:/NAME/VERSION)"
             ) from None
-        return {"uri": uri, "version": str(version), "load": f"models:/{name}/{version}"}
-    return {"uri": uri, "version": uri.rsplit("/", 1)[-1], "load": uri}
+        return {"uri": uri, "load": f"models:/{name}/{version}"}
+    return {"uri": uri, "load": uri}
+
+
+def pin_weights(pinned: dict[str, Any], annotator: SigmaAnnotator) -> dict[str, Any]:
+    from sigma.model.checkpoint import weights_digest
+
+    return pinned | {"version": weights_digest(annotator)}
 
 
 def keep_run_model(run: dict[str, Any], pinned: dict[str, Any]) -> dict[str, Any]:
-    """On ``--resume``, the registry version the run started with even if its alias moved since, so one
-    OUT is annotated by one model (a scheduled run over a growing corpus keeps its version; annotate
-    into a new OUT to use the new champion)."""
+    """On ``--resume``, the registry version holding the weights the run started with even if its alias
+    moved since, so one OUT is annotated by one model (a scheduled run over a growing corpus keeps its
+    model; annotate into a new OUT to use the new one)."""
     alias = pinned["uri"].startswith("models:/") and "@" in pinned["uri"]
     if not alias or run.get("model_uri") != pinned["uri"] or run.get("model_version") == pinned["version"]:
         return pinned
+    from sigma.model.pyfunc import version_with_digest
+
     name = pinned["uri"][len("models:/") :].split("@", 1)[0]
+    version = version_with_digest(name, run["model_version"])
+    if version is None:  # check_resumable then refuses the run, naming both models
+        return pinned
     log.warning(
-        "%s now points to version %s; this resumed run stays on version %s, the one it started "
-        "with (annotate into a new OUT to use the new version)",
+        "%s now holds weights %s; this resumed run stays on version %s (%s), the one it started with "
+        "(annotate into a new OUT to use the new weights)",
         pinned["uri"],
         pinned["version"],
+        version,
         run["model_version"],
     )
-    return {"uri": pinned["uri"], "version": run["model_version"], "load": f"models:/{name}/{run['model_version']}"}
+    return {"uri": pinned["uri"], "version": run["model_version"], "load": f"models:/{name}/{version}"}
 
 
 def run_info(corpus: str, model: dict[str, Any], params: Params, threshold: float) -> dict[str, Any]:
@@ -187,9 +195,10 @@ def annotate_corpus(
     corpus, out, model_uri = corpus or cfg.corpus, out or cfg.out, model or cfg.model
     layout = OutputLayout(out)
     pinned = pin_model(model_uri)
-    if resume and (existing := layout.read_run()) is not None:
-        pinned = keep_run_model(existing, pinned)
     annotator = load_for_run(pinned)  # dispatched shards load their own copy; this one gives the threshold
+    pinned = pin_weights(pinned, annotator)
+    if resume and (existing := layout.read_run()) is not None and (kept := keep_run_model(existing, pinned)) != pinned:
+        pinned, annotator = kept, load_for_run(kept)
     info = run_info(corpus, pinned, params, annotator.config.threshold)
     check_resumable(layout, info, resume)
     if layout.read_run() is None:
@@ -209,18 +218,38 @@ def annotate_corpus(
             bar.update(job, rate=bar.tasks[0].completed / max(time.perf_counter() - start, 1e-9))
 
         tasks = plan_shards(corpus, cfg.shard_size)
-        n_shards = 0
+        markers = []
         if dispatch is None:
-            for task in tasks:
-                run_shard(task, out, params, pinned, annotator, advance)
-                n_shards += 1
+            markers = [run_shard(task, out, params, pinned, annotator, advance) for task in tasks]
         else:
             for marker in dispatch(tasks, out=out, params=params, model=pinned):
                 advance(marker["pairs"])
-                n_shards += 1
-    summary = finalize(layout, cfg, n_shards, time.perf_counter() - start) | {"model_version": pinned["version"]}
+                markers.append(marker)
+    summary = finalize(layout, cfg, len(markers)) | {"model_version": pinned["version"]}
+    summary |= this_run(markers, time.perf_counter() - start, pinned["load"])
     log_summary(layout, params, summary, track)
     return summary
+
+
+THIS_RUN = ("model_loaded", "pairs_this_run", "shard_seconds", "wall_seconds", "pairs_per_second")
+
+
+def this_run(markers: list[dict[str, Any]], wall_seconds: float, loaded: str) -> dict[str, Any]:
+    """What belongs to this invocation, not to OUT: timings, and the registry version that was loaded."""
+    ran = [m for m in markers if not m.get("skipped")]
+    shard_seconds = sum(m["seconds"] for m in ran)
+    return {  # the keys of THIS_RUN
+        "model_loaded": loaded,
+        "pairs_this_run": sum(m["pairs"] for m in ran),
+        "shard_seconds": round(shard_seconds, 3),
+        "wall_seconds": round(wall_seconds, 3),
+        "pairs_per_second": round(sum(m["pairs"] for m in ran) / shard_seconds, 3) if shard_seconds else None,
+    }
+
+
+def annotate_metrics(summary: dict[str, Any]) -> dict[str, Any]:
+    """The summary as DVC metrics: without this invocation's timings and loaded version (MLflow has them)."""
+    return {k: v for k, v in summary.items() if k not in THIS_RUN and k != "area_histogram"}
 
 
 def log_summary(layout: OutputLayout, params: Params, summary: dict[str, Any], track: bool) -> None:

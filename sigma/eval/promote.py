@@ -37,8 +37,30 @@ def promotion_benchmarks(params: Params) -> list[str]:
     return [b.name for b in params.evaluate.benchmarks]
 
 
-def promote(params: Params, version: str | None = None) -> dict:
-    """Decide on ``version`` (default: the newest version of ``promote.name``); returns the decision."""
+def candidate_version(name: str, checkpoint: str) -> str:
+    """The registered version of ``name`` that holds ``checkpoint``'s weights."""
+    from sigma.model.checkpoint import load_checkpoint, weights_digest
+    from sigma.model.pyfunc import version_with_digest
+
+    digest = weights_digest(load_checkpoint(checkpoint, device="cpu"))
+    version = version_with_digest(name, digest)
+    if version is None:
+        raise ValueError(
+            f"no version of {name!r} at {mlflow.get_tracking_uri()} holds the weights of {checkpoint} ({digest}): "
+            "register them with `sigma train stage2` (dvc repro -f stage2)"
+        )
+    return version
+
+
+def promotion_metrics(decision: dict) -> dict:
+    """The decision as DVC metrics: version numbers are one registry's history, so they stay in MLflow
+    (the candidate's ``promotion.*`` tags) and out of git."""
+    return {k: v for k, v in decision.items() if k not in ("candidate_version", "champion_version")}
+
+
+def promote(params: Params, version: str | None = None, checkpoint: str | None = None) -> dict:
+    """Decide on ``version`` (default: the version holding ``checkpoint``'s weights, else the newest
+    version of ``promote.name``); returns the decision."""
     from sigma.tracking import tracking_uri
 
     cfg = params.promote
@@ -52,7 +74,8 @@ def promote(params: Params, version: str | None = None) -> dict:
         raise ValueError(
             f"no registered model {cfg.name!r} at {mlflow.get_tracking_uri()}: run `sigma train stage2` first"
         )
-    version = version or str(max(int(v.version) for v in versions))
+    if version is None:
+        version = candidate_version(cfg.name, checkpoint) if checkpoint else str(max(int(v.version) for v in versions))
     benchmarks = promotion_benchmarks(params)
     try:
         champion = str(client.get_model_version_by_alias(cfg.name, cfg.alias).version)
@@ -72,13 +95,13 @@ def promote(params: Params, version: str | None = None) -> dict:
         decision |= {"promoted": False, "reason": f"candidate failed evaluation: {type(exc).__name__}: {exc}"}
         return _record(client, decision)
     if champion == version:
-        decision |= {"promoted": False, "reason": f"version {version} already holds @{cfg.alias}"}
+        decision |= {"promoted": False, "reason": f"the candidate already holds @{cfg.alias}"}
         return _record(client, decision)
     if champion is not None:
         decision["champion_f1"] = average_f1(params, f"models:/{cfg.name}@{cfg.alias}", benchmarks)
         gain = decision["candidate_f1"] - decision["champion_f1"]
         promoted = gain >= cfg.margin
-        reason = f"average F1 {'+' if gain >= 0 else ''}{gain:.4f} vs champion v{champion} (margin {cfg.margin})"
+        reason = f"average F1 {'+' if gain >= 0 else ''}{gain:.4f} vs the champion (margin {cfg.margin})"
     else:
         promoted, reason = True, f"no @{cfg.alias} yet"
     if promoted:

@@ -7,6 +7,7 @@ in (the registered model) the file needs nothing else.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,19 @@ def checkpoint_state(model: SigmaAnnotator, include_pretrained: bool) -> dict[st
         seen.add(key)
         state[name] = tensor.detach().contiguous().cpu()
     return state
+
+
+def weights_digest(model: SigmaAnnotator) -> str:
+    """``sha256:<16 hex>`` of the model's config and every weight: what annotated a corpus, by content.
+
+    The same weights give the same digest whether they came from a checkpoint file or the registry,
+    so records do not carry a registry version number (one registry's history, not the model's).
+    """
+    digest = hashlib.sha256(model.config.model_dump_json().encode())
+    for name, tensor in sorted(checkpoint_state(model, include_pretrained=True).items()):
+        digest.update(f"{name}:{tensor.dtype}:{tuple(tensor.shape)}".encode())
+        digest.update(tensor.reshape(-1).view(torch.uint8).numpy().data)
+    return f"sha256:{digest.hexdigest()[:16]}"
 
 
 def save_checkpoint(

@@ -20,7 +20,7 @@ from mlflow.pyfunc.model import PythonModel  # where it is defined: mypy cannot 
 from sigma.data import storage
 from sigma.data.images import ImageDecodeError, decode_image, encode_png
 from sigma.model.annotation import Annotation
-from sigma.model.checkpoint import load_checkpoint, save_checkpoint
+from sigma.model.checkpoint import load_checkpoint, save_checkpoint, weights_digest
 from sigma.model.sigma import SigmaAnnotator
 
 INPUT_COLUMNS = ("original", "edited", "instruction")
@@ -36,6 +36,7 @@ OUTPUT_COLUMNS = (
     "error",
 )
 CHECKPOINT_ARTIFACT = "checkpoint"
+DIGEST_TAG = "weights_digest"  # on each registered version: finds a version by its weights
 SIGMA_PACKAGE = Path(__file__).resolve().parents[1]
 
 
@@ -182,7 +183,7 @@ def log_annotator(
     """
     with tempfile.TemporaryDirectory() as tmp:
         checkpoint = save_checkpoint(model, Path(tmp) / "sigma.safetensors", include_pretrained=True)
-        return mlflow.pyfunc.log_model(
+        info = mlflow.pyfunc.log_model(
             name=name,
             python_model=SigmaPyfunc(),
             artifacts={CHECKPOINT_ARTIFACT: str(checkpoint)},
@@ -193,6 +194,26 @@ def log_annotator(
             pip_requirements=runtime_requirements(),
             **kwargs,
         )
+    if registered_model_name:
+        version = registered_version(registered_model_name, info.run_id)
+        mlflow.MlflowClient().set_model_version_tag(registered_model_name, version, DIGEST_TAG, weights_digest(model))
+    return info
+
+
+def registered_version(name: str, run_id: str) -> str:
+    """The newest version of ``name`` registered from run ``run_id`` (mlflow 3's ModelInfo leaves it unset)."""
+    versions = mlflow.MlflowClient().search_model_versions(f"name='{name}' and run_id='{run_id}'")
+    return str(max(int(v.version) for v in versions))
+
+
+def version_with_digest(name: str, digest: str) -> str | None:
+    """The newest version of ``name`` tagged with :func:`weights_digest` ``digest``, if any."""
+    tagged = [
+        int(v.version)
+        for v in mlflow.MlflowClient().search_model_versions(f"name='{name}'")
+        if v.tags.get(DIGEST_TAG) == digest
+    ]
+    return str(max(tagged)) if tagged else None
 
 
 def load_annotator(source: str, device: str | None = None) -> SigmaAnnotator:

@@ -160,20 +160,17 @@ def train_stage2(
         if track:
             import mlflow
 
-            from sigma.model.pyfunc import log_annotator
+            from sigma.model.pyfunc import log_annotator, registered_version
             from sigma.tracking import input_tags
 
             vae_weights = f"{params.vae.out}/diffusion_pytorch_model.safetensors"
             mlflow.set_tags(input_tags([INPAINT, EDIT, str(start), vae_weights]))
             mlflow.log_artifact(str(path), "checkpoint")
             mlflow.log_dict(params.model_dump(mode="json"), "params.json")
-            run = mlflow.active_run()
-            assert run is not None  # maybe_run started it: track is set
-            run_id = run.info.run_id
-            log_annotator(model, registered_model_name=register)
-            if register:  # ModelInfo leaves the version unset (mlflow 3): look it up by run
-                versions = mlflow.MlflowClient().search_model_versions(f"name='{register}' and run_id='{run_id}'")
-                summary["registered_version"] = max(int(v.version) for v in versions)
-        if metrics:
-            write_json_atomic(str(metrics), summary)
+            info = log_annotator(model, registered_model_name=register)
+            if register:
+                summary["registered_version"] = int(registered_version(register, info.run_id))
+                mlflow.set_tag("registered_version", summary["registered_version"])
+        if metrics:  # the registry's version number is this registry's history: MLflow's, not git's
+            write_json_atomic(str(metrics), {k: v for k, v in summary.items() if k != "registered_version"})
     return summary

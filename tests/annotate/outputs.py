@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 
 from sigma.data.pairs import EditPair, read_manifest
-
-TIMING_FIELDS = {"seconds", "skipped"}
 
 
 def copy_edit_corpus(tiny_project: Path, root: Path) -> list[EditPair]:
@@ -17,18 +14,10 @@ def copy_edit_corpus(tiny_project: Path, root: Path) -> list[EditPair]:
     return read_manifest(str(root), resolve=False)
 
 
-def snapshot(out: Path) -> dict[str, object]:
-    """Every output file's content, with run-specific parts (timings, the OUT path) normalised."""
-    files = {}
-    for path in sorted(p for p in out.rglob("*") if p.is_file()):
-        rel = str(path.relative_to(out))
-        if rel == "summary.json":
-            summary = json.loads(path.read_text())
-            files[rel] = {k: v for k, v in summary.items() if "seconds" not in k and k != "pairs_per_second"}
-        elif rel.endswith("done.json"):
-            files[rel] = {k: v for k, v in json.loads(path.read_text()).items() if k not in TIMING_FIELDS}
-        elif rel == "area_histogram.png":
-            files[rel] = "png"
-        else:
-            files[rel] = path.read_bytes().replace(str(out).encode(), b"OUT")
-    return files
+def snapshot(out: Path) -> dict[str, bytes]:
+    """Every output file's bytes, with the OUT path (in the absolute paths of the IMDL export) normalised.
+    Nothing else may differ between runs: no timings, hostnames or registry versions live in OUT."""
+    return {
+        str(path.relative_to(out)): path.read_bytes().replace(str(out).encode(), b"OUT")
+        for path in sorted(p for p in out.rglob("*") if p.is_file())
+    }

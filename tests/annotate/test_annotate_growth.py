@@ -58,7 +58,8 @@ def test_a_resumed_run_keeps_its_model_version_when_the_alias_moves(growing, tmp
     marks_all = register_constant_annotator(params, 20.0)
     registry.set_registered_model_alias("sigma-annotator", "champion", marks_all)
     out, champion = tmp_path / "out", "models:/sigma-annotator@champion"
-    annotate_corpus(params, str(root), str(out), champion, track=False)
+    first = annotate_corpus(params, str(root), str(out), champion, track=False)
+    assert first["model_loaded"] == f"models:/sigma-annotator/{marks_all}"
 
     marks_none = register_constant_annotator(params, -20.0)
     registry.set_registered_model_alias("sigma-annotator", "champion", marks_none)
@@ -66,8 +67,9 @@ def test_a_resumed_run_keeps_its_model_version_when_the_alias_moves(growing, tmp
     annotate_corpus(params, str(root), str(out), champion, resume=True, track=False)
     records = [json.loads(line) for line in (out / "annotations.jsonl").read_text().splitlines()]
     assert len(records) == len(pairs)
-    assert {r["model_version"] for r in records} == {marks_all}
+    assert {r["model_version"] for r in records} == {first["model_version"]}  # the weights' digest
     assert all(r["area"] == 1.0 for r in records)
 
     fresh = annotate_corpus(params, str(root), str(tmp_path / "fresh"), champion, track=False)
-    assert fresh["model_version"] == marks_none
+    assert fresh["model_loaded"] == f"models:/sigma-annotator/{marks_none}"
+    assert fresh["model_version"] != first["model_version"]

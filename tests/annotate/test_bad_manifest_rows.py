@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import json
 
+import pytest
+from typer.testing import CliRunner
+
 from sigma.annotate.dedup import SeenIds
 from sigma.annotate.run import annotate_corpus
+from sigma.cli import EXIT_ALL_REJECTED, EXIT_NO_PAIRS, app
 from tests.annotate.outputs import copy_edit_corpus
 from tests.conftest import tiny_params
 
@@ -56,17 +60,26 @@ def test_bad_lines_are_rejected_with_their_line_and_the_good_pairs_annotated_onc
     assert summary["annotated"] == len(pairs) and summary["pairs"] == len(pairs) + 5
 
 
-def test_an_empty_or_all_bad_manifest_gives_a_summary(tiny_project, tmp_path, tiny_checkpoint, monkeypatch):
+@pytest.mark.parametrize(
+    ("body", "exit_code", "message", "rejected"),
+    [(b"", EXIT_NO_PAIRS, "holds no pairs", 0), (b"{oops\n[]\n", EXIT_ALL_REJECTED, "every pair was rejected", 2)],
+    ids=["empty", "all-bad"],
+)
+def test_an_empty_or_all_bad_manifest_has_its_own_exit_code_and_a_summary(
+    body, exit_code, message, rejected, tiny_project, tmp_path, tiny_checkpoint, monkeypatch
+):
     monkeypatch.chdir(tiny_project)
-    for name, body in (("empty", b""), ("all-bad", b"{oops\n[]\n")):
-        root = tmp_path / name
-        root.mkdir()
-        (root / "manifest.jsonl").write_bytes(body)
-        summary = annotate_corpus(
-            tiny_params(*ANNOTATE), str(root), str(tmp_path / f"out-{name}"), tiny_checkpoint, track=False
-        )
-        assert summary["annotated"] == 0
-        assert summary["rejected"] == (0 if name == "empty" else 2)
+    root, out, metrics = tmp_path / "corpus", tmp_path / "out", tmp_path / "annotate.json"
+    root.mkdir()
+    (root / "manifest.jsonl").write_bytes(body)
+    args = ["annotate", str(root), str(out), "--model", str(tiny_checkpoint), "--metrics", str(metrics)]
+    result = CliRunner().invoke(app, [*args, "--no-track", *(f"--set={o}" for o in ANNOTATE)])
+    assert result.exit_code == exit_code, result.output
+    assert message in result.output
+    summary = json.loads((out / "summary.json").read_text())  # the outputs are written all the same
+    assert summary["annotated"] == 0 and summary["rejected"] == rejected
+    assert json.loads(metrics.read_text())["rejected"] == rejected
+    assert len(_lines(out, "rejects.jsonl")) == rejected
 
 
 def test_seen_ids_remember_the_first_line():

@@ -5,9 +5,11 @@ from __future__ import annotations
 import mlflow
 import pytest
 
-from sigma.eval.promote import promote
+from sigma.eval.promote import promote, promotion_metrics
+from sigma.model.checkpoint import load_checkpoint, save_checkpoint
+from sigma.model.pyfunc import log_annotator
 from tests.conftest import tiny_params
-from tests.registry_fixtures import register_constant_annotator, registry  # noqa: F401 (fixture)
+from tests.registry_fixtures import constant_annotator, register_constant_annotator, registry  # noqa: F401
 
 PARAMS = [
     "evaluate.benchmarks=[{name: tiny_edit, path: data/synth/edit}]",
@@ -41,6 +43,21 @@ def test_promotion_moves_the_alias_only_for_a_real_gain(registry):  # noqa: F811
     assert float(tags["promotion.candidate_f1"]) == 0.0
     assert float(tags["promotion.champion_f1"]) == pytest.approx(better["candidate_f1"])
     assert blind != worse
+
+
+def test_the_candidate_is_the_version_holding_the_checkpoints_weights(registry, tmp_path):  # noqa: F811
+    params = tiny_params(*PARAMS)
+    checkpoint = save_checkpoint(constant_annotator(params, 20.0), tmp_path / "sigma.safetensors")
+    with mlflow.start_run():
+        log_annotator(load_checkpoint(checkpoint), registered_model_name="sigma-annotator")
+    holds_it = str(registry.search_model_versions("name='sigma-annotator'")[0].version)
+    newest = register_constant_annotator(params, -20.0)
+    decision = promote(params, checkpoint=str(checkpoint))
+    assert decision["candidate_version"] == holds_it != newest and decision["promoted"]
+    assert "candidate_version" not in promotion_metrics(decision)  # the version number stays in MLflow
+
+    with pytest.raises(ValueError, match="no version of 'sigma-annotator'.*holds the weights"):
+        promote(params, checkpoint=str(save_checkpoint(constant_annotator(params, 5.0), tmp_path / "new.safetensors")))
 
 
 def test_a_version_that_fails_evaluation_is_never_promoted(registry):  # noqa: F811

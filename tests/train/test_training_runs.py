@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
+
 import mlflow
 import pytest
 import torch
 from mlflow import MlflowClient
 from safetensors.torch import load_file
 
+from sigma.model.checkpoint import load_checkpoint, weights_digest
 from sigma.train.stage1 import train_stage1
 from sigma.train.stage2 import train_stage2
 from sigma.train.vae import train_vae_stage
@@ -51,7 +54,7 @@ def test_stages_log_to_mlflow_and_stage2_registers_a_version(tiny_project, tmp_p
     params = tiny_params(*overrides)
     train_vae_stage(params, track=False)
     train_stage1(params, track=True)
-    summary = train_stage2(params, track=True, register="sigma-test")
+    summary = train_stage2(params, track=True, register="sigma-test", metrics=tmp_path / "stage2.json")
 
     client = MlflowClient()
     runs = {r.info.run_name: r for r in mlflow.search_runs(experiment_names=["training-test"], output_format="list")}
@@ -70,6 +73,11 @@ def test_stages_log_to_mlflow_and_stage2_registers_a_version(tiny_project, tmp_p
 
     version = client.get_model_version("sigma-test", summary["registered_version"])
     assert version.run_id == runs["stage2"].info.run_id
+    assert runs["stage2"].data.tags["registered_version"] == str(version.version)
+    # the version is found by its weights: the DVC checkpoint (pretrained parts rebuilt) and the
+    # registered artifact (pretrained parts inside) have one digest
+    assert version.tags["weights_digest"] == weights_digest(load_checkpoint(tmp_path / "s2" / "sigma.safetensors"))
+    assert "registered_version" not in json.loads((tmp_path / "stage2.json").read_text())  # git's metrics
     model = mlflow.pyfunc.load_model(f"models:/sigma-test/{version.version}")
     assert model.metadata.signature is not None
 
