@@ -416,6 +416,9 @@ class AnnotateParams(Section):
     min_confidence: float = Field(default=0.0, ge=0, le=1)
     skip_global: bool = True  # leave whole-image (global) edits out of the IMDL-BenCo export
     negatives: bool = True  # the originals of annotated pairs as ["path", "Negative"] entries, each once
+    # relative: to the export file's folder (OUT survives moving, syncing and `dvc pull` elsewhere;
+    # run imdlbenco from OUT); absolute: local absolute paths / s3:// URIs (run it from anywhere)
+    export_paths: Literal["relative", "absolute"] = "relative"
 
 
 class Params(Section):

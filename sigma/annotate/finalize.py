@@ -79,7 +79,7 @@ def finalize(layout: OutputLayout, cfg: AnnotateParams, n_shards: int) -> dict:
                 name: stack.enter_context(open(tmp_dir / name, "w", encoding="utf-8"))
                 for name in ("annotations.jsonl", "rejects.jsonl")
             }
-            export = ImdlExport(tmp_dir, stack, cfg)
+            export = ImdlExport(tmp_dir, stack, cfg, layout.root)
             for index in shard_indices(layout, n_shards):
                 for raw in storage.iter_lines(layout.shard_file(index, "annotations.jsonl")):
                     record = json.loads(raw)

@@ -3,8 +3,11 @@ with ``[image, "Negative"]`` for unedited images.
 
 - ``imdlbenco.<split>.json`` per split when the corpus has splits (a researcher must not train on
   the test pairs), ``imdlbenco.json`` for pairs without one.
-- Paths are absolute for a local OUT and corpus (imdlbenco resolves them against its working
-  directory otherwise); on S3 they are ``s3://`` URIs.
+- ``annotate.export_paths``: ``relative`` (default) writes each path relative to the export file's
+  folder (OUT) when both are on one filesystem or S3 bucket, so OUT can be moved, synced or pulled
+  by DVC elsewhere; imdlbenco opens paths against its working directory, so it runs from OUT.
+  ``absolute`` writes absolute local paths and ``s3://`` URIs. A path on another filesystem than
+  OUT (a local corpus, an S3 OUT) is absolute either way.
 - The originals of annotated pairs are the negatives (``annotate.negatives``), each once.
 - Pairs left out are counted by reason: ``global``, ``area``, ``confidence``.
 """
@@ -13,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import posixpath
 from collections import Counter
 from contextlib import ExitStack
 from pathlib import Path
@@ -39,15 +43,24 @@ def filter_reason(record: dict[str, Any], cfg: AnnotateParams) -> str | None:
     return None
 
 
-def _absolute(path: str) -> str:
-    return path if storage.is_s3(path) else os.path.abspath(path)
+def export_path(path: str, out: str, relative: bool) -> str:
+    """``path`` as the export file in ``out`` names it (see the module docstring)."""
+    if not storage.is_s3(path):
+        path = os.path.abspath(path)
+    if not relative or storage.is_s3(path) != storage.is_s3(out):
+        return path
+    if storage.is_s3(path):
+        (bucket, key), (out_bucket, out_key) = storage.split_s3(path), storage.split_s3(out)
+        return posixpath.relpath(key, out_key or ".") if bucket == out_bucket else path
+    return Path(os.path.relpath(path, os.path.abspath(out))).as_posix()
 
 
 class ImdlExport:
-    """Streams the export files into ``folder`` (opened on ``stack``) one record at a time."""
+    """Streams the export files into ``folder`` (opened on ``stack``) one record at a time; ``out`` is
+    where they are published (paths are written relative to it, ``annotate.export_paths``)."""
 
-    def __init__(self, folder: Path, stack: ExitStack, cfg: AnnotateParams):
-        self.folder, self.stack, self.cfg = folder, stack, cfg
+    def __init__(self, folder: Path, stack: ExitStack, cfg: AnnotateParams, out: str):
+        self.folder, self.stack, self.cfg, self.out = folder, stack, cfg, out
         self.files: dict[str, IO[str]] = {}
         self.entries: Counter[str] = Counter()
         self.filtered: Counter[str] = Counter()
@@ -72,10 +85,13 @@ class ImdlExport:
         if reason:
             self.filtered[reason] += 1
         else:
-            self._write(split, [_absolute(record["edited"]), _absolute(mask_path)])
+            self._write(split, [self._path(record["edited"]), self._path(mask_path)])
         if self.cfg.negatives and self.originals.first_line(record["original"], 0) is None:
-            self._write(split, [_absolute(record["original"]), "Negative"])
+            self._write(split, [self._path(record["original"]), "Negative"])
             self.negatives += 1
+
+    def _path(self, path: str) -> str:
+        return export_path(path, self.out, self.cfg.export_paths == "relative")
 
     def finish(self) -> list[str]:
         """End the lists (the stack closes the files); returns the names written, ``imdlbenco.json``

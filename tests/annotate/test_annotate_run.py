@@ -69,21 +69,24 @@ def test_annotation_writes_masks_records_rejects_and_the_imdlbenco_list(corpus, 
         assert record["area"] == pytest.approx(mask.mean(), abs=1e-6)
         assert record["model_version"].startswith("sha256:")
     assert sorted(p.name for p in (out / "masks").iterdir()) == sorted(mask_name(r["id"]) for r in records)
-    # IMDL-BenCo: one file per split, absolute paths, each original once as a negative.
+    # IMDL-BenCo: one file per split, paths relative to the file (OUT), each original once as a negative.
     cfg = tiny_params(*ANNOTATE).annotate
     splits = sorted({r["split"] for r in records})
     assert splits and None not in splits  # the tiny corpus has splits...
     assert json.loads((out / "imdlbenco.json").read_text()) == []  # ...so no pair is in the split-less file
     negatives = []
+
+    def resolved(path: str) -> str:
+        return str((out / path).resolve())
+
     for split in splits:
         entries = json.loads((out / f"imdlbenco.{split}.json").read_text())
-        assert [e for e in entries if e[1] != "Negative"] == [
+        assert [[resolved(e[0]), resolved(e[1])] for e in entries if e[1] != "Negative"] == [
             [str(Path(r["edited"]).resolve()), str((out / r["mask"]).resolve())]
             for r in records
             if r["split"] == split and keep_for_training(r, cfg)
         ]
-        negatives += [e[0] for e in entries if e[1] == "Negative"]
-        assert all(Path(path).is_absolute() for entry in entries for path in entry[:1])
+        negatives += [resolved(e[0]) for e in entries if e[1] == "Negative"]
     assert sorted(negatives) == sorted({str(Path(r["original"]).resolve()) for r in records})
     assert summary["imdlbenco_negatives"] == len(negatives)
     assert sum(summary["imdlbenco_filtered"].values()) == sum(not keep_for_training(r, cfg) for r in records)

@@ -1,9 +1,13 @@
-"""The IMDL-BenCo export of a corpus without splits: one file, absolute paths, negatives once."""
+"""The IMDL-BenCo export: one file for a corpus without splits, paths relative to it or absolute, negatives once."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
+import pytest
+
+from sigma.annotate.imdl import export_path
 from sigma.annotate.run import annotate_corpus
 from tests.annotate.outputs import copy_edit_corpus
 from tests.conftest import tiny_params
@@ -26,8 +30,25 @@ def test_the_export_of_a_corpus_without_splits_is_one_file_with_each_original_on
     entries = json.loads((out / "imdlbenco.json").read_text())
     negatives = [e[0] for e in entries if e[1] == "Negative"]
     assert len(negatives) == len(set(negatives)) == len({p.original for p in pairs}) == summary["imdlbenco_negatives"]
-    assert all(e[0].startswith("/") and (e[1] == "Negative" or e[1].startswith("/")) for e in entries)
-    cfg = tiny_params(*ANNOTATE, "annotate.negatives=false")
+    paths = [path for entry in entries for path in entry if path != "Negative"]
+    assert all(not path.startswith("/") and (out / path).is_file() for path in paths)  # relative to the file
+    cfg = tiny_params(*ANNOTATE, "annotate.negatives=false", "annotate.export_paths=absolute")
     plain = annotate_corpus(cfg, str(root), str(tmp_path / "plain"), tiny_checkpoint, track=False)
     assert plain["imdlbenco_negatives"] == 0
-    assert all(e[1] != "Negative" for e in json.loads((tmp_path / "plain/imdlbenco.json").read_text()))
+    entries = json.loads((tmp_path / "plain/imdlbenco.json").read_text())
+    assert all(e[1] != "Negative" and Path(e[0]).is_absolute() and Path(e[1]).is_file() for e in entries)
+
+
+@pytest.mark.parametrize(
+    ("path", "out", "relative", "expected"),
+    [
+        ("s3://b/corpus/a.png", "s3://b/runs/one", True, "../../corpus/a.png"),
+        ("s3://other/a.png", "s3://b/runs/one", True, "s3://other/a.png"),  # another bucket
+        ("s3://b/corpus/a.png", "s3://b/runs/one", False, "s3://b/corpus/a.png"),
+        ("/data/corpus/a.png", "s3://b/runs/one", True, "/data/corpus/a.png"),  # a local corpus, an S3 OUT
+        ("/data/corpus/a.png", "/data/out", True, "../corpus/a.png"),
+        ("/data/out/masks/a.png", "/data/out", False, "/data/out/masks/a.png"),
+    ],
+)
+def test_export_paths_are_relative_to_the_export_file_where_both_share_a_filesystem(path, out, relative, expected):
+    assert export_path(path, out, relative) == expected
