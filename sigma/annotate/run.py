@@ -204,33 +204,40 @@ def annotate_corpus(
     if layout.read_run() is None:
         storage.write_json_atomic(layout.path(RUN_FILE), info)
     start = time.perf_counter()
-    columns = (
-        TextColumn("annotate {task.description}"),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TextColumn("{task.fields[rate]:.1f} pairs/s"),
-    )
-    with Progress(*columns, transient=True) as bar:
-        job = bar.add_task(corpus, total=None, rate=0.0)
+    markers: list[dict[str, Any]] = []
+    try:
+        with Progress(*PROGRESS_COLUMNS, transient=True) as bar:
+            job = bar.add_task(corpus, total=None, rate=0.0)
 
-        def advance(n: int) -> None:
-            bar.advance(job, n)
-            bar.update(job, rate=bar.tasks[0].completed / max(time.perf_counter() - start, 1e-9))
+            def advance(n: int) -> None:
+                bar.advance(job, n)
+                bar.update(job, rate=bar.tasks[0].completed / max(time.perf_counter() - start, 1e-9))
 
-        tasks = plan_shards(corpus, cfg.shard_size)
-        markers = []
-        if dispatch is None:
-            markers = [run_shard(task, out, params, pinned, annotator, advance) for task in tasks]
-        else:
-            for marker in dispatch(tasks, out=out, params=params, model=pinned):
-                advance(marker["pairs"])
-                markers.append(marker)
-    summary = finalize(layout, cfg, len(markers)) | {"model_version": pinned["version"]}
+            tasks = plan_shards(corpus, cfg.shard_size)
+            if dispatch is None:
+                for task in tasks:
+                    markers.append(run_shard(task, out, params, pinned, annotator, advance))
+            else:
+                for marker in dispatch(tasks, out=out, params=params, model=pinned):
+                    advance(marker["pairs"])
+                    markers.append(marker)
+        summary = finalize(layout, cfg, len(markers)) | {"model_version": pinned["version"]}
+    except OSError as exc:  # storage down, disk full, OUT read-only: nothing committed is lost
+        raise storage.StorageError(
+            f"{exc}\n{len(markers)} shard(s) of this run are committed in {out} and kept: once the cause is "
+            "fixed, run the same command with --resume to continue"
+        ) from exc
     summary |= this_run(markers, time.perf_counter() - start, pinned["load"])
     log_summary(layout, params, summary, track)
     return summary
 
 
+PROGRESS_COLUMNS = (
+    TextColumn("annotate {task.description}"),
+    MofNCompleteColumn(),
+    TimeElapsedColumn(),
+    TextColumn("{task.fields[rate]:.1f} pairs/s"),
+)
 THIS_RUN = ("model_loaded", "pairs_this_run", "shard_seconds", "wall_seconds", "pairs_per_second")
 
 

@@ -2,11 +2,13 @@
 
 S3 goes through boto3; the endpoint comes from the standard ``AWS_ENDPOINT_URL`` /
 ``AWS_ENDPOINT_URL_S3`` variables (MinIO, moto, ...) and retries use botocore's adaptive mode, so
-transient errors back off instead of failing a corpus run.
+transient errors (500, 503 SlowDown, timeouts) back off instead of failing a corpus run. What still
+fails is a :class:`StorageError` that names the file and says what to do.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import tempfile
@@ -17,6 +19,10 @@ from pathlib import Path, PurePosixPath
 
 class StorageError(IOError):
     """A file could not be read or written; the message says which and why."""
+
+
+class MissingFile(StorageError):
+    """The file is not there (a local ENOENT, an S3 404)."""
 
 
 def is_s3(uri: str) -> bool:
@@ -30,14 +36,49 @@ def split_s3(uri: str) -> tuple[str, str]:
     return bucket, key
 
 
+S3_ATTEMPTS = 5  # botocore's adaptive retries: exponential backoff with jitter, client-side rate limiting
+
+
 @lru_cache(maxsize=1)
 def s3_client():
     import boto3
     from botocore.config import Config
 
     # Short connect timeout: a wrong endpoint should fail in seconds, not hang every read.
-    config = Config(connect_timeout=5, read_timeout=60, retries={"max_attempts": 5, "mode": "adaptive"})
+    config = Config(connect_timeout=5, read_timeout=60, retries={"max_attempts": S3_ATTEMPTS, "mode": "adaptive"})
     return boto3.client("s3", config=config)
+
+
+def s3_error(action: str, uri: str, exc: Exception) -> StorageError:
+    """A StorageError for a failed S3 call that says what failed and what to do."""
+    from botocore.exceptions import ClientError
+
+    if isinstance(exc, ClientError):
+        code = exc.response.get("Error", {}).get("Code", "?")
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        if code in ("NoSuchKey", "404", "NotFound"):
+            return MissingFile(f"file not found: {uri}")
+        if code in ("NoSuchBucket", "AccessDenied", "403", "InvalidAccessKeyId", "SignatureDoesNotMatch"):
+            return StorageError(f"cannot {action} {uri}: S3 error {code} (check the bucket and the credentials)")
+        if status >= 500 or code in ("SlowDown", "Throttling", "RequestTimeout"):
+            return StorageError(
+                f"cannot {action} {uri}: S3 error {code} (HTTP {status}) after {S3_ATTEMPTS} attempts with "
+                "backoff: the endpoint is down or throttling; try again when it is back"
+            )
+        return StorageError(f"cannot {action} {uri}: S3 error {code}")
+    return StorageError(f"cannot {action} {uri}: {exc} (is the S3 endpoint reachable? check AWS_ENDPOINT_URL)")
+
+
+def local_error(action: str, uri: str, exc: OSError) -> StorageError:
+    """A StorageError for a failed local read or write, with what to do for a full or read-only disk."""
+    hints = {
+        errno.ENOSPC: " (the disk is full: free space or choose another folder)",
+        errno.EDQUOT: " (the disk quota is exhausted: free space or choose another folder)",
+        errno.EROFS: " (the file system is read-only: remount it read-write or choose another folder)",
+        errno.EACCES: " (permission denied: make the folder writable or choose another one)",
+        errno.EPERM: " (not permitted: make the folder writable or choose another one)",
+    }
+    return StorageError(f"cannot {action} {uri}: {exc.strerror or exc}{hints.get(exc.errno or 0, '')}")
 
 
 def join(base: str, rel: str) -> str:
@@ -62,19 +103,14 @@ def read_bytes(uri: str) -> bytes:
         bucket, key = split_s3(uri)
         try:
             return s3_client().get_object(Bucket=bucket, Key=key)["Body"].read()
-        except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "?")
-            raise StorageError(f"cannot read {uri}: S3 error {code}") from exc
-        except BotoCoreError as exc:
-            raise StorageError(
-                f"cannot read {uri}: {exc} (is the S3 endpoint reachable? check AWS_ENDPOINT_URL)"
-            ) from exc
+        except (ClientError, BotoCoreError) as exc:
+            raise s3_error("read", uri, exc) from exc
     try:
         return Path(uri).read_bytes()
     except FileNotFoundError:
-        raise StorageError(f"file not found: {uri}") from None
+        raise MissingFile(f"file not found: {uri}") from None
     except OSError as exc:
-        raise StorageError(f"cannot read {uri}: {exc.strerror}") from exc
+        raise local_error("read", uri, exc) from exc
 
 
 def iter_lines(uri: str) -> Iterator[bytes]:
@@ -85,32 +121,34 @@ def iter_lines(uri: str) -> Iterator[bytes]:
         bucket, key = split_s3(uri)
         try:
             yield from s3_client().get_object(Bucket=bucket, Key=key)["Body"].iter_lines()
-        except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "?")
-            raise StorageError(f"cannot read {uri}: S3 error {code}") from exc
-        except BotoCoreError as exc:
-            raise StorageError(f"cannot read {uri}: {exc} (is the S3 endpoint reachable? check AWS_ENDPOINT_URL)") from exc
+        except (ClientError, BotoCoreError) as exc:
+            raise s3_error("read", uri, exc) from exc
         return
     try:
         with open(uri, "rb") as fh:
             for line in fh:
                 yield line.rstrip(b"\r\n")
     except FileNotFoundError:
-        raise StorageError(f"file not found: {uri}") from None
+        raise MissingFile(f"file not found: {uri}") from None
     except OSError as exc:
-        raise StorageError(f"cannot read {uri}: {exc.strerror}") from exc
+        raise local_error("read", uri, exc) from exc
 
 
 def exists(uri: str) -> bool:
+    """Whether the file is there; an S3 endpoint that fails (rather than answering 404) raises: a
+    committed shard must never look missing because the endpoint was down."""
     if is_s3(uri):
-        from botocore.exceptions import ClientError
+        from botocore.exceptions import BotoCoreError, ClientError
 
         bucket, key = split_s3(uri)
         try:
             s3_client().head_object(Bucket=bucket, Key=key)
             return True
-        except ClientError:
-            return False
+        except (ClientError, BotoCoreError) as exc:
+            error = s3_error("check", uri, exc)
+            if isinstance(error, MissingFile):
+                return False
+            raise error from exc
     return Path(uri).is_file()
 
 
@@ -123,20 +161,30 @@ def write_bytes_atomic(uri: str, data: bytes) -> None:
     Locally: temp file in the same folder, fsync, rename. On S3 a single PUT is already atomic.
     """
     if is_s3(uri):
+        from botocore.exceptions import BotoCoreError, ClientError
+
         bucket, key = split_s3(uri)
-        s3_client().put_object(Bucket=bucket, Key=key, Body=data)
+        try:
+            s3_client().put_object(Bucket=bucket, Key=key, Body=data)
+        except (ClientError, BotoCoreError) as exc:
+            raise s3_error("write", uri, exc) from exc
         return
     path = Path(uri)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=_PARTIAL_SUFFIX)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=_PARTIAL_SUFFIX)
+    except OSError as exc:
+        raise local_error("write", uri, exc) from exc
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise local_error("write", uri, exc) from exc
         raise
 
 
@@ -166,7 +214,7 @@ def list_files(root: str) -> list[str]:
             pages = s3_client().get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
             return sorted(obj["Key"][len(prefix):] for page in pages for obj in page.get("Contents", []))
         except (ClientError, BotoCoreError) as exc:
-            raise StorageError(f"cannot list {root}: {exc} (check the bucket and AWS_ENDPOINT_URL)") from exc
+            raise s3_error("list", root, exc) from exc
     base = Path(root)
     if not base.is_dir():
         raise StorageError(f"folder not found: {root}")

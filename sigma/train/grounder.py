@@ -8,6 +8,7 @@ concept masks.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -185,10 +186,11 @@ def _save_head(head: ConceptMaskHead, path: Path, model_cfg) -> None:
 
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    # the head shares no tensors, so a plain save_file of its state dict
-    save_file(
-        head.state_dict(),
-        str(tmp),
-        metadata={"backbone": model_cfg.backbone.model_dump_json(), "grounder": model_cfg.grounder.model_dump_json()},
-    )
+    # The head shares no tensors, so a plain save_file of its state dict. One header key of sorted JSON:
+    # safetensors writes several keys in hash order, so each save gave other bytes (and DVC a change).
+    config = {
+        "backbone": model_cfg.backbone.model_dump(mode="json"),
+        "grounder": model_cfg.grounder.model_dump(mode="json"),
+    }
+    save_file(head.state_dict(), str(tmp), metadata={"sigma-grounder": json.dumps(config, sort_keys=True)})
     tmp.replace(path)

@@ -1,16 +1,21 @@
-"""The whole DVC pipeline (dvc.yaml) on a tiny config, round-tripped through an S3 remote (moto).
+"""The whole DVC pipeline (dvc.yaml) on a tiny config: reproducible byte for byte, and round-tripped
+through an S3 remote (moto).
 
 ``dvc repro`` of every stage in a throw-away copy of the project (dvc.yaml, a tiny params.yaml, sigma/
 for the code deps, 12 built-in scenes as data/raw tracked by data.dvc), MLflow in a local SQLite store
-(stage2 registers, promote sets @champion, annotate reads it); then ``dvc push`` to the moto bucket
-(the remote that ``SIGMA_STORAGE`` selects), wipe the cache and every cached output, ``dvc pull``, and check
-that ``dvc status`` is clean, the
-remote is in sync and every pulled file is byte-identical (md5) to what was pushed.
+(stage2 registers, promote sets @champion, annotate reads it).
+
+- A second fresh copy, in another folder with its own MLflow store, gives an identical ``dvc.lock``
+  and identical tracked outputs (git's metrics and reports, and every DVC-cached output).
+- ``dvc push`` to the moto bucket (the remote that ``SIGMA_STORAGE`` selects), wipe the cache and every
+  cached output, ``dvc pull``: ``dvc status`` is clean, the remote is in sync and every pulled file is
+  byte-identical (md5) to what was pushed.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -135,17 +140,18 @@ def _md5s(repo: Path, paths: list[str]) -> dict[str, str]:
     return digests
 
 
-@pytest.mark.skipif(not DVC.exists() or not SIGMA.exists(), reason=f"dvc/sigma not installed next to {sys.executable}")
-def test_dvc_pipeline_repro_push_pull_s3(moto_s3, tmp_path):  # noqa: F811
+def _skip_without_tools() -> None:
+    if not DVC.exists() or not SIGMA.exists():
+        pytest.skip(f"dvc/sigma not installed next to {sys.executable}")
+
+
+def reproduce(root: Path) -> Path:
+    """A fresh tiny project under ``root`` with its own MLflow store, after ``dvc repro``; its path."""
     from sigma.data.builtin import iter_builtin, write_coco
 
-    repo = tmp_path / "repo"
-    repo.mkdir()
-    env = _env(tmp_path)
-    dvc = lambda *a, timeout=120: _run([DVC, *a], repo, env, timeout)  # noqa: E731
-    git = lambda *a: _run(["git", *a], repo, env)  # noqa: E731
-
-    # -- a throw-away project: dvc.yaml, tiny params, the code deps, 12 built-in scenes as data/raw --
+    repo = root / "repo"
+    repo.mkdir(parents=True)
+    env = _env(root)
     shutil.copy2(ROOT / "dvc.yaml", repo / "dvc.yaml")
     if (ROOT / ".dvcignore").exists():
         shutil.copy2(ROOT / ".dvcignore", repo / ".dvcignore")
@@ -154,18 +160,16 @@ def test_dvc_pipeline_repro_push_pull_s3(moto_s3, tmp_path):  # noqa: F811
     write_coco(iter_builtin(n_scenes=N_SCENES), repo / "data" / "raw" / "builtin")
     stages = yaml.safe_load((repo / "dvc.yaml").read_text())["stages"]
 
+    git = lambda *a: _run(["git", *a], repo, env)  # noqa: E731
     git("init", "-q")
     git("config", "commit.gpgsign", "false")
-    dvc("init", "-q")
-    dvc("config", "core.analytics", "false")
-    boto3.client("s3", endpoint_url=moto_s3).create_bucket(Bucket=BUCKET)
-    _run([SIGMA, "remote"], repo, env | {"SIGMA_STORAGE": f"s3://{BUCKET}/dvc"})  # server mode's one setting
-    dvc("add", "data/raw")
+    _run([DVC, "init", "-q"], repo, env)
+    _run([DVC, "config", "core.analytics", "false"], repo, env)
+    _run([DVC, "add", "data/raw"], repo, env)
     git("add", "-A")
     git("commit", "-q", "-m", "tiny project")
 
-    # -- the whole pipeline --
-    log = dvc("repro", timeout=1200)
+    log = _run([DVC, "repro"], repo, env, timeout=1200)
     for name in stages:
         assert f"'{name}'" in log, f"stage {name} did not run:\n{log[-4000:]}"
     for rel in (
@@ -177,9 +181,45 @@ def test_dvc_pipeline_repro_push_pull_s3(moto_s3, tmp_path):  # noqa: F811
         "data/annotated/edit/annotations.jsonl",
     ):
         assert (repo / rel).is_file(), f"{rel} missing after dvc repro"
-    assert "Data and pipelines are up to date" in dvc("status")
+    assert "Data and pipelines are up to date" in _run([DVC, "status"], repo, env)
     git("add", "-A")
     git("commit", "-q", "-m", "repro")
+    return repo
+
+
+@pytest.fixture(scope="module")
+def reproduced(tmp_path_factory) -> Path:
+    _skip_without_tools()
+    return reproduce(tmp_path_factory.mktemp("first"))
+
+
+def _stages(repo: Path) -> dict:
+    return yaml.safe_load((repo / "dvc.yaml").read_text())["stages"]
+
+
+def _tracked_outputs(repo: Path) -> list[str]:
+    """Every output git or DVC tracks: the cached outputs, git's metrics and reports, data.dvc."""
+    return ["data/raw", *_cached_outs(_stages(repo)), "metrics", "reports", "data.dvc", "dvc.lock"]
+
+
+def test_two_fresh_copies_give_an_identical_dvc_lock_and_identical_outputs(reproduced, tmp_path):
+    """Nothing that belongs to one run (registry versions, timings, hostnames, absolute paths) may
+    reach a tracked file: a fresh clone's `make run` must leave `git status` clean."""
+    other = reproduce(tmp_path)
+    assert (other / "dvc.lock").read_text() == (reproduced / "dvc.lock").read_text()
+    first, second = _md5s(reproduced, _tracked_outputs(reproduced)), _md5s(other, _tracked_outputs(other))
+    assert first.keys() == second.keys()
+    assert {k for k in first if first[k] != second[k]} == set()
+    # the second copy's MLflow store was fresh too: the same decision, in the same words
+    assert json.loads((other / "metrics/promotion.json").read_text())["promoted"] is True
+
+
+def test_dvc_pipeline_push_pull_s3(reproduced, moto_s3, tmp_path):  # noqa: F811
+    repo, env = reproduced, _env(tmp_path)
+    dvc = lambda *a, timeout=120: _run([DVC, *a], repo, env, timeout)  # noqa: E731
+    stages = _stages(repo)
+    boto3.client("s3", endpoint_url=moto_s3).create_bucket(Bucket=BUCKET)
+    _run([SIGMA, "remote"], repo, env | {"SIGMA_STORAGE": f"s3://{BUCKET}/dvc"})  # server mode's one setting
 
     # -- push; every cached output (and data/raw) leaves the cache for the bucket --
     cached = ["data/raw", *_cached_outs(stages)]
