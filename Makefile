@@ -17,7 +17,7 @@ export DVC_NO_ANALYTICS := 1
 export GX_ANALYTICS_ENABLED := false
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: install run test lint data clean help serve
+.PHONY: install run test lint data clean help serve browser
 
 help:  ## list targets
 	@grep -E '^[a-z]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/ -/'
@@ -52,7 +52,15 @@ lint: install  ## ruff (lint rules and format check) and mypy, as configured in 
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: lint  ## lint, then run the whole test suite (unit, data, model, integration)
+# tests/review drives a real browser: Debian's Chromium and chromedriver, installed with apt as root (CI
+# and these machines run as root); elsewhere the end-to-end test says how to install them and skips.
+browser:  ## install Chromium and chromedriver from the Debian packages (the review app's browser test)
+	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
+	else echo "note: run 'sudo apt-get install chromium chromium-driver' to run the browser test"; fi
+
+test: lint browser  ## lint, then run the whole test suite (unit, data, model, integration, browser)
 	$(BIN)/python -m pytest
 
 serve: install  ## serve the prefect.yaml deployments from this process (starts a local Prefect server without PREFECT_API_URL)

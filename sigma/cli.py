@@ -477,5 +477,61 @@ def annotate(
         raise _fail(f"every pair was rejected ({reasons}): see {where}", EXIT_ALL_REJECTED)
 
 
+RootOpt = Annotated[
+    Path, typer.Option(help="Folder the corpus paths in the records are relative to: where `sigma annotate` ran.")
+]
+
+
+@app.command()
+def review(
+    out: Annotated[str, typer.Argument(help="An annotation run: its OUT folder or s3:// prefix.")],
+    host: Annotated[str, typer.Option(help="Address to listen on (loopback: only this machine).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8765,
+    root: RootOpt = Path("."),
+    reviewer: Annotated[str | None, typer.Option(help="Your name, recorded with each decision.")] = None,
+) -> None:
+    """Look at the masks of an annotation run, accept, reject or flag them (OUT/review.jsonl); see docs/review.md."""
+    import uvicorn
+    from rich.progress import Progress
+
+    from sigma.data.storage import StorageError
+    from sigma.review.app import create_app
+    from sigma.review.index import AnnotationIndex
+
+    try:
+        with Progress(transient=True, console=console) as bar:
+            job = bar.add_task("indexing annotations.jsonl", total=None)
+            AnnotationIndex(out, progress=lambda n: bar.advance(job, n))  # cached: create_app reopens it
+        app_ = create_app(out, str(root), reviewer)
+    except (StorageError, ValueError) as exc:
+        raise _fail(exc) from None
+    console.print(f"reviewing {out} at http://{host}:{port}/ (Ctrl-C to stop)", markup=False)
+    uvicorn.run(app_, host=host, port=port, log_level="warning")
+
+
+@app.command("export")
+def export_(
+    out: Annotated[str, typer.Argument(help="An annotation run: its OUT folder or s3:// prefix.")],
+    accepted_only: Annotated[
+        bool, typer.Option("--accepted-only", help="Keep only the pairs a reviewer accepted.")
+    ] = False,
+    exclude_rejected: Annotated[
+        bool, typer.Option("--exclude-rejected", help="Keep every pair but the rejected ones (the default).")
+    ] = False,
+    dest: Annotated[str | None, typer.Option(help="Where to write; default OUT/reviewed.")] = None,
+    root: RootOpt = Path("."),
+    params: ParamsOpt = Path("params.yaml"),
+    set_: SetOpt = None,
+) -> None:
+    """Write the IML-ready files (IMDL-BenCo JSON per split, a pair manifest) honouring the review decisions."""
+    from sigma.review.export import export_reviewed
+
+    if accepted_only and exclude_rejected:
+        raise _fail("choose one of --accepted-only and --exclude-rejected", 2)
+    cfg = _section(params, set_, "annotate")
+    mode = "accepted-only" if accepted_only else "exclude-rejected"
+    _run_stage(export_reviewed, out, cfg, mode, dest, str(root))
+
+
 if __name__ == "__main__":
     app()

@@ -50,7 +50,7 @@ def thumbnail(image: np.ndarray) -> str:
     return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
-def _row(benchmark: str, record: PairRecord, arrays: dict, prediction) -> str:
+def _row(benchmark: str, record: PairRecord, arrays: dict, prediction, instruction: str) -> str:
     cells = [
         arrays["original"],
         arrays["edited"],
@@ -63,8 +63,10 @@ def _row(benchmark: str, record: PairRecord, arrays: dict, prediction) -> str:
         else f"all-zero truth · false positives {record.fp_rate:.1%}"
     )
     images = "".join(f'<td><img src="{thumbnail(c)}"></td>' for c in cells)
+    # The instruction sits in the pair's own row: a row of its own below read as the next pair's.
     return (
-        f"<tr><td><b>{html.escape(record.id)}</b><br>{html.escape(benchmark)}<br>{score}<br>"
+        f"<tr><td><b>{html.escape(record.id)}</b><br>{html.escape(benchmark)}<br>"
+        f"<span class=instr>{html.escape(instruction or '(no instruction)')}</span><br>{score}<br>"
         f"{html.escape(', '.join(record.groups))}</td>{images}</tr>"
     )
 
@@ -86,13 +88,13 @@ def write_gallery(
             a,
             pred,
         ) in zip(chosen, arrays, predictions, strict=True):
-            rows.append(
-                f"{_row(spec.name, record, a, pred)}"
-                f"<tr><td colspan=5 class=instr>{html.escape(by_id[record.id].instruction or '(no instruction)')}"
-                "</td></tr>"
-            )
+            rows.append(_row(spec.name, record, a, pred, by_id[record.id].instruction))
     title = html.escape(method.name)
-    style = "body{font-family:sans-serif} td{vertical-align:top;padding:4px} .instr{color:#555;padding-bottom:14px}"
+    style = (
+        "body{font-family:sans-serif} table{border-collapse:collapse} "
+        "td{vertical-align:top;padding:6px 4px;border-bottom:1px solid #ccc} td:first-child{max-width:260px} "
+        ".instr{font-style:italic;color:#333}"
+    )
     page = f"""<!doctype html><html><head><meta charset="utf-8"><title>SIGMA gallery ({title})</title>
 <style>{style}</style>
 </head><body><h1>SIGMA gallery: {title}, worst cases first</h1>

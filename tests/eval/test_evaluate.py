@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import shutil
 
@@ -91,6 +92,12 @@ def test_evaluate_stage_writes_metrics_rejects_and_a_gallery(project, tiny_check
     n_edit = len(read_manifest("data/synth/edit"))
     assert page.count("data:image/jpeg;base64,") == 4 * (4 + 4)  # 4 columns x (4 edit + 4 calib pairs)
     assert "worst cases first" in page and n_edit >= 4
+    rows = page.split("<tr>")[2:]  # after the header row: one row per pair, holding its instruction
+    assert len(rows) == 8 and all(row.count("class=instr") == 1 and row.count("<img") == 4 for row in rows)
+    instructions = {p.id: p.instruction for p in read_manifest("data/synth/edit")}
+    for row in rows:
+        pair_id = row.split("<b>", 1)[1].split("</b>", 1)[0]
+        assert pair_id not in instructions or html.escape(instructions[pair_id]) in row
 
 
 def test_robustness_sweep_scores_every_point_and_method(project):
