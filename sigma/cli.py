@@ -18,6 +18,8 @@ data_app = typer.Typer(help="Synthesise, bootstrap and validate edit-pair datase
 app.add_typer(data_app, name="data")
 train_app = typer.Typer(help="Training stages.", no_args_is_help=True)
 app.add_typer(train_app, name="train")
+weights_app = typer.Typer(help="The pretrained models a profile needs: check they are there, fetch them.")
+app.add_typer(weights_app, name="weights", no_args_is_help=True)
 console = Console(stderr=True, soft_wrap=True)  # paths in errors must stay copy-pasteable
 
 ParamsOpt = Annotated[Path, typer.Option("--params", "-p", help="params.yaml to read.")]
@@ -475,6 +477,61 @@ def annotate(
         reasons = ", ".join(f"{k} {v}" for k, v in summary["rejects_by_reason"].items())
         where = join(out or cfg.annotate.out, "rejects.jsonl")
         raise _fail(f"every pair was rejected ({reasons}): see {where}", EXIT_ALL_REJECTED)
+
+
+ProfileOpt = Annotated[
+    str, typer.Option(help="offline (params.yaml as it is) or a profile laid over it: paper (sigma/profiles/).")
+]
+
+
+@weights_app.command("check")
+def weights_check(
+    profile: ProfileOpt = "offline",
+    as_json: Annotated[bool, typer.Option("--json", help="Print the rows as JSON.")] = False,
+    params: ParamsOpt = Path("params.yaml"),
+    set_: SetOpt = None,
+) -> None:
+    """List every model the profile loads (hub id, revision, files, size) and whether it is there.
+
+    Exit code 1 when something is missing; each missing row says what to run.
+    """
+    from rich.table import Table
+
+    from sigma.weights import check, profile_params
+
+    try:
+        rows = check(profile_params(profile, params, set_))
+    except (ValueError, ConfigError) as exc:
+        raise _fail(exc, 2) from None
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+    else:
+        table = Table(title=f"weights for the {profile} profile")
+        for column in ("used by", "source", "kind", "size", "status"):
+            table.add_column(column, overflow="fold")
+        for r in rows:
+            size = f"≈{r['size_mb']} MB" if r["size_mb"] else "?"
+            status = "present" if r["present"] else f"missing {len(r['missing'])} file(s)"
+            table.add_row(r["role"], r["source"], r["kind"], size, status, style=None if r["present"] else "red")
+        out = Console(soft_wrap=True)
+        out.print(table)
+        for r in rows:
+            if not r["present"]:  # one copy-pasteable line each
+                out.print(f"{r['source']}: missing {', '.join(r['missing'])}: {r['fix']}", markup=False)
+    if not all(r["present"] for r in rows):
+        raise typer.Exit(1)
+
+
+@weights_app.command("fetch")
+def weights_fetch(profile: ProfileOpt = "paper", params: ParamsOpt = Path("params.yaml"), set_: SetOpt = None) -> None:
+    """Download the profile's missing hub models into the Hugging Face cache (needs a network; unset HF_HUB_OFFLINE)."""
+    from sigma.weights import fetch, profile_params
+
+    try:
+        fetched = fetch(profile_params(profile, params, set_))
+    except (ValueError, ConfigError, RuntimeError) as exc:
+        raise _fail(exc, 2) from None
+    typer.echo(json.dumps({"fetched": fetched}))
 
 
 RootOpt = Annotated[
