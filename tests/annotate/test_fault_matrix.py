@@ -32,6 +32,12 @@ def _save(path, image: Image.Image, **kwargs) -> str:
     return path.name
 
 
+def _orientation(value: int) -> bytes:
+    exif = Image.Exif()
+    exif[0x0112] = value
+    return exif.tobytes()
+
+
 def _build(root, good) -> tuple[list[str], dict[str, str], set[str]]:
     """Manifest lines, ``{bad id: words its reason must hold}`` and the ids of odd-but-good rows."""
     images = root / "images"
@@ -87,6 +93,10 @@ def _build(root, good) -> tuple[list[str], dict[str, str], set[str]]:
         "sixteen-bit": _save(images / "sixteen.png", Image.fromarray(edited[..., 0].astype(np.uint16) * 257)),
         "palette": _save(images / "palette.png", Image.fromarray(edited).convert("P")),
         "rgba": _save(images / "rgba.png", Image.fromarray(edited).convert("RGBA")),
+        # stored turned a quarter to the left, EXIF orientation 6 turns it back: only then do sizes match
+        "exif-rotated": _save(
+            images / "exif.jpg", Image.fromarray(edited).transpose(Image.Transpose.ROTATE_90), exif=_orientation(6)
+        ),
     }
     lines += [pair(pid, e=f"images/{name}") for pid, name in odd.items()]
     lines.append(pair("null-instruction", instruction=None))
