@@ -127,7 +127,16 @@ def test_a_reviewer_decides_with_the_keys_and_exports_what_was_accepted(served, 
     progress = browser.find_element(By.ID, "progress-text").text
     assert progress.startswith(f"3 / {len(records(annotated))} reviewed") and "accept rate 67%" in progress
 
+    # In a view of the unreviewed pairs, a decided pair leaves the view: the next one takes its place.
+    browser.get(f"{served}/detail?state=unreviewed&pos=0")
+    first = browser.find_element(By.ID, "detail").get_attribute("data-id")
+    _press(browser, "a", moves_on=False)
+    WebDriverWait(browser, 30).until(lambda d: d.find_element(By.ID, "detail").get_attribute("data-id") != first)
+    assert "pos=0" in browser.current_url and "state=unreviewed" in browser.current_url
+    log = decisions(annotated)
+    assert log[-1]["id"] == first and first not in worst_first[:3]
+
     summary = export_reviewed(str(annotated), tiny_params().annotate, "accepted-only", str(tmp_path / "export"))
     manifest = [json.loads(line) for line in (tmp_path / "export/manifest.jsonl").read_text().splitlines()]
-    assert sorted(m["id"] for m in manifest) == sorted([worst_first[0], worst_first[2]])
-    assert (summary["accepted"], summary["rejected"], summary["flagged"]) == (2, 1, 0)
+    assert sorted(m["id"] for m in manifest) == sorted([worst_first[0], worst_first[2], first])
+    assert (summary["accepted"], summary["rejected"], summary["flagged"]) == (3, 1, 0)

@@ -49,8 +49,11 @@
     document.getElementById("progress-fill").style.width = `${s.total ? 100 * s.reviewed / s.total : 0}%`;
     const rate = s.accept_rate === null ? "–" : `${Math.round(100 * s.accept_rate)}%`;
     document.getElementById("progress-text").textContent = `${s.reviewed} / ${s.total} reviewed · accept rate ${rate}`;
-    detail.dataset.saved = decision;  // tests wait on this before the page moves on
-    go(detail.dataset.next);
+    // In a view filtered by review state, a pair whose new state leaves the view makes the next pair
+    // take its position: stay at the same position then, or one would be skipped.
+    const leavesView = detail.dataset.state && detail.dataset.state !== decision;
+    if (!leavesView) go(detail.dataset.next);
+    else go(detail.dataset.next ? detail.dataset.here : detail.dataset.grid);  // the last one: back to the grid
   }
 
   document.querySelectorAll(".decide button").forEach((b) => b.addEventListener("click", () => decide(b.dataset.decision)));
