@@ -64,26 +64,38 @@ def browser():
         driver.quit()
 
 
-def _pictures_loaded(driver) -> None:
-    """Wait until the pairs' pictures have loaded (for the screenshots)."""
+def _wait(driver, condition) -> None:
+    """Wait (30 s at most) until ``condition(driver)`` holds. A check that runs while the page is being
+    replaced finds the old elements gone or stale: that is "not yet", never an error."""
+    from selenium.common.exceptions import (
+        JavascriptException,
+        NoSuchElementException,
+        StaleElementReferenceException,
+    )
     from selenium.webdriver.support.ui import WebDriverWait
 
+    ignored = (JavascriptException, NoSuchElementException, StaleElementReferenceException)
+    WebDriverWait(driver, 30, ignored_exceptions=ignored).until(condition)
+
+
+def _pictures_loaded(driver) -> None:
+    """Wait until the pairs' pictures have loaded (for the screenshots)."""
     pictures = "Array.from(document.querySelectorAll('.card img, .stage img'))"
     script = f"return {pictures}.every(i => i.complete && i.naturalWidth > 0)"
-    WebDriverWait(driver, 30).until(lambda d: d.execute_script(script))
+    _wait(driver, lambda d: d.execute_script(script))
+
+
+LOADED_DETAIL = "return document.readyState === 'complete' && !!document.getElementById('detail')"
 
 
 def _press(driver, key: str, moves_on: bool = True) -> None:
     """Press ``key`` on the page; with ``moves_on`` wait until the page left the current position."""
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import WebDriverWait
 
     before = driver.current_url
     driver.find_element(By.TAG_NAME, "body").send_keys(key)
     if moves_on:
-        WebDriverWait(driver, 30).until(
-            lambda d: d.current_url != before and d.execute_script("return document.readyState") == "complete"
-        )
+        _wait(driver, lambda d: d.current_url != before and d.execute_script(LOADED_DETAIL))
 
 
 def test_a_reviewer_decides_with_the_keys_and_exports_what_was_accepted(served, browser, annotated, tmp_path):
@@ -99,7 +111,7 @@ def test_a_reviewer_decides_with_the_keys_and_exports_what_was_accepted(served, 
     worst_first = [c.find_element(By.CSS_SELECTOR, ".id").text for c in cards]
 
     cards[0].click()
-    assert "pos=0" in browser.current_url
+    _wait(browser, lambda d: "pos=0" in d.current_url and d.execute_script(LOADED_DETAIL))
     _pictures_loaded(browser)
     browser.save_screenshot(str(shots / "review-detail.png"))
     _press(browser, "a")  # accept pair 0, move to 1
@@ -110,9 +122,7 @@ def test_a_reviewer_decides_with_the_keys_and_exports_what_was_accepted(served, 
     note.send_keys("fine after all")  # keys typed into the note are not shortcuts
     assert "pos=2" in browser.current_url
     browser.find_element(By.CSS_SELECTOR, "button[data-decision=accept]").click()  # the button saves the note
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    WebDriverWait(browser, 30).until(lambda d: "pos=3" in d.current_url)
+    _wait(browser, lambda d: "pos=3" in d.current_url and d.execute_script(LOADED_DETAIL))
     _press(browser, "n")
     assert "pos=4" in browser.current_url
 
@@ -128,10 +138,10 @@ def test_a_reviewer_decides_with_the_keys_and_exports_what_was_accepted(served, 
     assert progress.startswith(f"3 / {len(records(annotated))} reviewed") and "accept rate 67%" in progress
 
     # In a view of the unreviewed pairs, a decided pair leaves the view: the next one takes its place.
-    browser.get(f"{served}/detail?state=unreviewed&pos=0")
+    browser.get(f"{served}/detail?state=unreviewed&pos=0")  # get() returns once the page has loaded
     first = browser.find_element(By.ID, "detail").get_attribute("data-id")
     _press(browser, "a", moves_on=False)
-    WebDriverWait(browser, 30).until(lambda d: d.find_element(By.ID, "detail").get_attribute("data-id") != first)
+    _wait(browser, lambda d: d.find_element(By.ID, "detail").get_attribute("data-id") != first)
     assert "pos=0" in browser.current_url and "state=unreviewed" in browser.current_url
     log = decisions(annotated)
     assert log[-1]["id"] == first and first not in worst_first[:3]
