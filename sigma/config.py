@@ -134,9 +134,15 @@ class ValidateParams(Section):
 
 
 class ParserParams(Section):
+    """``min_confidence``: a parse less sure than this gives the uniform prior (recorded with its
+    reason), since a wrong prior hurts more than none. ``llm_shots``: few-shot examples the LLM
+    parser draws from the parse table, the rows most like the instruction."""
+
     name: Literal["rules", "llm"] = "rules"
     llm_model: str | None = None
-    llm_max_new_tokens: int = Field(default=64, ge=8)
+    llm_max_new_tokens: int = Field(default=128, ge=8)
+    llm_shots: int = Field(default=8, ge=0)
+    min_confidence: float = Field(default=0.5, ge=0.0, le=1.0)
 
 
 class BackboneParams(Section):

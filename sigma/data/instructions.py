@@ -33,8 +33,15 @@ GLOBAL = {
 }
 
 
+# Spelling says vowel, sound says consonant ("a unicorn", "a one-way sign"), or the other way round.
+CONSONANT_SOUND = ("uni", "use", "usu", "eu", "one", "ewe")
+VOWEL_SOUND = ("hour", "honest", "honour", "honor", "heir")
+
+
 def with_article(noun: str) -> str:
-    return f"{'an' if noun[:1].lower() in VOWELS else 'a'} {noun}"
+    lower = noun.lower()
+    vowel = (lower[:1] in VOWELS and not lower.startswith(CONSONANT_SOUND)) or lower.startswith(VOWEL_SOUND)
+    return f"{'an' if vowel else 'a'} {noun}"
 
 
 def pick(rng: np.random.Generator, options: tuple[str, ...]) -> str:
@@ -85,7 +92,8 @@ ADJECTIVES = COLOURS | frozenset(
 MASS_NOUNS = frozenset(
     "water grass sand snow sky hair text writing smoke fire fog rain wood marble stone metal glass brick "
     "concrete gold silver ice steel plastic fabric paper background foreground grass sunlight lava mud "
-    "furniture food".split()
+    "furniture food clutter graffiti litter trash dust dirt tea coffee milk juice wine fur foliage ivy moss rust "
+    "hay rice".split()
 )
 IRREGULAR_PLURALS = frozenset("people children men women mice geese feet teeth".split())
 SINGULAR_IN_S = frozenset("axis tennis chassis series species lens canvas atlas iris bus gas".split())
@@ -101,10 +109,11 @@ def is_plural(noun: str) -> bool:
 def concept(noun_phrase: str) -> str:
     """Canonical concept text: ``"cat"`` -> ``"a cat"``; plurals, mass nouns and phrases with
     adjectives stay bare (``"skis"``, ``"grass"``, ``"grey striped t-shirt"``)."""
-    words = noun_phrase.split()
+    head = noun_phrase.split(" of ")[0]  # "cup of coffee": a cup
+    words = head.split()
     if not words:
         return noun_phrase
     # Only words before the head noun can be adjectives: "traffic light" is a noun compound.
-    if is_plural(noun_phrase) or words[-1] in MASS_NOUNS or any(w in ADJECTIVES for w in words[:-1]):
+    if is_plural(head) or words[-1] in MASS_NOUNS or any(w in ADJECTIVES for w in words[:-1]):
         return noun_phrase
     return with_article(noun_phrase)

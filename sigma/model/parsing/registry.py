@@ -33,4 +33,4 @@ def _llm(params: ParserParams):
 
     if not params.llm_model:
         raise ValueError("parse.name=llm needs parse.llm_model (a hub id in the local cache or a folder)")
-    return LLMParser(params.llm_model, max_new_tokens=params.llm_max_new_tokens)
+    return LLMParser(params.llm_model, max_new_tokens=params.llm_max_new_tokens, shots=params.llm_shots)
