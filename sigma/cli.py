@@ -91,15 +91,19 @@ def parse(
     params: ParamsOpt = Path("params.yaml"),
     set_: SetOpt = None,
 ) -> None:
-    """Parse an instruction into {"original", "edited", "action"} and print it as JSON."""
+    """Parse an instruction and print it as JSON: its "edits" (one per edit it asks for), the first
+    edit's "original"/"edited"/"action", the "confidence", the rule "patterns" that matched, and the
+    "prior" the annotator would use ("instruction", or "uniform: <why>" below parse.min_confidence)."""
     from sigma.model.parsing import build_parser
 
     overrides = list(set_ or []) + ([f"parse.name={parser}"] if parser else [])
     try:
-        result = build_parser(_section(params, overrides, "parse")).parse(instruction)
+        section = _section(params, overrides, "parse")
+        result = build_parser(section).parse(instruction)
     except (KeyError, ValueError, OSError) as exc:
         raise _fail(exc, 2) from None
-    typer.echo(json.dumps(result.model_dump()))
+    reason = result.uniform_reason(section.min_confidence)
+    typer.echo(json.dumps(result.model_dump() | {"prior": "instruction" if reason is None else f"uniform: {reason}"}))
 
 
 @data_app.command("bootstrap")

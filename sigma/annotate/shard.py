@@ -99,6 +99,7 @@ def _record(
     mask_rel: str,
     side_rel: str | None,
     parsed,
+    prior: str,
     model_info: dict,
     shard: int,
 ) -> dict:
@@ -110,6 +111,7 @@ def _record(
         "edit_type": pair.edit_type,
         "split": pair.split,
         "parsed": parsed.model_dump(),
+        "prior": prior,
         "mask": mask_rel,
         "mask_side": side_rel,
         "area": round(area, 6),
@@ -192,6 +194,7 @@ def annotate_shard(
                         mask_rel,
                         side_rel,
                         parsed,
+                        model.prior.source(parsed),
                         model_info,
                         task.index,
                     )

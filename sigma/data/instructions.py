@@ -93,7 +93,7 @@ MASS_NOUNS = frozenset(
     "water grass sand snow sky hair text writing smoke fire fog rain wood marble stone metal glass brick "
     "concrete gold silver ice steel plastic fabric paper background foreground grass sunlight lava mud "
     "furniture food clutter graffiti litter trash dust dirt tea coffee milk juice wine fur foliage ivy moss rust "
-    "hay rice".split()
+    "hay rice scaffolding clothing bedding".split()
 )
 IRREGULAR_PLURALS = frozenset("people children men women mice geese feet teeth".split())
 SINGULAR_IN_S = frozenset("axis tennis chassis series species lens canvas atlas iris bus gas".split())

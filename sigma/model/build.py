@@ -38,6 +38,7 @@ def build_sigma(
     use_pretrained = config.backbone.pretrained if pretrained is None else pretrained
     backbone = build_backbone(config.backbone, pretrained=use_pretrained)
     n_levels = len(backbone.channels)
+    parser = parser or ParserParams()
     return SigmaAnnotator(
         backbone=backbone,
         difference=DifferenceBranch(backbone.channels, config.dim, config.heads, config.drb_blocks, config.ffn_ratio),
@@ -45,9 +46,10 @@ def build_sigma(
         refinement=CrossModalRefinement(config.dim, config.heads, config.bcmr_rounds),
         decoder=FPNMaskDecoder(config.dim, config.decoder_dim, n_levels, stride=config.decoder_stride),
         grounder=build_grounder(config.grounder, backbone, pretrained=use_pretrained, load_head=load_grounder),
-        parser=build_parser(parser or ParserParams()),
+        parser=build_parser(parser),
         config=config,
         refiner=FullResolutionRefiner(backbone.skip_channels, config.refine.dim, config.refine.blocks)
         if config.refine.enabled
         else None,
+        min_confidence=parser.min_confidence,
     )

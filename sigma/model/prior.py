@@ -26,12 +26,16 @@ def image_key(image: torch.Tensor) -> str:
 class IntentPrior:
     """Builds the intent maps ``(B, 1, h, w)`` of a batch from its instructions.
 
-    Parser results are cached per instruction text and grounder results per (image content,
+    A multi-edit instruction gives the union (pixel-wise max) of its edits' maps. A parse with no
+    edit, or less sure than ``min_confidence``, gives the uniform ``eps`` prior (:meth:`source`
+    says which and why). Parser results are cached per instruction text and grounder results per (image content,
     concept), so a corpus that repeats an image or a concept pays for it once.
     """
 
-    def __init__(self, parser, grounder: Grounder, eps: float = 0.001, cache_size: int = 4096):
-        self.parser, self.grounder, self.eps = parser, grounder, eps
+    def __init__(
+        self, parser, grounder: Grounder, eps: float = 0.001, cache_size: int = 4096, min_confidence: float = 0.0
+    ):
+        self.parser, self.grounder, self.eps, self.min_confidence = parser, grounder, eps, min_confidence
         self._parsed: LRUCache = LRUCache(max(1, cache_size))
         self._grounded: LRUCache = LRUCache(max(1, cache_size))
         self.stats = {"parse_calls": 0, "ground_calls": 0}
@@ -85,21 +89,35 @@ class IntentPrior:
             return None if features is None else [level[i] for level in features[side]]
 
         parsed = [self.parse(text) for text in instructions]
+        used = [p.edits if p.uniform_reason(self.min_confidence) is None else () for p in parsed]
         keys_o = [image_key(img) for img in originals]
         keys_e = [image_key(img) for img in editeds]
         requests = []
-        for i, p in enumerate(parsed):
-            if p.original and p.action in USES_ORIGINAL:
-                requests.append((originals[i], p.original, keys_o[i], feats(0, i)))
-            if p.edited and p.action in USES_EDITED:
-                requests.append((editeds[i], p.edited, keys_e[i], feats(1, i)))
+        for i, edits in enumerate(used):
+            for edit in edits:
+                if edit.original and edit.action in USES_ORIGINAL:
+                    requests.append((originals[i], edit.original, keys_o[i], feats(0, i)))
+                if edit.edited and edit.action in USES_EDITED:
+                    requests.append((editeds[i], edit.edited, keys_e[i], feats(1, i)))
         grounded = self._ground(requests, grid)
         maps = []
-        for i, p in enumerate(parsed):
-            # A None concept was never requested: .get would find no key holding it either.
-            a_o = (
-                grounded.get((keys_o[i], p.original)) if p.original is not None and p.action in USES_ORIGINAL else None
-            )
-            a_e = grounded.get((keys_e[i], p.edited)) if p.edited is not None and p.action in USES_EDITED else None
-            maps.append(intent_map(p.action, a_o, a_e, self.eps, grid))
+        for i, edits in enumerate(used):
+            per_edit = [
+                # A None concept was never requested: .get would find no key holding it either.
+                intent_map(
+                    e.action,
+                    grounded.get((keys_o[i], e.original)) if e.original and e.action in USES_ORIGINAL else None,
+                    grounded.get((keys_e[i], e.edited)) if e.edited and e.action in USES_EDITED else None,
+                    self.eps,
+                    grid,
+                )
+                for e in edits
+            ]
+            maps.append(torch.stack(per_edit).amax(0) if per_edit else torch.full(grid, self.eps))
         return torch.stack(maps)[:, None].to(originals.device), parsed
+
+    def source(self, parsed: ParsedInstruction) -> str:
+        """What the prior of this parse was made from, for the record: ``instruction`` or
+        ``uniform: <why>``."""
+        reason = parsed.uniform_reason(self.min_confidence)
+        return "instruction" if reason is None else f"uniform: {reason}"

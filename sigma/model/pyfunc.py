@@ -7,6 +7,7 @@ One unreadable row fills its ``error`` column; the others are still annotated.
 
 from __future__ import annotations
 
+import json
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,8 @@ OUTPUT_COLUMNS = (
     "action",
     "concept_original",
     "concept_edited",
+    "edits",  # every edit of a multi-edit instruction, as a JSON list
+    "parse_confidence",
     "error",
 )
 CHECKPOINT_ARTIFACT = "checkpoint"
@@ -56,6 +59,8 @@ def _row(annotation: Annotation | None, error: str = "") -> dict[str, Any]:
             "action": None,
             "concept_original": None,
             "concept_edited": None,
+            "edits": "[]",
+            "parse_confidence": None,
             "error": error,
         }
     png = lambda m: encode_png(m.astype(np.uint8) * 255)  # noqa: E731
@@ -69,6 +74,8 @@ def _row(annotation: Annotation | None, error: str = "") -> dict[str, Any]:
         "action": parsed.action,
         "concept_original": parsed.original,
         "concept_edited": parsed.edited,
+        "edits": json.dumps([e.model_dump() for e in parsed.edits]),
+        "parse_confidence": parsed.confidence,
         "error": "",
     }
 
@@ -98,7 +105,7 @@ def predict_frame(
     out = pd.DataFrame(rows, columns=list(OUTPUT_COLUMNS))
     # pandas turns a missing float into NaN, which MLflow's REST answer writes as a bare `NaN`
     # (invalid JSON): keep those columns as objects so a bad row's values go out as null.
-    for column in ("score", "area"):
+    for column in ("score", "area", "parse_confidence"):
         out[column] = out[column].astype(object).where(out[column].notna(), None)
     return out
 
@@ -136,7 +143,7 @@ def _signature():
 
     example_in = input_example()
     example_out = pd.DataFrame([_row(None)], columns=list(OUTPUT_COLUMNS)).astype(
-        {"action": str, "concept_original": str, "concept_edited": str}
+        {"action": str, "concept_original": str, "concept_edited": str, "edits": str}
     )
     return infer_signature(example_in, example_out, params={"batch_size": 8, "threshold": 0.0})
 

@@ -36,6 +36,7 @@ class SigmaAnnotator(nn.Module):
     against each other (BCMR) and decoded (FPN) to edit logits.
 
     ``grounder`` and ``parser`` serve :meth:`annotate`; :meth:`forward` takes a ready intent map.
+    A parse less sure than ``min_confidence`` gives the uniform prior.
     """
 
     def __init__(
@@ -49,6 +50,7 @@ class SigmaAnnotator(nn.Module):
         parser: Any,
         config: ModelParams,
         refiner: FullResolutionRefiner | None = None,
+        min_confidence: float = 0.0,
     ):
         super().__init__()
         self.backbone = backbone
@@ -59,7 +61,7 @@ class SigmaAnnotator(nn.Module):
         self.refiner = refiner
         self.grounder = grounder.requires_grad_(False)  # trained in its own stage, frozen here
         self.config = config
-        self.prior = IntentPrior(parser, grounder, config.eps, config.grounder.cache_size)
+        self.prior = IntentPrior(parser, grounder, config.eps, config.grounder.cache_size, min_confidence)
 
     @property
     def input_size(self) -> int:

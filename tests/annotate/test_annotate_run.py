@@ -20,6 +20,7 @@ from sigma.eval.benchmarks import iter_benchmark
 from sigma.eval.evaluate import evaluate
 from sigma.eval.methods import build_method
 from sigma.eval.metrics import summarise
+from sigma.model.parsing import ParsedInstruction
 from tests.annotate.outputs import copy_edit_corpus, snapshot
 from tests.conftest import tiny_params
 
@@ -42,7 +43,8 @@ def corpus(tiny_project, tmp_path, monkeypatch):
         good.model_copy(update={"id": "mismatch", "edited": "images/small.png"}),
         good.model_copy(update={"id": "chatty", "instruction": "remove " + "the red thing " * 10}),
     ]
-    write_manifest(str(root), pairs[:7] + bad + pairs[7:])
+    unsure = good.model_copy(update={"id": "unsure", "instruction": "remove it"})
+    write_manifest(str(root), pairs[:7] + bad + [unsure] + pairs[7:])
     return root
 
 
@@ -68,6 +70,12 @@ def test_annotation_writes_masks_records_rejects_and_the_imdlbenco_list(corpus, 
         assert mask.shape == edited.shape[:2]
         assert record["area"] == pytest.approx(mask.mean(), abs=1e-6)
         assert record["model_version"].startswith("sha256:")
+        parsed = ParsedInstruction.model_validate(record["parsed"])
+        expected_prior = "instruction" if parsed.edits and parsed.confidence >= 0.5 else "uniform"
+        assert record["prior"].split(":")[0] == expected_prior, record
+    unsure = next(r for r in records if r["id"] == "unsure")
+    assert unsure["parsed"]["action"] == "remove" and unsure["parsed"]["original"] is None
+    assert unsure["prior"].startswith("uniform: parse confidence") and "parse.min_confidence 0.5" in unsure["prior"]
     assert sorted(p.name for p in (out / "masks").iterdir()) == sorted(mask_name(r["id"]) for r in records)
     # IMDL-BenCo: one file per split, paths relative to the file (OUT), each original once as a negative.
     cfg = tiny_params(*ANNOTATE).annotate

@@ -36,7 +36,29 @@ def test_version():
 def test_parse_prints_one_json_object():
     result = runner.invoke(app, ["parse", "remove the cat", "--params", str(ROOT / "params.yaml")])
     assert result.exit_code == 0
-    assert json.loads(result.stdout) == {"original": "a cat", "edited": None, "action": "remove"}
+    parsed = json.loads(result.stdout)
+    assert (parsed["original"], parsed["edited"], parsed["action"]) == ("a cat", None, "remove")
+    assert parsed["edits"] == [{"original": "a cat", "edited": None, "action": "remove"}]
+    assert parsed["prior"] == "instruction" and parsed["patterns"] == ["remove"]
+
+
+def test_parse_prints_every_edit_of_a_multi_edit_instruction():
+    instruction = "remove the cup and make the table red"
+    result = runner.invoke(app, ["parse", instruction, "--params", str(ROOT / "params.yaml")])
+    parsed = json.loads(result.stdout)
+    assert [e["action"] for e in parsed["edits"]] == ["remove", "attribute_change"]
+    assert parsed["action"] == "remove" and parsed["original"] == "a cup"
+
+
+def test_parse_says_when_the_prior_would_be_uniform_and_why():
+    params = ["--params", str(ROOT / "params.yaml")]
+    vague = json.loads(runner.invoke(app, ["parse", "remove it", *params]).stdout)
+    assert vague["action"] == "remove" and vague["prior"].startswith("uniform: parse confidence")
+    strict_params = [*params, "--set", "parse.min_confidence=0.99"]
+    strict = json.loads(runner.invoke(app, ["parse", "remvoe the cat", *strict_params]).stdout)
+    assert strict["original"] == "a cat" and "< parse.min_confidence 0.99" in strict["prior"]
+    nothing = json.loads(runner.invoke(app, ["parse", "hello there", *params]).stdout)
+    assert nothing["edits"] == [] and nothing["prior"] == "uniform: no edit found in the instruction"
 
 
 def test_parse_with_unconfigured_llm_says_what_to_set():

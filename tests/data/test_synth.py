@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sigma.config import DataParams, PerturbParams, SourceParams, SynthKindParams
+from sigma.config import DataParams, ParserParams, PerturbParams, SourceParams, SynthKindParams
 from sigma.data.builtin import iter_builtin
 from sigma.data.dataset import EditPairDataset
 from sigma.data.images import decode_image, decode_mask
@@ -109,7 +109,9 @@ def test_generated_instructions_parse_to_their_tuples(tmp_path, photos):
     parser = RuleParser()
     for line in (tmp_path / "manifest.jsonl").read_text().splitlines():
         row = json.loads(line)
-        assert parser.parse(row["instruction"]).model_dump() == row["parsed"], row["instruction"]
+        parsed = parser.parse(row["instruction"])
+        assert parsed.as_tuple() == tuple(row["parsed"][k] for k in ("original", "edited", "action")), row
+        assert len(parsed.edits) == 1 and parsed.confidence >= ParserParams().min_confidence, row
 
 
 def test_splits_are_by_photo():

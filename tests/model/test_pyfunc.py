@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 
 import mlflow
 import numpy as np
@@ -50,7 +51,7 @@ def test_registry_round_trip_predicts_like_the_model(tmp_path, model):
         {
             "original": [o1, o2, encode_png(original)],
             "edited": [e1, e2, encode_png(edited)],
-            "instruction": ["remove the square", "", None],
+            "instruction": ["remove the square", "remove the circle and add a star", None],
         }
     )
     loaded = mlflow.pyfunc.load_model("models:/sigma-annotator@champion")
@@ -64,6 +65,8 @@ def test_registry_round_trip_predicts_like_the_model(tmp_path, model):
     np.testing.assert_array_equal(masks[0] > 0, direct.mask)
     assert out.loc[0, "score"] == pytest.approx(direct.score, abs=1e-6)
     assert out.loc[0, "action"] == "remove"
+    assert [e["action"] for e in json.loads(out.loc[1, "edits"])] == ["remove", "add"]
+    assert out.loc[1, "parse_confidence"] >= 0.5 and out.loc[2, "parse_confidence"] == 0
 
 
 def test_bad_rows_get_an_error_and_the_rest_is_annotated(tmp_path, model):
@@ -105,4 +108,5 @@ def test_the_rest_answer_of_a_bad_row_is_strict_json(tmp_path, model):
 
     answer = json.loads(buffer.getvalue(), parse_constant=reject)["predictions"]
     assert answer[1]["score"] is None and answer[1]["area"] is None and "missing.png" in answer[1]["error"]
+    assert answer[1]["parse_confidence"] is None and answer[1]["edits"] == "[]"
     assert isinstance(answer[0]["score"], float) and answer[0]["error"] == ""

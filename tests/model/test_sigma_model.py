@@ -17,7 +17,7 @@ from sigma.model.decoder import FPNMaskDecoder
 from sigma.model.difference import difference_terms
 from sigma.model.grounding.base import Grounder
 from sigma.model.intent import intent_map
-from sigma.model.parsing.base import ACTIONS, ParsedInstruction
+from sigma.model.parsing.base import ACTIONS, Edit, ParsedInstruction
 from sigma.model.prior import IntentPrior
 from tests.model.conftest import without_langsam
 
@@ -261,8 +261,13 @@ P = {
     "turn the cat into a dog": ParsedInstruction(original="a cat", edited="a dog", action="replace"),
     "make the cat a dog": ParsedInstruction(original="a cat", edited="a dog", action="attribute_change"),
     "make it dramatic": ParsedInstruction(original="a cat", edited="a dog", action="global"),
-    "gibberish": ParsedInstruction(original="a cat", edited="a dog", action=None),
+    "gibberish": ParsedInstruction(),
     "remove the unicorn": ParsedInstruction(original="a unicorn", action="remove"),
+    "add a dog and remove the cat": ParsedInstruction.of(
+        [Edit(edited="a dog", action="add"), Edit(original="a cat", action="remove")], 0.9
+    ),
+    "remove it": ParsedInstruction.of([Edit(action="remove")], 0.3),
+    "prbly remove the cat": ParsedInstruction.of([Edit(original="a cat", action="remove")], 0.2),
 }
 VALUES = {"a cat": 0.6, "a dog": 0.3}  # "a unicorn" is never found
 
@@ -305,16 +310,41 @@ def test_prior_grounds_each_image_concept_once():
     assert prior.stats["ground_calls"] == 3
 
 
-@pytest.mark.parametrize("text", list(P))
+def test_prior_of_a_multi_edit_instruction_is_the_union_of_its_edits():
+    prior, _, grounder = _prior()
+    o, e = _images(1, 0), _images(1, 1)
+    intent, parsed = prior(o, e, ["add a dog and remove the cat"], GRID)
+    assert [(c, torch.equal(img, want)) for (img, c), want in zip(grounder.calls, (e[0], o[0]), strict=True)] == [
+        ("a dog", True),
+        ("a cat", True),
+    ]
+    torch.testing.assert_close(intent[0, 0], torch.full(GRID, max(VALUES.values())))
+    assert parsed[0].action == "add" and prior.source(parsed[0]) == "instruction"
+
+
+def test_prior_is_uniform_below_min_confidence_and_says_why():
+    parser, grounder = FakeParser(P), FakeGrounder(VALUES)
+    prior = IntentPrior(parser, grounder, eps=EPS, min_confidence=0.5)
+    o, e = _images(3, 0), _images(3, 1)
+    intent, parsed = prior(o, e, ["prbly remove the cat", "remove it", "remove the cat"], GRID)
+    assert [c for _, c in grounder.calls] == ["a cat"]  # only the sure parse is grounded
+    torch.testing.assert_close(intent[:2, 0], torch.full((2, *GRID), EPS), rtol=0, atol=0)
+    torch.testing.assert_close(intent[2, 0], torch.full(GRID, VALUES["a cat"]))
+    assert prior.source(parsed[0]) == "uniform: parse confidence 0.20 < parse.min_confidence 0.5"
+    assert prior.source(parsed[2]) == "instruction"
+    assert prior.source(ParsedInstruction()) == "uniform: no edit found in the instruction"
+
+
+@pytest.mark.parametrize("text", [t for t in P if len(P[t].edits) <= 1])
 def test_prior_grounds_only_the_concepts_the_action_uses(text):
     prior, _, grounder = _prior()
     o, e = _images(1, 0), _images(1, 1)
     intent, _ = prior(o, e, [text], GRID)
     p = P[text]
     expected_calls = []
-    if p.action in ("remove", "replace", "attribute_change"):
+    if p.action in ("remove", "replace", "attribute_change") and p.original:
         expected_calls.append((o[0], p.original))
-    if p.action in ("add", "replace", "attribute_change"):
+    if p.action in ("add", "replace", "attribute_change") and p.edited:
         expected_calls.append((e[0], p.edited))
     assert [c for _, c in grounder.calls] == [c for _, c in expected_calls]
     for (img, _), (want, _) in zip(grounder.calls, expected_calls, strict=True):

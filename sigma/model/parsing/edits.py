@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from sigma.data.instructions import ADJECTIVES
+from sigma.data.instructions import ADJECTIVES, MASS_NOUNS, is_plural
 from sigma.model.parsing.base import Edit
 from sigma.model.parsing.lexicon import (
     EXPRESSIONS,
@@ -15,15 +15,16 @@ from sigma.model.parsing.lexicon import (
     STYLE_NOUNS,
     VERBS,
     WHOLE_IMAGE,
+    words,
 )
 from sigma.model.parsing.phrases import concept_of, has_article, is_adjectival, is_vague, normalise, shift_shade
 
 # What may stand around the global words of a global edit without naming an object of its own.
-GLOBAL_FILLER = frozenset(
+GLOBAL_FILLER = words(
     "the a an this that it its it's to into in of like look looks more less with was were taken at as if and "
     "by mode version effect bit little slightly much very should be become give make set apply use increase "
     "decrease boost reduce enhance lower raise adjust add put warm cold soft hard image photo picture scene "
-    "shot frame view photograph whole entire overall style filter".split()
+    "shot frame view photograph whole entire overall style filter"
 )
 
 
@@ -32,10 +33,16 @@ def is_whole_image(phrase: str) -> bool:
 
 
 def is_global(clause: str) -> bool:
-    """A clause of global-edit words only ("make it look like winter", "increase the contrast"): no
-    object of its own is left once global words, whole-image words and filler are taken out."""
+    """A clause about the whole image with a global-edit word ("turn this photo into a pencil
+    sketch"), or of global-edit words only ("increase the contrast"): no object of its own is left
+    once global words, whole-image words and filler are taken out."""
     if not re.search(GLOBAL_WORDS, clause):
         return False
+    # "this" or "it" then a noun is an object ("turn this car into a cartoon"), not the image
+    after = rf"(?:\s+(?:into|to|look|looks|a|an|in|more|less|like|feel|seem|as)\b|$|\s+{GLOBAL_WORDS})"
+    about_the_image = re.match(rf"^(?:\w+\s+){{1,2}}{WHOLE_IMAGE}{after}", clause)
+    if about_the_image and not re.match(r"^(?:remove|delete|erase)\b", clause):
+        return True
     rest = re.sub(GLOBAL_WORDS, " ", clause)
     rest = re.sub(rf"\b{WHOLE_IMAGE}\b", " ", rest)
     return all(w in GLOBAL_FILLER or w in VERBS for w in rest.split())
@@ -51,7 +58,7 @@ def _coordinated(words: str) -> list[str]:
 
 
 def removed(x: str) -> list[Edit]:
-    return [Edit(original=concept_of(normalise(part)), action="remove") for part in _coordinated(re.sub(r"\.+$", "", x))]
+    return [Edit(original=concept_of(normalise(part)), action="remove") for part in _coordinated(x)]
 
 
 def added(y: str) -> list[Edit]:
@@ -61,7 +68,8 @@ def added(y: str) -> list[Edit]:
 
 
 def replaced(x: str, y: str) -> list[Edit]:
-    return [Edit(original=concept_of(normalise(x)), edited=concept_of(normalise(y)), action="replace")]
+    original, edited = concept_of(normalise(x), has_article(x)), concept_of(normalise(y), has_article(y))
+    return [Edit(original=original, edited=edited, action="replace")]
 
 
 def attributed(x: str, attribute: str) -> list[Edit]:
@@ -78,6 +86,8 @@ def changed(x: str, y: str) -> list[Edit] | None:
     if is_whole_image(x):
         return None
     xw, yw = normalise(x), normalise(y, strip_location=False)
+    if predicate_word(y):  # "let the river be frozen": a bare word after "be" says how X is
+        return attributed(x, yw)
     if xw in MATERIALS and yw in MATERIALS:
         return replaced(xw, yw)  # "turn the wood into marble": one texture for another
     y_is_noun = re.match(r"(?:a|an)\s", y) is not None  # "to a square": the shape, not the adjective
@@ -88,14 +98,27 @@ def changed(x: str, y: str) -> list[Edit] | None:
     return replaced(x, y)
 
 
+def predicate_word(phrase: str) -> bool:
+    """One bare singular word, no article: an attribute ("frozen"), where a new object would read
+    "a truck", "trees" or "grass"."""
+    word = phrase.strip()
+    return (
+        re.fullmatch(r"[a-z-]+", word) is not None
+        and not is_plural(word)
+        and word not in MASS_NOUNS
+        and word not in MATERIALS
+        and not is_whole_image(word)
+    )
+
+
 def _modifiers_only(phrase: str) -> bool:
-    """"red dress": the words before the head are adjectives ("teddy bear" is another object)."""
+    """ "red dress": the words before the head are adjectives ("teddy bear" is another object)."""
     *mods, _ = phrase.split()
     return not mods or is_adjectival(" ".join(mods))
 
 
 def looks_like(x: str, y: str) -> list[Edit] | None:
-    """"make X look [like] Y": a style or an adjective is an attribute of X; an object replaces it."""
+    """ "make X look [like] Y": a style or an adjective is an attribute of X; an object replaces it."""
     if is_whole_image(x):
         return None
     style = re.fullmatch(rf"(?:a|an)\s+(?P<s>.+?)\s+{STYLE_NOUNS}", y)
@@ -112,16 +135,15 @@ def owned(x: str, y: str) -> list[Edit]:
     yw = normalise(y)
     *mods, head = yw.split() or [""]
     modifier = " ".join(mods)
-    if mods and is_adjectival(modifier):
-        if head in EXPRESSIONS:
-            return attributed(x, modifier)
-        if head in PARTS:
-            return [Edit(original=concept_of(head), edited=yw, action="attribute_change")]
+    if mods and head in EXPRESSIONS:  # whatever qualifies an expression is how X looks
+        return attributed(x, modifier)
+    if mods and is_adjectival(modifier) and head in PARTS:
+        return [Edit(original=concept_of(head), edited=yw, action="attribute_change")]
     return added(y)
 
 
 def split_recipient(rest: str) -> tuple[str, str] | None:
-    """"give the little girl a hat" -> ("the little girl", "a hat"): the recipient ends at its first
+    """ "give the little girl a hat" -> ("the little girl", "a hat"): the recipient ends at its first
     noun; what is given starts with an article, a count, an adjective or a part."""
     tokens = rest.split()
     if tokens and tokens[0] in ("him", "her", "them", "it", "me", "us"):

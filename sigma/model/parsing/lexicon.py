@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
-MATERIALS = frozenset(
+
+def words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+MATERIALS = words(
     "wood marble stone metal glass brick concrete gold silver ice steel plastic fabric paper leather "
-    "granite bronze copper clay".split()
+    "granite bronze copper clay"
 )
 DETERMINERS = r"(?:the|a|an|this|that|these|those|his|her|their|its|my|your|our|some|any|only|just)"
 INTENSIFIERS = frozenset(["very", "really", "bright", "vivid", "vibrant"])
-NUMBERS = frozenset("one two three four five six seven eight nine ten several many few both all".split())
+NUMBERS = words("one two three four five six seven eight nine ten several many few both all")
 # Where an object is in the picture, not what it is: dropped from concepts.
-POSITIONS = frozenset(
-    "left right leftmost rightmost topmost middle center centre nearest farthest closest upper lower".split()
-)
+POSITIONS = words("left right leftmost rightmost topmost middle center centre nearest farthest closest upper lower")
 # A participle after the noun describes what it does ("a kite flying"), not what it is.
-PARTICIPLES = frozenset(
+PARTICIPLES = words(
     "sitting standing flying running walking lying sleeping swimming playing eating holding wearing "
-    "hanging floating jumping riding grazing perched parked resting waiting looking smiling".split()
+    "hanging floating jumping riding grazing perched parked resting waiting looking smiling"
 )
 LOCATION = (
     r"\s+(?:on top of|in front of|to the (?:left|right) of|next to|to|on|in|at|near|beside|behind|under|off|"
@@ -32,18 +35,16 @@ GLOBAL_WORDS = (
     r"weather|black and white|sepia|vintage|cinematic|dramatic|winter|summer|autumn|spring|fall|night|nighttime|"
     r"sunset|sunrise|daytime|day|golden hour|painting|watercolou?r|cartoon|anime|sketch|pixar|movie|film|"
     r"rainy|snowy|foggy|sunny|cloudy|stormy|misty|old photograph|retro|brighter|darker|warmer|cooler|"
-    r"sharper|hdr|noir|van gogh|impressionist|oil)\b"
+    r"sharper|hdr|noir|van gogh|impressionist|oil|morning|evening|dusk|dawn|midnight|noon|afternoon|vibe|aesthetic)\b"
 )
 STYLE_NOUNS = r"(?:painting|drawing|sketch|style|cartoon|illustration|look|effect|filter|finish|vibe|feel|render)"
-PRONOUNS = frozenset(
-    "it them this that these those him her something anything stuff thing things one ones else".split()
-)
+PRONOUNS = words("it them this that these those him her something anything stuff thing things one ones else there here")
 # Parts and features: "give the cat blue eyes" changes the eyes, it adds nothing.
-PARTS = frozenset(
+PARTS = words(
     "hair eyes eye fur skin wheels wheel roof door doors windows window leaves feathers wings nails lips "
-    "beard mane tail petals walls wall".split()
+    "beard mane tail petals walls wall"
 )
-EXPRESSIONS = frozenset("expression face look smile mood".split())
+EXPRESSIONS = words("expression face look smile mood")
 # Verbs of a state or action an object takes: "make the man smile" -> "smiling man".
 VERB_STATES = {
     "smile": "smiling",
@@ -64,14 +65,28 @@ VERB_STATES = {
     "wave": "waving",
     "melt": "melting",
     "sparkle": "sparkling",
+    "gallop": "galloping",
+    "swim": "swimming",
+    "fly": "flying",
+    "walk": "walking",
+    "kneel": "kneeling",
+    "bark": "barking",
+    "roar": "roaring",
+    "sing": "singing",
+    "read": "reading",
+    "float": "floating",
+    "blush": "blushing",
+    "pout": "pouting",
+    "grin": "grinning",
+    "shout": "shouting",
 }
 # Every verb that may open a clause (their gerunds too): the vocabulary for typo repair and for
 # telling a new clause ("... and paint the wall") from a coordinated object ("... and pepper").
-VERBS = frozenset(
+VERBS = words(
     "remove delete erase eliminate clear wipe cut lose ditch take get add put place insert include draw paste drop "
     "hang give replace swap substitute exchange switch trade change turn transform convert morph make "
     "paint color colour recolor recolour dye tint brighten lighten darken dim shade blur defocus desaturate "
-    "fade set render apply use increase decrease boost reduce enhance have let show".split()
+    "fade set render apply use increase decrease boost reduce enhance have let show"
 )
 GERUNDS = {
     "removing": "remove",
@@ -95,7 +110,7 @@ GERUNDS = {
     "drawing": "draw",
 }
 # Words a clause may open with that are not verbs (so never "repaired" into one).
-OPENERS = frozenset(
+OPENERS = words(
     "the a an there what how why imagine i i'd i'm we let's no can could would should is are it this show "
-    "please kindly first then also and just now so instead".split()
+    "please kindly first then also and just now so instead"
 )

@@ -20,10 +20,10 @@ from sigma.model.parsing.rules import RuleParser
 from sigma.model.parsing.table import TableRow, load_table
 
 SYSTEM = (
-    "Parse an image-editing instruction into JSON: {\"edits\": [...]}, one object per edit it asks for, "
+    'Parse an image-editing instruction into JSON: {"edits": [...]}, one object per edit it asks for, '
     "in order, each with keys original (the object in the original image, or null), edited (the object "
     "in the edited image, or null) and action (one of add, remove, replace, attribute_change, global). "
-    "An instruction that asks for no edit gives {\"edits\": []}. Answer with the JSON object only."
+    'An instruction that asks for no edit gives {"edits": []}. Answer with the JSON object only.'
 )
 TRIPLE = {"original", "edited", "action"}
 WORD = re.compile(r"[a-z']+")
@@ -43,7 +43,8 @@ def few_shot(instruction: str, k: int) -> list[TableRow]:
         return len(words & other) / max(len(words | other), 1)
 
     ranked = sorted((r for r in load_table() if r.text.strip()), key=overlap, reverse=True)
-    chosen, kinds = [], set()
+    chosen: list[TableRow] = []
+    kinds: set[str] = set()
     for row in ranked:  # the best row of each kind, then the rest by similarity
         if row.kind not in kinds and len(chosen) < k:
             chosen.append(row)

@@ -112,7 +112,7 @@ def concept_of(words: str, counted: bool = False) -> str | None:
     ``counted``: the instruction wrote "a"/"an" before it, so "a glass" is an object, not glass."""
     if is_vague(words):
         return None
-    if counted and " " not in words:
+    if counted and " " not in words.split(" of ")[0]:  # "a glass", "a glass of wine"
         return with_article(words)
     return f"{words} texture" if words in MATERIALS else concept(words)
 

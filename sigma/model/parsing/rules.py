@@ -105,7 +105,7 @@ def _attribute_verb(adjective: str) -> Callable[[re.Match], Result]:
 
 
 def _bare_attribute(m: re.Match) -> Result:
-    """"make the cake chocolate": a bare word after the object is an attribute of it."""
+    """ "make the cake chocolate": a bare word after the object is an attribute of it."""
     if build.is_whole_image(m["x"]):
         return None  # "make it better": no object, and no global edit that says what
     return build.changed(m["x"], m["y"]) if is_adjectival(m["y"]) else build.attributed(m["x"], m["y"])
@@ -131,7 +131,9 @@ PATTERNS: tuple[Pattern, ...] = (
         (
             r"^(?:please|kindly|can you|could you|would you(?: please)?(?: mind)?|will you|"
             r"would it be possible to|is it possible(?: for you)? to|i'?d like you to|i would like you to|"
-            r"i want you to|i need you to|let'?s|why not|how about|try to|try and|go ahead and)\s+(?P<rest>.+)$",
+            r"i want you to|i need you to|let'?s|why not|why don'?t you|how about|try to|try and|go ahead and|"
+            r"is there (?:any |a )?way to|(?:i'?d|i would) love (?:it )?if you could|it would be (?:great|nice) if you "
+            r"could|if you could|(?:i'?d|i would) love you to)\s+(?P<rest>.+)$",
         ),
         lambda m: _base_verb(m["rest"]),
         1.0,
@@ -161,7 +163,7 @@ PATTERNS: tuple[Pattern, ...] = (
     Pattern(
         "wish",
         (
-            r"^(?:i|we)\s+(?:don'?t|do not)\s+want\s+(?P<gone>.+)$",
+            r"^(?:i|we)\s+(?:don'?t|do not)\s+want\s+(?:to see\s+|to have\s+)?(?P<gone>.+)$",
             r"^(?:i|we)(?:'d| would)?\s+(?:want|like|need|prefer)\s+(?P<x>.+?)\s+to\s+(?P<v>be|become|look like|have)"
             r"\s+(?P<y>.+)$",
             r"^(?:i|we)(?:'d| would)?\s+(?:want|like|need|prefer)\s+(?P<new>.+)$",
@@ -187,8 +189,9 @@ PATTERNS: tuple[Pattern, ...] = (
     Pattern(
         "instead_of",
         (
-            r"^make\s+(?P<x>.+)\s+(?P<b>\S+)\s+(?:instead of|rather than)\s+(?P<a>\S+)$",
-            r"^(?:(?:put|use|show|have|place|add|draw|insert)\s+)?(?P<y>.+?)\s+(?:instead of|rather than|in place of)"
+            r"^(?:make|paint|colou?r|turn|dye)\s+(?P<x>.+)\s+(?P<b>\S+)\s+(?:instead of|rather than)\s+(?P<a>\S+)$",
+            r"^(?:(?:put|use|show|have|place|add|draw|insert)\s+|(?:let|have|make|get)\s+.+?\s+(?:to\s+)?"
+            r"(?:hold|wear|carry|have|use|ride|eat|drink)\s+)?(?P<y>.+?)\s+(?:instead of|rather than|in place of)"
             r"\s+(?P<x>.+)$",
             r"^(?P<x>.+?)\s+should (?:be|become)\s+(?P<y>.+?)\s+instead$",
         ),
@@ -254,6 +257,8 @@ PATTERNS: tuple[Pattern, ...] = (
             r"^render\s+(?P<x>.+?)\s+in\s+(?:an?\s+)?(?P<s>.+?)\s+style$",
             rf"^(?:apply|add|use)\s+(?:a\s+|an\s+)?(?P<s>.+?)\s+{STYLE_NOUNS}\s+(?:to|on)\s+(?P<x>.+)$",
             rf"^(?:turn|convert|transform|change|make)\s+{OBJECT}\s+into\s+(?:a|an)\s+(?P<s>.+?)\s+{STYLE_NOUNS}$",
+            r"^(?:turn|convert|transform|change|make)\s+(?P<x>.+?)\s+into\s+(?:a|an)\s+"
+            r"(?P<s>cartoon|sketch|painting|drawing|illustration|watercolou?r|anime|caricature)$",
         ),
         lambda m: None if build.is_whole_image(m["x"]) else build.attributed(m["x"], m["s"]),
         0.85,
@@ -371,7 +376,7 @@ class RuleParser:
 
     def parse_clause(self, clause: str) -> tuple[list[Edit], float, tuple[str, ...]]:
         """One clause -> its edits, confidence and the names of the patterns that made them."""
-        confidence, names = 1.0, []
+        confidence, names = 1.0, list[str]()
         for _ in range(MAX_REWRITES + 1):
             clause, repairs = repair_verb(strip_opener(clause))
             confidence *= 0.9**repairs
@@ -394,7 +399,8 @@ class RuleParser:
         if not text:
             return ParsedInstruction()
         edits: list[Edit] = []
-        confidences, names = [], []
+        confidences: list[float] = []
+        names: list[str] = []
         for clause in split_clauses(text):
             found, confidence, used = self.parse_clause(clause)
             confidences.append(confidence)

@@ -10,6 +10,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from functools import cache
 from importlib.resources import files
+from pathlib import Path
 
 import yaml
 
@@ -29,12 +30,12 @@ class TableRow:
 
 
 @cache
-def load_table() -> tuple[TableRow, ...]:
-    raw = yaml.safe_load(files("sigma.model.parsing").joinpath("table.yaml").read_text(encoding="utf-8"))
+def load_table(path: str | None = None) -> tuple[TableRow, ...]:
+    """The packaged table, or another file in its format (``path``)."""
+    source = Path(path) if path else files("sigma.model.parsing").joinpath("table.yaml")
+    raw = yaml.safe_load(source.read_text(encoding="utf-8"))
     return tuple(
-        TableRow(kind, row[0], tuple(tuple(edit) for edit in row[1:]))  # type: ignore[misc]
-        for kind, rows in raw.items()
-        for row in rows
+        TableRow(kind, row[0], tuple(tuple(edit) for edit in row[1:])) for kind, rows in raw.items() for row in rows
     )
 
 
@@ -68,7 +69,7 @@ def judge(row: TableRow, predicted: tuple[Triple, ...]) -> tuple[bool, bool]:
 def score_parser(parse, rows: tuple[TableRow, ...] | None = None) -> tuple[Score, dict[str, Score], list]:
     """``parse(text) -> ParsedInstruction``; returns the overall score, the score by kind and the
     misses as ``(row, predicted edits)``."""
-    total, by_kind, misses = Score(), defaultdict(Score), []
+    total, by_kind, misses = Score(), defaultdict[str, Score](Score), []
     for row in load_table() if rows is None else rows:
         predicted = tuple(edit.as_tuple() for edit in parse(row.text).edits)
         action_ok, concept_ok = judge(row, predicted)
