@@ -121,6 +121,7 @@ def test_pages_pictures_and_the_calibration_plot(annotated):
     assert grid.status_code == 200 and "pairs match" in grid.text and "/detail?per_page=4&amp;pos=0" in grid.text
     detail = client.get("/detail", params={"pos": 1})
     assert detail.status_code == 200 and 'id="detail"' in detail.text
+    assert "parse confidence" in detail.text and "prior: " in detail.text  # every edit, how sure, what prior
     assert client.get("/detail", params={"pos": 10_000}).status_code == 404
     for kind in ("original", "edited", "overlay", "layer"):
         picture = client.get(f"/picture/0/{kind}")  # row 0: the first line, ``record``

@@ -48,13 +48,13 @@ def is_global(clause: str) -> bool:
     return all(w in GLOBAL_FILLER or w in VERBS for w in rest.split())
 
 
-def _coordinated(words: str) -> list[str]:
+def _coordinated(phrase: str) -> list[str]:
     """``"the cat and the dog"`` -> two objects; ``"salt and pepper shakers"`` stays one: only a
     phrase that opens with a determiner or count is a list of objects."""
-    parts = re.split(r",\s*(?:and\s+)?|\s+and\s+", words)
-    if len(parts) > 1 and re.match(r"(?:the|a|an|some|two|three|\d+)\s", words):
+    parts = re.split(r",\s*(?:and\s+)?|\s+and\s+", phrase)
+    if len(parts) > 1 and re.match(r"(?:the|a|an|some|two|three|\d+)\s", phrase):
         return parts
-    return [words]
+    return [phrase]
 
 
 def removed(x: str) -> list[Edit]:
