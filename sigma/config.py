@@ -212,6 +212,9 @@ class ModelParams(Section):
     backbone: BackboneParams = BackboneParams()
     dim: int = Field(default=128, ge=8)
     heads: int = Field(default=4, ge=1)
+    # msdb: the paper's difference terms [|f_o-f_e|, f_o*f_e, f_o, f_e] with position codes; abs_diff:
+    # |f_o-f_e| alone, as a standard Siamese change-detection network (FC-Siam-diff) takes them.
+    difference: Literal["msdb", "abs_diff"] = "msdb"
     drb_blocks: int = Field(default=2, ge=0)
     bcmr_rounds: int = Field(default=2, ge=0)
     ffn_ratio: float = Field(default=2.0, gt=0)
@@ -398,6 +401,27 @@ class AblationParams(Section):
         return variant.checkpoint or f"{self.out}/{variant.name}/sigma.safetensors"
 
 
+class ChangeDetectionParams(Section):
+    """The learned change-detection baseline (``sigma train cd``, method ``siamese_cd``): ``model``
+    with these overrides, trained by Stage I on Stage I's data with ``stage1``'s budget into ``out``.
+
+    The default is FC-Siam-diff on SIGMA's frozen backbone: per-level ``|f_o - f_e|``, no refinement
+    blocks, no instruction (no grounder, no cross-modal rounds), the FPN decoder and the
+    full-resolution refiner (pixels and early-feature skips)."""
+
+    out: str = "models/cd"
+    model: dict[str, Any] = {"difference": "abs_diff", "drb_blocks": 0, "bcmr_rounds": 0, "grounder": {"name": "none"}}
+
+    @property
+    def checkpoint(self) -> str:
+        return f"{self.out}/sigma.safetensors"
+
+    @model_validator(mode="after")
+    def _model_overrides_are_model_keys(self) -> ChangeDetectionParams:
+        with_overrides(ModelParams(), self.model)  # unknown keys or bad values fail here, not mid-pipeline
+        return self
+
+
 class PromoteParams(Section):
     """Registry promotion: move the alias only for a gain of at least ``margin`` in average F1."""
 
@@ -438,6 +462,7 @@ class Params(Section):
     stage2: Stage2Params = Stage2Params()
     evaluate: EvaluateParams = EvaluateParams()
     ablation: AblationParams = AblationParams()
+    change_detection: ChangeDetectionParams = Field(default_factory=ChangeDetectionParams)
     promote: PromoteParams = PromoteParams()
     annotate: AnnotateParams = AnnotateParams()
 
