@@ -452,6 +452,11 @@ class AnnotateParams(Section):
 
 
 class Params(Section):
+    """``profile``: ``offline`` (this file as it is) or a profile laid over it before any ``--set``:
+    ``paper``, the paper's configuration (``sigma/profiles/paper.yaml``). One setting switches a whole
+    run: ``dvc exp run -S profile=paper``, ``--set profile=paper``, a Prefect run's overrides."""
+
+    profile: str = "offline"
     data: DataParams
     validate_: ValidateParams = Field(default=ValidateParams(), alias="validate")
     parse: ParserParams = ParserParams()
@@ -518,6 +523,28 @@ def _format_errors(err: ValidationError, source: str) -> str:
     return "\n".join(lines)
 
 
+PROFILES = Path(__file__).resolve().parent / "profiles"
+
+
+def profile_overlay(profile: str) -> list[tuple[str, Any]]:
+    """The dotted keys and values ``sigma/profiles/<profile>.yaml`` sets (none for ``offline``)."""
+    if profile == "offline":
+        return []
+    path = PROFILES / f"{profile}.yaml"
+    if not path.exists():
+        known = ["offline", *sorted(p.stem for p in PROFILES.glob("*.yaml"))]
+        raise ConfigError(f"unknown profile {profile!r}: choose one of {known}")
+    return _leaves(yaml.safe_load(path.read_text()) or {})
+
+
+def _leaves(tree: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
+    out = []
+    for key, value in tree.items():
+        dotted = f"{prefix}{key}"
+        out += _leaves(value, f"{dotted}.") if isinstance(value, dict) and value else [(dotted, value)]
+    return out
+
+
 def packaged_defaults() -> Path:
     """The default params shipped with the package (``sigma/defaults.yaml``: the repository's
     ``params.yaml``, linked in the source tree and copied into a wheel)."""
@@ -541,8 +568,12 @@ def load_params(path: str | Path = DEFAULT_PARAMS, overrides: list[str] | None =
         tree = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path} is not valid YAML: {exc}") from exc
-    for text in overrides or []:
-        _set_dotted(tree, *parse_override(text))
+    pairs = [parse_override(text) for text in overrides or []]
+    profile = next((value for key, value in reversed(pairs) if key == "profile"), tree.get("profile", "offline"))
+    for key, value in profile_overlay(str(profile)):
+        _set_dotted(tree, key, value)
+    for key, value in pairs:
+        _set_dotted(tree, key, value)
     try:
         return Params.model_validate(tree)
     except ValidationError as exc:

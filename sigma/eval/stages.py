@@ -31,7 +31,11 @@ class MethodCache:
         if name not in self._built:
             method = build_method(name, model=self.model, threshold=self.cfg.threshold, batch_size=self.cfg.batch_size)
             shared = next(
-                (m for n, m in self._built.items() if isinstance(m, SigmaMethod) and self.model_of(n) == self.model_of(name)),
+                (
+                    m
+                    for n, m in self._built.items()
+                    if isinstance(m, SigmaMethod) and self.model_of(n) == self.model_of(name)
+                ),
                 None,
             )
             if isinstance(method, SigmaMethod) and shared is not None:

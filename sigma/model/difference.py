@@ -135,8 +135,9 @@ class DifferenceBranch(nn.Module):
         kind: str = "msdb",
     ):
         super().__init__()
-        first = {"msdb": MultiScaleDifference, "abs_diff": AbsoluteDifference}[kind]
-        self.msdb: MultiScaleDifference | AbsoluteDifference = first(in_channels, dim)
+        self.msdb: MultiScaleDifference | AbsoluteDifference = (
+            AbsoluteDifference(in_channels, dim) if kind == "abs_diff" else MultiScaleDifference(in_channels, dim)
+        )
         self.blocks = nn.ModuleList(DifferenceRefinementBlock(dim, heads, ffn_ratio) for _ in range(n_blocks))
         self.aggregate = LevelAggregator(len(in_channels), dim)
 

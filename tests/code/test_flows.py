@@ -47,6 +47,7 @@ FLOW_ENTRYPOINTS = {  # deployment name -> entrypoint in prefect.yaml
     "evaluate": "flows/evaluate.py:evaluate_flow",
     "annotate": "flows/annotate.py:annotate_corpus_flow",
     "pipeline": "flows/pipeline.py:pipeline_flow",
+    "pipeline-paper": "flows/pipeline.py:pipeline_flow",
 }
 
 
@@ -121,6 +122,7 @@ def test_prefect_yaml_has_one_deployment_per_flow_on_the_gpu_pool():
     assert crons["evaluate"] == ["0 2 * * *"] and by_name["evaluate"].parameters["model"].endswith("@champion")
     assert len(crons["annotate"]) == 1 and by_name["annotate"].parameters["resume"] is True
     assert crons["stage1"] == crons["stage2"] == crons["change_detection"] == crons["pipeline"] == []  # manual
+    assert by_name["pipeline-paper"].parameters == {"overrides": ["profile=paper"]}
 
 
 def test_serve_builds_the_deployments_of_prefect_yaml():
