@@ -54,7 +54,11 @@ def _stand_ins(root) -> list[str]:
         f"vae.pretrained={tiny_vae(root / 'sd-vae')}",
         "data.sources=[{kind: builtin, max_images: 8}]",
         "data.max_side=96",
-        *[f"{stage}.{key}" for stage in ("stage1", "stage2") for key in ("max_steps=2", "batch_size=2", "mixed_precision='no'")],
+        *[
+            f"{stage}.{key}"
+            for stage in ("stage1", "stage2")
+            for key in ("max_steps=2", "batch_size=2", "mixed_precision='no'")
+        ],
         "stage1.crop_size=70",
         "stage2.crop_size=70",
         "evaluate.benchmarks=[{name: synth_edit, loader: pairs, path: data/synth/edit}]",
