@@ -19,7 +19,7 @@ from flows.annotate import annotate_corpus_flow
 from flows.common import mlflow_flow_run
 from flows.data import data_flow
 from flows.evaluate import evaluate_flow
-from flows.train import stage1_flow, stage2_flow
+from flows.train import change_detection_flow, stage1_flow, stage2_flow
 from sigma.data.remote import configure_dvc_remote
 
 
@@ -56,6 +56,7 @@ def pipeline_flow(
         summaries = {"data": data_flow(params_path, overrides, track=track)}
         summaries["stage1"] = stage1_flow(params_path, overrides, resume=resume, track=track)
         summaries["stage2"] = stage2_flow(params_path, overrides, resume=resume, track=track)
+        summaries["change_detection"] = change_detection_flow(params_path, overrides, resume=resume, track=track)
         summaries["evaluate"] = evaluate_flow(
             model=None,
             params_path=params_path,

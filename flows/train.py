@@ -17,6 +17,7 @@ from prefect.cache_policies import NO_CACHE
 
 from flows.common import mlflow_flow_run, validation_gate
 from sigma.config import load_params
+from sigma.train.cd import train_change_detection
 from sigma.train.grounder import train_grounder_stage
 from sigma.train.stage1 import CALIB, EDIT, INPAINT, train_stage1
 from sigma.train.stage2 import train_stage2
@@ -53,6 +54,12 @@ def stage1(params_path: str, overrides: list[str], resume: bool, metrics: str | 
 
 
 @task(timeout_seconds=24 * HOUR, cache_policy=NO_CACHE, tags=["sigma-gpu"])
+def change_detection(params_path: str, overrides: list[str], resume: bool, metrics: str | None, track: bool) -> dict:
+    """The change-detection baseline, trained like Stage I: writes ``change_detection.out/sigma.safetensors``."""
+    return train_change_detection(load_params(params_path, overrides), resume=resume, track=track, metrics=metrics)
+
+
+@task(timeout_seconds=24 * HOUR, cache_policy=NO_CACHE, tags=["sigma-gpu"])
 def stage2(
     params_path: str, overrides: list[str], resume: bool, metrics: str | None, track: bool, register_as: str | None
 ) -> dict:
@@ -76,6 +83,21 @@ def stage1_flow(
         validation_gate(STAGE1_DATA, params_path, overrides)
         grounder(params_path, overrides, track)
         return stage1(params_path, overrides, resume, metrics, track)
+
+
+@flow(name="sigma-change-detection")
+def change_detection_flow(
+    params_path: str = "params.yaml",
+    overrides: list[str] | None = None,
+    resume: bool = False,
+    metrics: str | None = "metrics/cd.json",
+    track: bool = True,
+) -> dict:
+    """Gate Stage I's data, then train the change-detection baseline (Table 1's Siamese-CD row)."""
+    overrides = list(overrides or [])
+    with mlflow_flow_run("change_detection", track):
+        validation_gate(STAGE1_DATA, params_path, overrides)
+        return change_detection(params_path, overrides, resume, metrics, track)
 
 
 @flow(name="sigma-stage2")

@@ -226,6 +226,21 @@ def train_stage1(
     _run_stage(run, _params(params, set_), resume=resume, track=track, metrics=metrics)
 
 
+@train_app.command("cd")
+def train_cd(
+    resume: ResumeOpt = False,
+    metrics: MetricsOpt = None,
+    params: ParamsOpt = Path("params.yaml"),
+    set_: SetOpt = None,
+    track: TrackOpt = True,
+) -> None:
+    """The change-detection baseline (Siamese, FC-Siam-diff style): trained like Stage I on its data
+    and budget into change_detection.out (method siamese_cd in sigma evaluate)."""
+    from sigma.train.cd import train_change_detection as run
+
+    _run_stage(run, _params(params, set_), resume=resume, track=track, metrics=metrics)
+
+
 @train_app.command("stage2")
 def train_stage2(
     resume: ResumeOpt = False,

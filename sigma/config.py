@@ -212,6 +212,9 @@ class ModelParams(Section):
     backbone: BackboneParams = BackboneParams()
     dim: int = Field(default=128, ge=8)
     heads: int = Field(default=4, ge=1)
+    # msdb: the paper's difference terms [|f_o-f_e|, f_o*f_e, f_o, f_e] with position codes; abs_diff:
+    # |f_o-f_e| alone, as a standard Siamese change-detection network (FC-Siam-diff) takes them.
+    difference: Literal["msdb", "abs_diff"] = "msdb"
     drb_blocks: int = Field(default=2, ge=0)
     bcmr_rounds: int = Field(default=2, ge=0)
     ffn_ratio: float = Field(default=2.0, gt=0)
@@ -398,6 +401,27 @@ class AblationParams(Section):
         return variant.checkpoint or f"{self.out}/{variant.name}/sigma.safetensors"
 
 
+class ChangeDetectionParams(Section):
+    """The learned change-detection baseline (``sigma train cd``, method ``siamese_cd``): ``model``
+    with these overrides, trained by Stage I on Stage I's data with ``stage1``'s budget into ``out``.
+
+    The default is FC-Siam-diff on SIGMA's frozen backbone: per-level ``|f_o - f_e|``, no refinement
+    blocks, no instruction (no grounder, no cross-modal rounds), the FPN decoder and the
+    full-resolution refiner (pixels and early-feature skips)."""
+
+    out: str = "models/cd"
+    model: dict[str, Any] = {"difference": "abs_diff", "drb_blocks": 0, "bcmr_rounds": 0, "grounder": {"name": "none"}}
+
+    @property
+    def checkpoint(self) -> str:
+        return f"{self.out}/sigma.safetensors"
+
+    @model_validator(mode="after")
+    def _model_overrides_are_model_keys(self) -> ChangeDetectionParams:
+        with_overrides(ModelParams(), self.model)  # unknown keys or bad values fail here, not mid-pipeline
+        return self
+
+
 class PromoteParams(Section):
     """Registry promotion: move the alias only for a gain of at least ``margin`` in average F1."""
 
@@ -428,6 +452,11 @@ class AnnotateParams(Section):
 
 
 class Params(Section):
+    """``profile``: ``offline`` (this file as it is) or a profile laid over it before any ``--set``:
+    ``paper``, the paper's configuration (``sigma/profiles/paper.yaml``). One setting switches a whole
+    run: ``dvc exp run -S profile=paper``, ``--set profile=paper``, a Prefect run's overrides."""
+
+    profile: str = "offline"
     data: DataParams
     validate_: ValidateParams = Field(default=ValidateParams(), alias="validate")
     parse: ParserParams = ParserParams()
@@ -438,6 +467,7 @@ class Params(Section):
     stage2: Stage2Params = Stage2Params()
     evaluate: EvaluateParams = EvaluateParams()
     ablation: AblationParams = AblationParams()
+    change_detection: ChangeDetectionParams = Field(default_factory=ChangeDetectionParams)
     promote: PromoteParams = PromoteParams()
     annotate: AnnotateParams = AnnotateParams()
 
@@ -493,6 +523,28 @@ def _format_errors(err: ValidationError, source: str) -> str:
     return "\n".join(lines)
 
 
+PROFILES = Path(__file__).resolve().parent / "profiles"
+
+
+def profile_overlay(profile: str) -> list[tuple[str, Any]]:
+    """The dotted keys and values ``sigma/profiles/<profile>.yaml`` sets (none for ``offline``)."""
+    if profile == "offline":
+        return []
+    path = PROFILES / f"{profile}.yaml"
+    if not path.exists():
+        known = ["offline", *sorted(p.stem for p in PROFILES.glob("*.yaml"))]
+        raise ConfigError(f"unknown profile {profile!r}: choose one of {known}")
+    return _leaves(yaml.safe_load(path.read_text()) or {})
+
+
+def _leaves(tree: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
+    out = []
+    for key, value in tree.items():
+        dotted = f"{prefix}{key}"
+        out += _leaves(value, f"{dotted}.") if isinstance(value, dict) and value else [(dotted, value)]
+    return out
+
+
 def packaged_defaults() -> Path:
     """The default params shipped with the package (``sigma/defaults.yaml``: the repository's
     ``params.yaml``, linked in the source tree and copied into a wheel)."""
@@ -516,8 +568,12 @@ def load_params(path: str | Path = DEFAULT_PARAMS, overrides: list[str] | None =
         tree = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path} is not valid YAML: {exc}") from exc
-    for text in overrides or []:
-        _set_dotted(tree, *parse_override(text))
+    pairs = [parse_override(text) for text in overrides or []]
+    profile = next((value for key, value in reversed(pairs) if key == "profile"), tree.get("profile", "offline"))
+    for key, value in profile_overlay(str(profile)):
+        _set_dotted(tree, key, value)
+    for key, value in pairs:
+        _set_dotted(tree, key, value)
     try:
         return Params.model_validate(tree)
     except ValidationError as exc:

@@ -8,18 +8,13 @@ through ``huggingface_hub``.
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from sigma.config import Params, load_params
-
-PROFILES = Path(__file__).resolve().parent / "profiles"
 
 # timm backbones by registry name: the hub repo timm loads them from.
 BACKBONE_REPOS = {
@@ -60,24 +55,8 @@ class Needed:
 
 
 def profile_params(profile: str, params_path: str | Path = "params.yaml", overrides: list[str] | None = None) -> Params:
-    """``params.yaml`` with ``sigma/profiles/<profile>.yaml`` laid over it (``offline``: no overlay)."""
-    overlay: list[str] = []
-    if profile != "offline":
-        path = PROFILES / f"{profile}.yaml"
-        if not path.exists():
-            known = sorted(p.stem for p in PROFILES.glob("*.yaml"))
-            raise ValueError(f"unknown profile {profile!r}: choose offline or one of {known}")
-        tree = yaml.safe_load(path.read_text()) or {}
-        overlay = [f"{key}={json.dumps(value)}" for key, value in _leaves(tree)]  # JSON is YAML
-    return load_params(params_path, [*overlay, *(overrides or [])])
-
-
-def _leaves(tree: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
-    out = []
-    for key, value in tree.items():
-        dotted = f"{prefix}{key}"
-        out += _leaves(value, f"{dotted}.") if isinstance(value, dict) and value else [(dotted, value)]
-    return out
+    """``params.yaml`` in ``profile`` (``offline``: as it is; see :func:`sigma.config.profile_overlay`)."""
+    return load_params(params_path, [f"profile={profile}", *(overrides or [])])
 
 
 def _model(role: str, source: str) -> Needed:

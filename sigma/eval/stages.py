@@ -13,7 +13,7 @@ from sigma.data import storage
 from sigma.eval.benchmarks import find_benchmark, iter_benchmark
 from sigma.eval.evaluate import EvalResult, evaluate
 from sigma.eval.methods import build_method
-from sigma.eval.methods.base import Method, split_method
+from sigma.eval.methods.base import Method, method_entry, split_method
 from sigma.eval.methods.sigma_model import SigmaMethod
 from sigma.eval.robustness import sweep
 
@@ -30,12 +30,11 @@ class MethodCache:
     def __call__(self, name: str):
         if name not in self._built:
             method = build_method(name, model=self.model, threshold=self.cfg.threshold, batch_size=self.cfg.batch_size)
-            model = split_method(name)[1] or self.model
             shared = next(
                 (
                     m
                     for n, m in self._built.items()
-                    if isinstance(m, SigmaMethod) and (split_method(n)[1] or self.model) == model
+                    if isinstance(m, SigmaMethod) and self.model_of(n) == self.model_of(name)
                 ),
                 None,
             )
@@ -43,6 +42,10 @@ class MethodCache:
                 method.model = shared.model
             self._built[name] = method
         return self._built[name]
+
+    def model_of(self, name: str) -> str:
+        """The weights a method runs: pinned (``name@path``), its own, or the evaluated model."""
+        return split_method(name)[1] or method_entry(name).default_model or self.model
 
 
 def evaluate_methods(

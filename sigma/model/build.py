@@ -41,7 +41,9 @@ def build_sigma(
     parser = parser or ParserParams()
     return SigmaAnnotator(
         backbone=backbone,
-        difference=DifferenceBranch(backbone.channels, config.dim, config.heads, config.drb_blocks, config.ffn_ratio),
+        difference=DifferenceBranch(
+            backbone.channels, config.dim, config.heads, config.drb_blocks, config.ffn_ratio, kind=config.difference
+        ),
         intent_encoder=IntentEncoder(config.dim),
         refinement=CrossModalRefinement(config.dim, config.heads, config.bcmr_rounds),
         decoder=FPNMaskDecoder(config.dim, config.decoder_dim, n_levels, stride=config.decoder_stride),

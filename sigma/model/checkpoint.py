@@ -69,7 +69,10 @@ def save_checkpoint(
     parser: ParserParams | None = None,
     extra: dict[str, str] | None = None,
 ) -> Path:
-    """Write ``path`` atomically (a ``.tmp`` sibling renamed into place)."""
+    """Write ``path`` atomically (a ``.tmp`` sibling renamed into place). A backbone with no
+    pretrained source (``backbone.pretrained: false``: random frozen weights) is always included:
+    nothing else could rebuild it."""
+    include_pretrained = include_pretrained or not model.config.backbone.pretrained
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     meta = {

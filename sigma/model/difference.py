@@ -55,6 +55,31 @@ class MultiScaleDifference(nn.Module):
         return torch.stack(vectors, dim=1)
 
 
+class AbsoluteDifference(nn.Module):
+    """FC-Siam-diff's difference: per level ``|f_o - f_e|`` of channel-L2-normalised maps -> 1x1
+    projection to ``dim``; no products, no raw features, no position or level codes.
+
+    Input: two lists of L maps ``(B, C_l, h, w)``; output ``(B, L, h*w, dim)`` tokens.
+    """
+
+    def __init__(self, in_channels: tuple[int, ...], dim: int):
+        super().__init__()
+        self.proj = nn.ModuleList(nn.Conv2d(c, dim, 1) for c in in_channels)
+
+    def forward(self, feats_o: list[torch.Tensor], feats_e: list[torch.Tensor]) -> torch.Tensor:
+        return torch.stack(
+            [
+                map_to_tokens(proj(feature_change(f_o, f_e)))
+                for proj, f_o, f_e in zip(self.proj, feats_o, feats_e, strict=True)
+            ],
+            dim=1,
+        )
+
+    def change_vectors(self, feats_o: list[torch.Tensor], feats_e: list[torch.Tensor]) -> torch.Tensor:
+        """Every projection here is of ``|f_o - f_e|`` alone: the tokens themselves."""
+        return self(feats_o, feats_e)
+
+
 class DifferenceRefinementBlock(nn.Module):
     """DRB: self-attention within a level, cross-attention to the other levels, GELU FFN.
 
@@ -95,11 +120,24 @@ class LevelAggregator(nn.Module):
 
 
 class DifferenceBranch(nn.Module):
-    """MSDB -> DRB x n -> aggregation. Returns refined levels ``(B, L, N, C)`` and ``E_v (B, N, C)``."""
+    """MSDB -> DRB x n -> aggregation. Returns refined levels ``(B, L, N, C)`` and ``E_v (B, N, C)``.
 
-    def __init__(self, in_channels: tuple[int, ...], dim: int, heads: int, n_blocks: int = 2, ffn_ratio: float = 4.0):
+    ``kind="abs_diff"`` puts :class:`AbsoluteDifference` where the MSDB is (the change-detection
+    baseline)."""
+
+    def __init__(
+        self,
+        in_channels: tuple[int, ...],
+        dim: int,
+        heads: int,
+        n_blocks: int = 2,
+        ffn_ratio: float = 4.0,
+        kind: str = "msdb",
+    ):
         super().__init__()
-        self.msdb = MultiScaleDifference(in_channels, dim)
+        self.msdb: MultiScaleDifference | AbsoluteDifference = (
+            AbsoluteDifference(in_channels, dim) if kind == "abs_diff" else MultiScaleDifference(in_channels, dim)
+        )
         self.blocks = nn.ModuleList(DifferenceRefinementBlock(dim, heads, ffn_ratio) for _ in range(n_blocks))
         self.aggregate = LevelAggregator(len(in_channels), dim)
 

@@ -44,8 +44,15 @@ def log_epoch(name: str):
     return log
 
 
-def train_stage1(params: Params, resume: bool = False, track: bool = True, metrics: str | Path | None = None) -> dict:
-    """Train from scratch (frozen backbone and grounder), save ``stage1.out/sigma.safetensors``."""
+def train_stage1(
+    params: Params,
+    resume: bool = False,
+    track: bool = True,
+    metrics: str | Path | None = None,
+    run_name: str = "stage1",
+) -> dict:
+    """Train from scratch (frozen backbone and grounder), save ``stage1.out/sigma.safetensors``;
+    ``run_name`` names the MLflow run and its stage tag (other models trained the Stage I way)."""
     from sigma.tracking import maybe_run
 
     cfg = params.stage1
@@ -63,7 +70,7 @@ def train_stage1(params: Params, resume: bool = False, track: bool = True, metri
             history.append(scores)
             log_epoch("val")(scores, step)
 
-    with maybe_run(track, "stage1", params.model_dump(mode="json", include={"model", "stage1"}), stage="stage1"):
+    with maybe_run(track, run_name, params.model_dump(mode="json", include={"model", "stage1"}), stage=run_name):
         model, position = loop.fit(
             acc,
             model,

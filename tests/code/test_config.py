@@ -96,3 +96,32 @@ def test_outside_a_project_the_packaged_defaults_are_the_projects_params(tmp_pat
     )
     assert parsed.returncode == 0, parsed.stderr
     assert '"remove"' in parsed.stdout
+
+
+# --- profiles: one setting switches a whole run to the paper's configuration ---------------------
+
+
+def test_paper_profile_lays_the_papers_values_over_params_and_set_still_wins(tmp_path, tree):
+    offline = load_params(write(tmp_path, tree))
+    assert offline.profile == "offline" and offline.model.backbone.name == "mobilenet_v2_imagenet"
+    paper = load_params(write(tmp_path, tree | {"profile": "paper"}))
+    assert paper.model.backbone.name == "dinov2_vitb14" and paper.model.backbone.input_size == 518
+    assert paper.parse.name == "llm" and paper.model.grounder.name == "langsam"
+    assert paper.stage1.epochs == 10 and paper.stage2.epochs == 5 and paper.stage1.mixed_precision == "bf16"
+    assert {b.loader for b in paper.evaluate.benchmarks} >= {"cocoglide", "magicbrush", "autosplice", "opensdi"}
+    # the profile from --set, and a --set of one of its keys on top of it
+    again = load_params(write(tmp_path, tree), ["profile=paper", "stage1.epochs=2"])
+    assert again.model == paper.model and again.stage1.epochs == 2
+    assert paper.change_detection == offline.change_detection  # the baseline's overrides go over either model
+
+
+def test_unknown_profile_names_the_known_ones(tmp_path, tree):
+    with pytest.raises(ConfigError, match=r"unknown profile 'gpu'.*offline.*paper"):
+        load_params(write(tmp_path, tree), ["profile=gpu"])
+
+
+def test_every_dvc_stage_reruns_when_the_profile_changes():
+    stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+    for name, stage in stages.items():
+        assert "profile" in stage.get("params", []), name
+        assert "sigma/profiles" in stage.get("deps", []), name

@@ -43,9 +43,11 @@ FLOW_ENTRYPOINTS = {  # deployment name -> entrypoint in prefect.yaml
     "data": "flows/data.py:data_flow",
     "stage1": "flows/train.py:stage1_flow",
     "stage2": "flows/train.py:stage2_flow",
+    "change_detection": "flows/train.py:change_detection_flow",
     "evaluate": "flows/evaluate.py:evaluate_flow",
     "annotate": "flows/annotate.py:annotate_corpus_flow",
     "pipeline": "flows/pipeline.py:pipeline_flow",
+    "pipeline-paper": "flows/pipeline.py:pipeline_flow",
 }
 
 
@@ -71,6 +73,7 @@ def test_tasks_have_the_intended_retries_tags_and_cache_policy():
         train.vae,
         train.stage1,
         train.stage2,
+        train.change_detection,
         evaluate.evaluate,
         evaluate.robustness,
         evaluate.promote_newest,
@@ -79,7 +82,7 @@ def test_tasks_have_the_intended_retries_tags_and_cache_policy():
         assert task.cache_policy is NO_CACHE, task.name
         assert "sigma-gpu" in task.tags, task.name
         assert task.timeout_seconds, task.name
-    for task in (train.grounder, train.vae, train.stage1, train.stage2):  # a retry would start over
+    for task in (train.grounder, train.vae, train.stage1, train.stage2, train.change_detection):  # would start over
         assert task.retries == 0, task.name
     for task in (evaluate.evaluate, evaluate.robustness, evaluate.promote_newest):  # registry downloads: I/O
         assert task.retries >= 1 and task.retry_delay_seconds, task.name
@@ -118,7 +121,8 @@ def test_prefect_yaml_has_one_deployment_per_flow_on_the_gpu_pool():
     }
     assert crons["evaluate"] == ["0 2 * * *"] and by_name["evaluate"].parameters["model"].endswith("@champion")
     assert len(crons["annotate"]) == 1 and by_name["annotate"].parameters["resume"] is True
-    assert crons["stage1"] == crons["stage2"] == crons["pipeline"] == []  # training is manual
+    assert crons["stage1"] == crons["stage2"] == crons["change_detection"] == crons["pipeline"] == []  # manual
+    assert by_name["pipeline-paper"].parameters == {"overrides": ["profile=paper"]}
 
 
 def test_serve_builds_the_deployments_of_prefect_yaml():
@@ -154,6 +158,7 @@ class Recorder:
             (flows.train, "train_vae_stage"): lambda *a, **k: record("vae", {}),
             (flows.train, "train_stage1"): lambda *a, **k: record("stage1", {"steps": 1}),
             (flows.train, "train_stage2"): lambda *a, **k: record("stage2", {"steps": 1}),
+            (flows.train, "train_change_detection"): lambda *a, **k: record("change_detection", {"steps": 1}),
             (flows.evaluate, "evaluate_stage"): lambda *a, **k: record("evaluate", {}),
             (flows.evaluate, "robustness_stage"): lambda *a, **k: record("robustness", {}),
             (flows.evaluate, "tables_stage"): lambda *a, **k: record("tables", {}),
@@ -207,6 +212,8 @@ def test_pipeline_runs_the_stages_in_order(prefect_api, tmp_path, monkeypatch):
         "gate",
         "vae",
         "stage2",
+        "gate",
+        "change_detection",
         "gate",
         "evaluate",
         "robustness",

@@ -73,7 +73,7 @@ def test_a_local_folder_or_an_override_replaces_a_hub_model(tmp_path):
 
 def test_bad_profiles_and_an_offline_fetch_say_what_to_do(monkeypatch):
     unknown = runner.invoke(app, ["weights", "check", "--profile", "papr"])
-    assert unknown.exit_code == 2 and "choose offline or one of ['paper']" in " ".join(unknown.output.split())
+    assert unknown.exit_code == 2 and "choose one of ['offline', 'paper']" in " ".join(unknown.output.split())
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     offline = runner.invoke(app, ["weights", "fetch", "--profile", "paper"])
     assert offline.exit_code == 2 and "unset it" in offline.output

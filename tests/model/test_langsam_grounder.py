@@ -7,107 +7,12 @@ from sigma.config import GrounderParams
 from sigma.model.backbones.base import PretrainedPart
 from sigma.model.grounding import build_grounder
 from sigma.model.grounding.langsam import LangSamGrounder
-
-WORDS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", ".", "a", "the", "cat", "dog", "red", "car"]
+from tests.stand_ins import tiny_langsam
 
 
 @pytest.fixture(scope="module")
 def tiny_models(tmp_path_factory):
-    """``(detector_folder, segmenter_folder)``: both written by ``save_pretrained``."""
-    from transformers import (
-        BertConfig,
-        BertTokenizerFast,
-        GroundingDinoConfig,
-        GroundingDinoForObjectDetection,
-        GroundingDinoImageProcessor,
-        GroundingDinoProcessor,
-        SamConfig,
-        SamImageProcessor,
-        SamMaskDecoderConfig,
-        SamModel,
-        SamProcessor,
-        SamPromptEncoderConfig,
-        SamVisionConfig,
-        SwinConfig,
-    )
-
-    torch.manual_seed(0)
-    root = tmp_path_factory.mktemp("tiny-langsam")
-    detector, segmenter = root / "grounding-dino", root / "sam"
-
-    vocab = root / "vocab.txt"
-    vocab.write_text("\n".join(WORDS) + "\n")
-    tokenizer = BertTokenizerFast(vocab=str(vocab), model_max_length=16)
-    config = GroundingDinoConfig(
-        backbone_config=SwinConfig(
-            image_size=64,
-            patch_size=4,
-            embed_dim=8,
-            depths=[1, 1, 1, 1],
-            num_heads=[1, 1, 1, 1],
-            window_size=2,
-            out_indices=[2, 3, 4],
-        ),
-        text_config=BertConfig(
-            vocab_size=len(WORDS),
-            hidden_size=16,
-            num_hidden_layers=1,
-            num_attention_heads=2,
-            intermediate_size=32,
-            max_position_embeddings=32,
-        ),
-        # d_model: a multiple of 32 (GroupNorm(32, d_model)); decoder_layers >= 2 (the box heads of layers
-        # 1.. are tied to layer 0's, and transformers rejects a tie with nothing to tie to).
-        d_model=32,
-        encoder_layers=1,
-        decoder_layers=2,
-        encoder_ffn_dim=32,
-        decoder_ffn_dim=32,
-        encoder_attention_heads=2,
-        decoder_attention_heads=2,
-        encoder_n_points=1,
-        decoder_n_points=1,
-        num_queries=8,
-        max_text_len=16,
-    )
-    model = GroundingDinoForObjectDetection(config)
-    # Random weights saturate the box scores at ~1.0; a zero decoder norm makes every class logit 0,
-    # so every query scores exactly sigmoid(0) = 0.5 and the threshold tests below are exact.
-    torch.nn.init.zeros_(model.model.decoder.layer_norm.weight)
-    torch.nn.init.zeros_(model.model.decoder.layer_norm.bias)
-    model.save_pretrained(detector)
-    # Smallest side 64: the coarsest (stride-64) level must keep > 1 pixel for its GroupNorm.
-    image_processor = GroundingDinoImageProcessor(size={"shortest_edge": 64, "longest_edge": 96})
-    GroundingDinoProcessor(image_processor, tokenizer).save_pretrained(detector)
-
-    sam = SamModel(
-        SamConfig(
-            # num_pos_feats = output_channels / 2: the prompt encoder's position code has output_channels dims.
-            vision_config=SamVisionConfig(
-                hidden_size=32,
-                num_hidden_layers=2,
-                num_attention_heads=2,
-                mlp_dim=64,
-                image_size=64,
-                patch_size=8,
-                output_channels=16,
-                num_pos_feats=8,
-                window_size=2,
-                global_attn_indexes=[1],
-            ),
-            prompt_encoder_config=SamPromptEncoderConfig(
-                hidden_size=16, image_size=64, patch_size=8, mask_input_channels=4
-            ),
-            mask_decoder_config=SamMaskDecoderConfig(
-                hidden_size=16, num_hidden_layers=1, num_attention_heads=2, mlp_dim=32, iou_head_hidden_dim=16
-            ),
-        )
-    )
-    sam.save_pretrained(segmenter)
-    SamProcessor(SamImageProcessor(size={"longest_edge": 64}, pad_size={"height": 64, "width": 64})).save_pretrained(
-        segmenter
-    )
-    return str(detector), str(segmenter)
+    return tiny_langsam(tmp_path_factory.mktemp("tiny-langsam"))
 
 
 @pytest.fixture

@@ -7,76 +7,27 @@ to one prompt give a valid multi-edit answer or an invalid one on purpose."""
 from __future__ import annotations
 
 import pytest
-import torch
 
 from sigma.model.parsing.llm import LLMParser, answer_json, build_prompt, few_shot
 from sigma.model.parsing.table import load_table
-
-SHOTS = 2
-MULTI = "remove the cup and make the table red"
-MULTI_EDITS = (("a cup", None, "remove"), ("a table", "red table", "attribute_change"))
-
-
-def _tokenizer(folder):
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast
-
-    texts = [build_prompt(MULTI, SHOTS), answer_json(MULTI_EDITS)] + [r.text for r in load_table()]
-    tok = Tokenizer(models.BPE(unk_token="<unk>"))
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel()
-    tok.decoder = decoders.ByteLevel()
-    tok.train_from_iterator(texts, trainers.BpeTrainer(vocab_size=600, special_tokens=["<unk>", "<eos>"]))
-    fast = PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="<unk>", eos_token="<eos>", pad_token="<eos>")
-    fast.save_pretrained(folder)
-    return fast
-
-
-def _tiny_lm(folder, answer: str | None = None, prompt: str = "", steps: int = 300):
-    """A 2-layer GPT-2 in ``folder``; with ``answer``, trained to continue ``prompt`` with it."""
-    from transformers import GPT2Config, GPT2LMHeadModel
-
-    torch.manual_seed(0)
-    fast = _tokenizer(folder)
-    config = GPT2Config(
-        vocab_size=len(fast),
-        n_positions=1024,
-        n_embd=64,
-        n_layer=2,
-        n_head=2,
-        eos_token_id=fast.eos_token_id,
-        bos_token_id=fast.eos_token_id,
-    )
-    model = GPT2LMHeadModel(config)
-    if answer is not None:
-        p_ids = fast(prompt)["input_ids"]
-        a_ids = fast(" " + answer)["input_ids"] + [fast.eos_token_id]
-        ids = torch.tensor([p_ids + a_ids])
-        labels = ids.clone()
-        labels[0, : len(p_ids)] = -100  # learn the answer, not the prompt
-        optimiser = torch.optim.Adam(model.parameters(), lr=3e-3)
-        model.train()
-        for _ in range(steps):
-            optimiser.zero_grad()
-            model(input_ids=ids, labels=labels).loss.backward()
-            optimiser.step()
-    model.eval().save_pretrained(folder)  # safetensors
-    return folder
+from tests.stand_ins import LM_SHOTS as SHOTS
+from tests.stand_ins import MULTI, MULTI_EDITS, tiny_causal_lm
 
 
 @pytest.fixture(scope="module")
 def random_lm(tmp_path_factory):
-    return _tiny_lm(tmp_path_factory.mktemp("random-lm"))
+    return tiny_causal_lm(tmp_path_factory.mktemp("random-lm"))
 
 
 @pytest.fixture(scope="module")
 def multi_edit_lm(tmp_path_factory):
-    return _tiny_lm(tmp_path_factory.mktemp("multi-lm"), answer_json(MULTI_EDITS), build_prompt(MULTI, SHOTS))
+    return tiny_causal_lm(tmp_path_factory.mktemp("multi-lm"), answer_json(MULTI_EDITS), build_prompt(MULTI, SHOTS))
 
 
 @pytest.fixture(scope="module")
 def invalid_answer_lm(tmp_path_factory):
     bad = '{"edits": [{"original": "a cup", "edited": null, "action": "explode"}]}'
-    return _tiny_lm(tmp_path_factory.mktemp("bad-lm"), bad, build_prompt(MULTI, SHOTS))
+    return tiny_causal_lm(tmp_path_factory.mktemp("bad-lm"), bad, build_prompt(MULTI, SHOTS))
 
 
 def test_few_shot_rows_come_from_the_table_most_similar_last():

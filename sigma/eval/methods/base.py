@@ -36,6 +36,7 @@ class MethodEntry:
     title: str  # as printed in the tables, e.g. "PixDiff-Fixed(10)"
     build: Callable[..., Method]  # build(model=None, threshold=0.5) -> Method
     needs_model: bool
+    default_model: str | None = None  # a method with weights of its own (not the evaluated SIGMA model)
 
 
 METHODS: Registry[MethodEntry] = Registry("method")
@@ -56,12 +57,12 @@ def method_entry(name: str) -> MethodEntry:
         return entry
     if not entry.needs_model:
         raise ValueError(f"method {base!r} runs no model: {name!r} cannot pin one")
-    return MethodEntry(f"{entry.title} [{model}]", entry.build, True)
+    return MethodEntry(f"{entry.title} [{model}]", entry.build, True, entry.default_model)
 
 
-def register_method(name: str, title: str, needs_model: bool = False):
+def register_method(name: str, title: str, needs_model: bool = False, default_model: str | None = None):
     def decorator(build: Callable[..., Method]):
-        METHODS.register(name)(MethodEntry(title, build, needs_model))
+        METHODS.register(name)(MethodEntry(title, build, needs_model or default_model is not None, default_model))
         return build
 
     return decorator
@@ -69,9 +70,10 @@ def register_method(name: str, title: str, needs_model: bool = False):
 
 def build_method(name: str, model: str | None = None, threshold: float = 0.5, batch_size: int = 8) -> Method:
     """The method registered as ``name``; ``model`` (checkpoint path or MLflow model URI) for the
-    methods that run a SIGMA model."""
+    methods that run the evaluated SIGMA model. A method with weights of its own runs those (its
+    ``default_model``) unless ``name`` pins others (``name@path``)."""
     entry = method_entry(name)
-    model = split_method(name)[1] or model
+    model = split_method(name)[1] or entry.default_model or model
     if entry.needs_model:
         if not model:
             raise ValueError(f"method {name!r} runs a SIGMA model: give --model (a checkpoint or models:/ URI)")

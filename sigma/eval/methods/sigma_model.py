@@ -1,5 +1,7 @@
 """SIGMA checkpoints as evaluation methods: the full model, its feature-difference branch alone
-(instruction branch off: uniform prior) and its instruction prior alone (the intent map thresholded)."""
+(instruction branch off: uniform prior), its instruction prior alone (the intent map thresholded),
+and the learned change-detection baseline (a Siamese network built from the same blocks, trained on
+the same Stage I data: ``sigma train cd``)."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
+from sigma.config import ChangeDetectionParams
 from sigma.eval.methods.base import Prediction, Triple, register_method
 from sigma.model.sigma import SigmaAnnotator
 
@@ -49,3 +52,7 @@ def _builder(name: str, **kwargs):
 register_method("sigma", "SIGMA", needs_model=True)(_builder("sigma"))
 register_method("feature_diff", "Feature-diff only", needs_model=True)(_builder("feature_diff", use_instruction=False))
 register_method("instruction_only", "Instruction-only", needs_model=True)(_builder("instruction_only", output="intent"))
+# Stands for the paper's learned change-detection rows (Meta-CD, DDPM-CD): no instruction at all.
+register_method("siamese_cd", "Siamese-CD (FC-Siam-diff)", default_model=ChangeDetectionParams().checkpoint)(
+    _builder("siamese_cd", use_instruction=False)
+)
