@@ -1,5 +1,6 @@
-"""The whole pipeline as one flow: data (synthesis + validation) -> Stage I -> Stage II -> evaluation ->
-promotion -> corpus annotation, the order of dvc.yaml (less the ablation study, which is DVC-only).
+"""The whole pipeline as one flow: data (synthesis + validation) -> Stage I -> Stage II -> the
+change-detection baseline -> evaluation -> promotion -> corpus annotation, the order of dvc.yaml (less
+the ablation study, which is DVC-only).
 
 Every stage is its own sub-flow (flows/data.py, flows/train.py, flows/evaluate.py, flows/annotate.py)
 and each passes a validation gate on the data it reads, so a dataset that breaks the suite stops the
