@@ -15,6 +15,7 @@ server is HTTP, else a markdown note with the ``mlflow ui`` command that shows i
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -78,9 +79,15 @@ def _prefect_tags() -> dict[str, str]:
     return {k: str(v) for k, v in tags.items() if v}
 
 
+def artifact_key(name: str) -> str:
+    """``mlflow-<flow>`` as Prefect takes it: lowercase letters, digits and dashes ("change_detection")."""
+    return "mlflow-" + re.sub(r"[^a-z0-9-]+", "-", name.lower())
+
+
 def _record_in_prefect(name: str, run_id: str, experiment_id: str) -> None:
     uri = tracking_uri()
-    key, text = f"mlflow-{name}", f"MLflow run {run_id} (experiment {experiment_id})"
+    key = artifact_key(name)
+    text = f"MLflow run {run_id} (experiment {experiment_id})"
     if uri.startswith(("http://", "https://")):
         create_link_artifact(
             f"{uri.rstrip('/')}/#/experiments/{experiment_id}/runs/{run_id}",

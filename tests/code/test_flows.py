@@ -274,3 +274,15 @@ def test_flow_run_and_mlflow_runs_point_at_each_other(prefect_api, tmp_path, mon
     assert parent.data.tags["prefect.flow_name"] == "sigma-stage1"
     artifact = Artifact.get("mlflow-stage1")
     assert str(artifact.flow_run_id) == flow_run_id and parent.info.run_id in artifact.data
+
+
+def test_mlflow_artifact_keys_are_valid_prefect_keys_for_every_flow_name():
+    from prefect.artifacts import Artifact
+
+    from flows.common import artifact_key
+
+    for name in ("pipeline", "data", "stage1", "stage2", "change_detection", "evaluate", "annotate"):
+        key = artifact_key(name)
+        Artifact(key=key, type="markdown", data="x")  # Prefect's own validation of the key
+        assert key.startswith("mlflow-") and "_" not in key
+    assert artifact_key("change_detection") == "mlflow-change-detection"
