@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -12,6 +13,8 @@ from rich.console import Console
 
 from sigma import __version__
 from sigma.config import ConfigError, Params, load_params
+
+STARTED = time.monotonic()  # a stage's wall time counts its imports too
 
 app = typer.Typer(help="SIGMA: pixel masks of what a text-driven image edit changed.", no_args_is_help=True)
 data_app = typer.Typer(help="Synthesise, bootstrap and validate edit-pair datasets.", no_args_is_help=True)
@@ -30,6 +33,13 @@ SetOpt = Annotated[
 
 
 EXIT_NO_PAIRS, EXIT_ALL_REJECTED = 3, 4  # sigma annotate: a run that finished with nothing annotated
+
+
+@app.callback()
+def _every_command() -> None:
+    from sigma.tracking import time_this_stage
+
+    time_this_stage(STARTED)
 
 
 def _fail(message: object, code: int = 1) -> typer.Exit:

@@ -17,6 +17,7 @@ import yaml
 
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
 PIPELINE_RUN_ENV = "SIGMA_PIPELINE_RUN_ID"
+STAGE_TIMES_ENV = "SIGMA_STAGE_TIMES"  # a JSONL file each DVC stage command appends its wall time to
 
 
 def tracking_uri() -> str:
@@ -109,16 +110,66 @@ def input_tags(paths: list[str]) -> dict[str, str]:
     return tags
 
 
+def time_this_stage(started: float) -> None:
+    """Under :func:`run_pipeline`, append this process's wall time since ``started`` (``time.monotonic``),
+    named by the DVC stage that started it (``DVC_STAGE``), to the pipeline's stage-times file at exit."""
+    times, stage = os.environ.get(STAGE_TIMES_ENV), os.environ.get("DVC_STAGE")
+    if not times or not stage:
+        return
+    import atexit
+    import json
+    import time
+
+    def record() -> None:
+        with open(times, "a") as f:  # one short line per process: appends do not interleave
+            f.write(json.dumps({"stage": stage, "seconds": round(time.monotonic() - started, 2)}) + "\n")
+
+    atexit.register(record)
+
+
+def stage_times(path: str | Path) -> dict[str, float]:
+    """``{stage: seconds}`` from a stage-times file, in the order the stages ran."""
+    import json
+
+    file = Path(path)
+    lines = file.read_text().splitlines() if file.exists() else []
+    return {row["stage"]: row["seconds"] for row in map(json.loads, lines)}
+
+
+def report_stage_times(times: dict[str, float], total: float) -> None:
+    """Print the stages' wall times as a table (stderr) and log them to the active MLflow run."""
+    import mlflow
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="pipeline stages (wall time)")
+    table.add_column("stage")
+    table.add_column("seconds", justify="right")
+    for stage, seconds in times.items():
+        table.add_row(stage, f"{seconds:.1f}")
+    table.add_row("total (stages, DVC and start-up)", f"{total:.1f}", style="bold")
+    Console(stderr=True).print(table)
+    mlflow.log_metrics({f"stage_seconds.{k}": v for k, v in times.items()} | {"pipeline_seconds": total})
+    mlflow.log_dict({"stages": times, "total": total}, "stage_times.json")
+
+
 def run_pipeline(command: list[str], name: str = "pipeline") -> int:
-    """Run ``command`` (e.g. ``dvc repro``) inside a parent MLflow run that its stages nest under.
+    """Run ``command`` (e.g. ``dvc repro``) inside a parent MLflow run that its stages nest under;
+    print and log each stage's wall time.
 
     The run ends FAILED when the command fails; returns the command's exit code.
     """
+    import tempfile
+    import time
+
     import mlflow
 
-    with start_run(name) as run:
-        env = {**os.environ, PIPELINE_RUN_ENV: run.info.run_id}
+    with start_run(name) as run, tempfile.TemporaryDirectory() as tmp:
+        times = Path(tmp) / "stage_times.jsonl"
+        env = {**os.environ, PIPELINE_RUN_ENV: run.info.run_id, STAGE_TIMES_ENV: str(times)}
+        start = time.monotonic()
         code = subprocess.call(command, env=env)
+        report_stage_times(stage_times(times), round(time.monotonic() - start, 1))
         mlflow.set_tag("sigma.command", " ".join(command))
         if code:
             mlflow.end_run(status="FAILED")

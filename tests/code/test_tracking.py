@@ -52,3 +52,27 @@ def test_pipeline_run_is_the_parent_of_stage_runs(tmp_path, monkeypatch):
     assert runs["child"].data.tags["mlflow.parentRunId"] == runs["pipeline"].info.run_id
     assert runs["pipeline"].info.status == "FINISHED"
     assert runs["broken"].info.status == "FAILED"
+
+
+def test_pipeline_reports_the_wall_time_of_each_dvc_stage(tmp_path, monkeypatch, capfd):
+    import sys
+    from pathlib import Path
+
+    import mlflow
+
+    from sigma.tracking import run_pipeline
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    monkeypatch.setenv("MLFLOW_EXPERIMENT_NAME", "stage-times")
+    sigma = Path(sys.executable).parent / "sigma"
+    assert sigma.exists(), f"the sigma command is not installed next to {sys.executable}"
+    # Two "stages" as DVC starts them (DVC_STAGE set), and one process outside DVC that is not timed.
+    script = f"DVC_STAGE=first {sigma} version && DVC_STAGE=second {sigma} version && {sigma} version"
+    assert run_pipeline(["bash", "-c", script]) == 0
+
+    run = mlflow.search_runs(experiment_names=["stage-times"], output_format="list")[0]
+    timed = {k for k in run.data.metrics if k.startswith("stage_seconds.")}
+    assert timed == {"stage_seconds.first", "stage_seconds.second"}
+    assert run.data.metrics["pipeline_seconds"] >= run.data.metrics["stage_seconds.first"] > 0
+    assert "second" in capfd.readouterr().err  # the table a user sees at the end of `make run`
