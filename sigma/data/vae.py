@@ -20,7 +20,7 @@ def small_vae(params: VaeParams) -> AutoencoderKL:
         in_channels=3, out_channels=3, latent_channels=params.latent_channels,
         block_out_channels=tuple(params.block_out_channels), layers_per_block=1,
         down_block_types=("DownEncoderBlock2D",) * levels, up_block_types=("UpDecoderBlock2D",) * levels,
-        norm_num_groups=min(32, min(params.block_out_channels)),
+        norm_num_groups=params.norm_groups,
     )
 
 

@@ -61,6 +61,7 @@ def test_override_of_unknown_key_is_rejected(tmp_path, tree):
         ("data.edit.perturb.strength=[0.9, 0.1]", "lo <= hi"),
         ("data.edit.edit_mix={explode: 1}", "unknown edit kinds"),
         ("data.sources=[{kind: coco}]", "needs a 'path'"),
+        ("vae.norm_groups=3", "must divide every vae.block_out_channels"),
     ],
 )
 def test_invalid_values_name_the_problem(tmp_path, tree, override, message):
