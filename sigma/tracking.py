@@ -6,8 +6,12 @@ setting away: ``MLFLOW_TRACKING_URI`` (e.g. ``http://mlflow:5000``).
 
 from __future__ import annotations
 
+import atexit
+import json
 import os
 import subprocess
+import tempfile
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -116,9 +120,6 @@ def time_this_stage(started: float) -> None:
     times, stage = os.environ.get(STAGE_TIMES_ENV), os.environ.get("DVC_STAGE")
     if not times or not stage:
         return
-    import atexit
-    import json
-    import time
 
     def record() -> None:
         with open(times, "a") as f:  # one short line per process: appends do not interleave
@@ -129,8 +130,6 @@ def time_this_stage(started: float) -> None:
 
 def stage_times(path: str | Path) -> dict[str, float]:
     """``{stage: seconds}`` from a stage-times file, in the order the stages ran."""
-    import json
-
     file = Path(path)
     lines = file.read_text().splitlines() if file.exists() else []
     return {row["stage"]: row["seconds"] for row in map(json.loads, lines)}
@@ -159,9 +158,6 @@ def run_pipeline(command: list[str], name: str = "pipeline") -> int:
 
     The run ends FAILED when the command fails; returns the command's exit code.
     """
-    import tempfile
-    import time
-
     import mlflow
 
     with start_run(name) as run, tempfile.TemporaryDirectory() as tmp:
