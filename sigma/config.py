@@ -77,6 +77,9 @@ class SynthKindParams(Section):
     inpaint_method: Literal["telea", "ns", "diffusers"] = "telea"
     inpaint_model: str | None = None  # diffusers inpainting pipeline: local HF cache id or folder
     inpaint_steps: int = Field(default=25, ge=1)
+    # Share of instance edits whose target (and pasted object) is a natural segment of a photo
+    # (sigma/data/segments.py) rather than an annotated instance.
+    natural_segments: float = Field(default=0.0, ge=0, le=1)
     perturb: PerturbParams = PerturbParams()
 
     @model_validator(mode="after")
@@ -226,6 +229,9 @@ class ModelParams(Section):
     # to the square input (checkpoints written before the letterbox geometry).
     geometry: Literal["letterbox", "squash"] = "letterbox"
     refine: RefineParams = RefineParams()
+    # Per-token colour and contrast statistics of both images added to the difference levels
+    # (sigma/model/pixel_stats.py, beyond the paper): what an ImageNet backbone is invariant to.
+    pixel_stats: bool = True
     postprocess: PostprocessParams = PostprocessParams()
     grounder: GrounderParams = GrounderParams()
 
@@ -317,6 +323,10 @@ class VaeParams(Section):
     crop_size: int = Field(default=64, ge=16)
     lr: float = Field(default=2e-3, gt=0)
     kl_weight: float = Field(default=1e-6, ge=0)
+    # Gaussian sigma (pixels) of the low frequencies restored from the input after each round trip
+    # (StableSR's colour fix): the small VAE shifts saturated colours object by object, which would
+    # teach that a recolour is drift; an SD VAE keeps colours (0: off). Saved with the VAE.
+    colour_fix_sigma: float = Field(default=3.0, ge=0)
     seed: int = 0
 
     @model_validator(mode="after")
@@ -417,11 +427,17 @@ class ChangeDetectionParams(Section):
     with these overrides, trained by Stage I on Stage I's data with ``stage1``'s budget into ``out``.
 
     The default is FC-Siam-diff on SIGMA's frozen backbone: per-level ``|f_o - f_e|``, no refinement
-    blocks, no instruction (no grounder, no cross-modal rounds), the FPN decoder and the
-    full-resolution refiner (pixels and early-feature skips)."""
+    blocks, no instruction (no grounder, no cross-modal rounds), no pixel statistics, the FPN
+    decoder and the full-resolution refiner (pixels and early-feature skips)."""
 
     out: str = "models/cd"
-    model: dict[str, Any] = {"difference": "abs_diff", "drb_blocks": 0, "bcmr_rounds": 0, "grounder": {"name": "none"}}
+    model: dict[str, Any] = {
+        "difference": "abs_diff",
+        "drb_blocks": 0,
+        "bcmr_rounds": 0,
+        "grounder": {"name": "none"},
+        "pixel_stats": False,
+    }
 
     @property
     def checkpoint(self) -> str:

@@ -26,10 +26,13 @@ from sigma.data.inpainters import build_inpainter
 from sigma.data.pairs import SYNTH_KINDS, EditPair, write_manifest
 from sigma.data.perturb import draw_strength, perturb
 from sigma.data.photos import Instance, Photo
+from sigma.data.segments import segment_instances
 
 KINDS = SYNTH_KINDS
 TRAINING_KINDS = ("inpaint", "edit", "calib")  # what training reads; ``dev`` is a benchmark
 INSTANCE_EDITS = ("remove", "recolour", "replace", "add")
+SEGMENT_TRIES = 8  # photos drawn for a natural segment when no photo has annotated instances
+MAX_SEGMENT_AREA = 0.3  # larger natural segments are background (sky, wall, floor), not objects
 
 
 def split_of(photo_id: str, val: float, test: float) -> str:
@@ -52,6 +55,7 @@ class Synthesiser:
         self.donors = [(p, i) for p, ins in self.with_instances for i in ins]
         self.splits = {p.id: split_of(p.id, data.split.val, data.split.test) for p in photos}
         self.inpaint = build_inpainter(params.inpaint_method, params.inpaint_model, params.inpaint_steps)
+        self._segments: dict[str, list[Instance]] = {}
 
     def split(self, photo: Photo) -> str:
         return self.splits[photo.id]
@@ -60,10 +64,28 @@ class Synthesiser:
         """Pasted objects come from photos of the pair's own split: no held-out pixels in training."""
         return [(p, i) for p, i in self.donors if self.splits[p.id] == split]
 
+    def segments(self, photo: Photo) -> list[Instance]:
+        """The photo's natural segments (:mod:`sigma.data.segments`), found once per photo."""
+        if photo.id not in self._segments:
+            max_area = min(self.data.max_instance_area, MAX_SEGMENT_AREA)
+            self._segments[photo.id] = segment_instances(photo, self.data.min_instance_area, max_area)
+        return self._segments[photo.id]
+
+    def segment_target(self, rng: np.random.Generator) -> tuple[Photo, Instance, Photo, Instance] | None:
+        """A natural segment to edit and one to paste, from another photo of the same split;
+        ``None`` when the drawn photos have none."""
+        photo = self.photos[rng.integers(len(self.photos))]
+        same_split = [p for p in self.photos if p.id != photo.id and self.split(p) == self.split(photo)]
+        donor = same_split[rng.integers(len(same_split))] if same_split else photo
+        targets, donated = self.segments(photo), self.segments(donor)
+        if not targets or not donated:
+            return None
+        return photo, targets[rng.integers(len(targets))], donor, donated[rng.integers(len(donated))]
+
     @cached_property  # lazily: calibration pairs need no edit mix, even from mask-less sources
     def _edit_kinds(self) -> tuple[list[str], np.ndarray]:
         mix = {k: w for k, w in self.params.edit_mix.items() if w > 0}
-        if not self.with_instances:
+        if not self.with_instances and not self.params.natural_segments:
             mix = {k: w for k, w in mix.items() if k not in INSTANCE_EDITS}
         if not mix:
             raise ValueError(
@@ -82,16 +104,29 @@ class Synthesiser:
         if kind == "global":
             photo = self.photos[rng.integers(len(self.photos))]
             return photo, edits.global_style(photo, rng)
-        photo, targets = self.with_instances[rng.integers(len(self.with_instances))]
-        target = targets[rng.integers(len(targets))]
+        # Drawn only when asked for, so sources without segments keep their random streams.
+        use_segment = not self.with_instances or (
+            self.params.natural_segments > 0 and rng.random() < self.params.natural_segments
+        )
+        segment = self.segment_target(rng) if use_segment else None
+        for _ in range(SEGMENT_TRIES if not self.with_instances else 0):
+            segment = segment or self.segment_target(rng)
+        if segment is None and not self.with_instances:
+            raise ValueError("no photo has a natural segment in the allowed area range to edit")
+        if segment is not None:
+            photo, target, donor, donor_inst = segment
+        else:
+            photo, targets = self.with_instances[rng.integers(len(self.with_instances))]
+            target = targets[rng.integers(len(targets))]
         if kind == "remove":
             edit = edits.remove(photo, target, rng, self.inpaint)
         elif kind == "recolour":
             edit = edits.recolour(photo, target, rng)
         else:
-            others = [(p, i) for p, i in self.donors_in(self.split(photo)) if i.category != target.category]
-            others = others or self.donors
-            donor, donor_inst = others[rng.integers(len(others))]
+            if segment is None:
+                others = [(p, i) for p, i in self.donors_in(self.split(photo)) if i.category != target.category]
+                others = others or self.donors
+                donor, donor_inst = others[rng.integers(len(others))]
             if kind == "replace":
                 edit = edits.replace(photo, target, donor, donor_inst, rng, self.inpaint)
             else:

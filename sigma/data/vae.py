@@ -1,25 +1,39 @@
 """The diffusion VAE round trip ``dec(enc(x) + eps)``, via diffusers: the noise a diffusion editor
-adds to every pixel (synthetic edits) and the Stage II calibration pairs."""
+adds to every pixel (synthetic edits) and the Stage II calibration pairs.
+
+A VAE folder may carry ``round_trip.json`` (written by ``sigma train vae``): ``colour_fix_sigma``,
+the Gaussian sigma in pixels below which the round trip's output takes the input's frequencies
+(StableSR's colour fix), so a small VAE's colour shifts do not pass for drift.
+"""
 
 from __future__ import annotations
 
+import json
+import math
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from diffusers import AutoencoderKL
+from torchvision.transforms.functional import gaussian_blur
 
 from sigma.config import VaeParams
+
+ROUND_TRIP_CONFIG = "round_trip.json"
 
 
 def small_vae(params: VaeParams) -> AutoencoderKL:
     """An untrained AutoencoderKL of ``params``' size (the offline VAE that ``sigma train vae`` fits)."""
     levels = len(params.block_out_channels)
     return AutoencoderKL(
-        in_channels=3, out_channels=3, latent_channels=params.latent_channels,
-        block_out_channels=tuple(params.block_out_channels), layers_per_block=1,
-        down_block_types=("DownEncoderBlock2D",) * levels, up_block_types=("UpDecoderBlock2D",) * levels,
+        in_channels=3,
+        out_channels=3,
+        latent_channels=params.latent_channels,
+        block_out_channels=tuple(params.block_out_channels),
+        layers_per_block=1,
+        down_block_types=("DownEncoderBlock2D",) * levels,
+        up_block_types=("UpDecoderBlock2D",) * levels,
         norm_num_groups=params.norm_groups,
     )
 
@@ -31,7 +45,26 @@ def load_vae(path: str) -> AutoencoderKL:
     except (OSError, ValueError) as exc:
         hint = "run `sigma train vae` (dvc repro vae)" if not Path(path).is_absolute() else "check the path"
         raise FileNotFoundError(f"no VAE at {path!r}: {hint}, or set vae.pretrained to a cached hub id") from exc
+    settings = Path(path) / ROUND_TRIP_CONFIG
+    if settings.is_file():
+        vae.colour_fix_sigma = float(json.loads(settings.read_text())["colour_fix_sigma"])
     return vae.requires_grad_(False).eval()
+
+
+def save_vae(vae: AutoencoderKL, path: str | Path) -> None:
+    """``save_pretrained`` plus the round-trip settings (:data:`ROUND_TRIP_CONFIG`)."""
+    vae.save_pretrained(str(path))
+    settings = {"colour_fix_sigma": getattr(vae, "colour_fix_sigma", 0.0)}
+    (Path(path) / ROUND_TRIP_CONFIG).write_text(json.dumps(settings) + "\n")
+
+
+def colour_fix(output: torch.Tensor, images: torch.Tensor, sigma: float) -> torch.Tensor:
+    """``output`` ``(B, 3, H, W)`` with its frequencies below a Gaussian of ``sigma`` px replaced by
+    those of ``images``: ``output + blur(images - output)``."""
+    if sigma <= 0:
+        return output
+    size = 2 * math.ceil(3 * sigma) + 1
+    return output + gaussian_blur(images - output, [size, size], [sigma, sigma])
 
 
 def downscale(vae: AutoencoderKL) -> int:
@@ -39,13 +72,21 @@ def downscale(vae: AutoencoderKL) -> int:
 
 
 @torch.no_grad()
-def round_trip(vae: AutoencoderKL, images: torch.Tensor, sigma: torch.Tensor,
-               generator: torch.Generator | None = None) -> torch.Tensor:
+def round_trip(
+    vae: AutoencoderKL,
+    images: torch.Tensor,
+    sigma: torch.Tensor,
+    generator: torch.Generator | None = None,
+    colour_fix_sigma: float | None = None,
+) -> torch.Tensor:
     """``images`` ``(B, 3, H, W)`` in [0, 1], ``sigma`` ``(B,)`` latent noise std -> round-tripped images.
 
     Noise is added to the scaled latents (the diffusion model's units, ``scaling_factor``); sizes
-    that the VAE cannot halve evenly are reflect-padded and cropped back.
+    that the VAE cannot halve evenly are reflect-padded and cropped back. ``colour_fix_sigma``:
+    :func:`colour_fix`'s, by default the VAE's own (its folder's ``round_trip.json``; else 0).
     """
+    if colour_fix_sigma is None:
+        colour_fix_sigma = getattr(vae, "colour_fix_sigma", 0.0)
     h, w = images.shape[-2:]
     k = downscale(vae)
     pad = (0, (-w) % k, 0, (-h) % k)
@@ -54,8 +95,8 @@ def round_trip(vae: AutoencoderKL, images: torch.Tensor, sigma: torch.Tensor,
     latents = vae.encode(x.to(vae.dtype)).latent_dist.mode() * scale
     noise = torch.randn(latents.shape, generator=generator, dtype=latents.dtype).to(latents.device)
     latents = latents + noise * sigma.to(latents)[:, None, None, None]
-    out = vae.decode(latents / scale).sample[..., :h, :w]
-    return ((out.float() + 1) / 2).clamp(0, 1)
+    out = (vae.decode(latents / scale).sample[..., :h, :w].float() + 1) / 2
+    return colour_fix(out, images.float(), colour_fix_sigma).clamp(0, 1)
 
 
 def round_trip_image(vae: AutoencoderKL, image: np.ndarray, sigma: float, seed: int) -> np.ndarray:

@@ -10,6 +10,7 @@ from sigma.model.difference import DifferenceBranch
 from sigma.model.grounding import build_grounder
 from sigma.model.intent import IntentEncoder
 from sigma.model.parsing import build_parser
+from sigma.model.pixel_stats import PixelStatisticsDifference
 from sigma.model.refine import FullResolutionRefiner
 from sigma.model.sigma import SigmaAnnotator
 
@@ -53,5 +54,6 @@ def build_sigma(
         refiner=FullResolutionRefiner(backbone.skip_channels, config.refine.dim, config.refine.blocks)
         if config.refine.enabled
         else None,
+        pixel_stats=PixelStatisticsDifference(config.dim) if config.pixel_stats else None,
         min_confidence=parser.min_confidence,
     )

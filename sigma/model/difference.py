@@ -141,8 +141,14 @@ class DifferenceBranch(nn.Module):
         self.blocks = nn.ModuleList(DifferenceRefinementBlock(dim, heads, ffn_ratio) for _ in range(n_blocks))
         self.aggregate = LevelAggregator(len(in_channels), dim)
 
-    def forward(self, feats_o: list[torch.Tensor], feats_e: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self, feats_o: list[torch.Tensor], feats_e: list[torch.Tensor], extra: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``extra``: ``(B, N, C)`` change tokens of another source (pixel statistics), added to
+        every level before the DRBs."""
         x = self.msdb(feats_o, feats_e)
+        if extra is not None:
+            x = x + extra[:, None]
         for block in self.blocks:
             x = block(x)
         return x, self.aggregate(x)

@@ -23,6 +23,7 @@ from sigma.model.geometry import canvas_size, capped_size, crop_resize, letterbo
 from sigma.model.grounding.base import Grounder
 from sigma.model.intent import IntentEncoder
 from sigma.model.parsing.base import ParsedInstruction
+from sigma.model.pixel_stats import PixelStatisticsDifference
 from sigma.model.postprocess import postprocess
 from sigma.model.prior import IntentPrior
 from sigma.model.refine import FullResolutionRefiner, Skips
@@ -50,6 +51,7 @@ class SigmaAnnotator(nn.Module):
         parser: Any,
         config: ModelParams,
         refiner: FullResolutionRefiner | None = None,
+        pixel_stats: PixelStatisticsDifference | None = None,
         min_confidence: float = 0.0,
     ):
         super().__init__()
@@ -59,6 +61,7 @@ class SigmaAnnotator(nn.Module):
         self.refinement = refinement
         self.decoder = decoder
         self.refiner = refiner
+        self.pixel_stats = pixel_stats
         self.grounder = grounder.requires_grad_(False)  # trained in its own stage, frozen here
         self.config = config
         self.prior = IntentPrior(parser, grounder, config.eps, config.grounder.cache_size, min_confidence)
@@ -100,7 +103,8 @@ class SigmaAnnotator(nn.Module):
         decoder logits."""
         f_o, f_e = features or self.backbone_features(original, edited)
         grid = (f_o[0].shape[-2], f_o[0].shape[-1])
-        levels, e_v = self.difference(f_o, f_e)
+        extra = self.pixel_stats(original, edited, grid) if self.pixel_stats is not None else None
+        levels, e_v = self.difference(f_o, f_e, extra)
         e_i = self.intent_encoder(resample(intent.to(e_v.dtype), grid))
         e_v, e_i, z = self.refinement(e_v, e_i)
         coarse = self.decoder(

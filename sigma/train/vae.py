@@ -19,7 +19,7 @@ from sigma.config import Params
 from sigma.data.photos import load_photos
 from sigma.data.storage import write_json_atomic
 from sigma.data.synth import split_of
-from sigma.data.vae import load_vae, round_trip, small_vae
+from sigma.data.vae import load_vae, round_trip, save_vae, small_vae
 
 
 def _crops(images: list[np.ndarray], n: int, size: int, rng: np.random.Generator) -> torch.Tensor:
@@ -85,16 +85,17 @@ def train_vae_stage(params: Params, track: bool = True, metrics: str | Path | No
             latents = vae.encode(_crops(train, 32, cfg.crop_size, rng) * 2 - 1).latent_dist.mode()
         vae.register_to_config(scaling_factor=float(1 / latents.std()))
 
+    vae.colour_fix_sigma = cfg.colour_fix_sigma
     probe = _crops(held_out, 16, cfg.crop_size, np.random.default_rng(cfg.seed + 1))
 
-    def probe_psnr(sigma: float) -> float:
-        return psnr(
-            round_trip(vae, probe, torch.full((len(probe),), sigma), generator=torch.Generator().manual_seed(cfg.seed)),
-            probe,
-        )
+    def probe_psnr(sigma: float, colour_fix_sigma: float | None = None) -> float:
+        noise = torch.full((len(probe),), sigma)
+        generator = torch.Generator().manual_seed(cfg.seed)
+        return psnr(round_trip(vae, probe, noise, generator, colour_fix_sigma), probe)
 
     summary = {
         "psnr_roundtrip": probe_psnr(0.0),
+        "psnr_roundtrip_without_colour_fix": probe_psnr(0.0, colour_fix_sigma=0.0),
         "psnr_roundtrip_sigma_max": probe_psnr(params.stage2.sigma_max),  # Stage II calibration's sigma_max
         "psnr_roundtrip_drift_sigma_max": probe_psnr(data.edit.perturb.vae_sigma_max),  # the synthetic drift's
         "final_loss": float(np.mean(losses[-20:])) if losses else None,
@@ -104,7 +105,7 @@ def train_vae_stage(params: Params, track: bool = True, metrics: str | Path | No
     out = Path(cfg.out)
     tmp = out.with_name(out.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
-    vae.save_pretrained(str(tmp))
+    save_vae(vae, tmp)
     shutil.rmtree(out, ignore_errors=True)
     tmp.rename(out)
     if metrics:

@@ -67,3 +67,22 @@ def test_synthesised_edits_through_the_vae_keep_exact_masks(vae_dir, tmp_path):
         outside = x["mask"][0] == 0
         drift = (x["original"] - x["edited"]).abs().amax(0)
         assert (drift[outside] > 0).float().mean() > 0.5, "the round trip left the unedited pixels alone"
+
+
+def test_colour_fix_keeps_the_colours_an_untrained_vae_loses(vae_dir, tmp_path):
+    """A flat saturated patch comes back in its own colour once the colour fix is on, while the
+    round trip's fine detail stays the VAE's; the setting travels with the saved VAE."""
+    from sigma.data.vae import ROUND_TRIP_CONFIG, save_vae
+
+    vae = load_vae(str(vae_dir))
+    patch = torch.zeros(1, 3, 32, 32)
+    patch[:, 1] = 0.8  # saturated green
+    raw = round_trip(vae, patch, torch.zeros(1), colour_fix_sigma=0.0)
+    fixed = round_trip(vae, patch, torch.zeros(1), colour_fix_sigma=3.0)
+    assert (fixed - patch).abs().mean() < 0.25 * (raw - patch).abs().mean()
+    vae.colour_fix_sigma = 3.0
+    save_vae(vae, tmp_path / "fixed")
+    assert (tmp_path / "fixed" / ROUND_TRIP_CONFIG).is_file()
+    reloaded = load_vae(str(tmp_path / "fixed"))
+    torch.testing.assert_close(round_trip(reloaded, patch, torch.zeros(1)), fixed)
+    assert getattr(load_vae(str(vae_dir)), "colour_fix_sigma", 0.0) == 0.0  # a plain diffusers folder: no fix
