@@ -126,3 +126,12 @@ def test_every_dvc_stage_reruns_when_the_profile_changes():
     for name, stage in stages.items():
         assert "profile" in stage.get("params", []), name
         assert "sigma/profiles" in stage.get("deps", []), name
+
+
+def test_every_trained_ablation_variant_is_tracked_by_dvc():
+    """A variant added to params.yaml but not to dvc.yaml would be trained, scored and never versioned."""
+    stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+    params = load_params(str(ROOT / "params.yaml"))
+    trained = {params.ablation.checkpoint_of(v) for v in params.ablation.variants if v.model is not None}
+    assert trained == {o for o in stages["ablation_train"]["outs"] if isinstance(o, str)}
+    assert trained <= set(stages["ablation"]["deps"])
