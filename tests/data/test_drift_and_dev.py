@@ -30,8 +30,15 @@ def test_drift_is_deterministic_for_a_seed(photo):
 def test_zero_strength_leaves_the_image_untouched_and_drift_grows_with_strength(photo):
     params = PerturbParams()
     assert perturb(photo, 0.0, np.random.default_rng(1), params) is photo
-    errors = {s: np.mean([np.abs(perturb(photo, s, np.random.default_rng(k), params).astype(float) - photo).mean()
-                          for k in range(12)]) for s in (0.1, 0.9)}
+    errors = {
+        s: np.mean(
+            [
+                np.abs(perturb(photo, s, np.random.default_rng(k), params).astype(float) - photo).mean()
+                for k in range(12)
+            ]
+        )
+        for s in (0.1, 0.9)
+    }
     assert 0 < errors[0.1] < errors[0.9]
 
 
@@ -52,10 +59,19 @@ def test_tone_fields_are_smooth_not_object_shaped():
 
 def dev_data(coco_tiny, n_pairs: int = 9) -> DataParams:
     plain = SynthKindParams(n_pairs=1)
-    source = SourceParams(kind="coco", path=str(coco_tiny / "train2017"),
-                          annotations=str(coco_tiny / "annotations" / "instances_train2017.json"), max_images=8)
-    dev = DevParams(n_pairs=n_pairs, seed=3, source=source, max_side=160,
-                    edit_mix={"remove": 1.0, "recolour": 1.0, "add": 1.0, "none": 1.0})
+    source = SourceParams(
+        kind="coco",
+        path=str(coco_tiny / "train2017"),
+        annotations=str(coco_tiny / "annotations" / "instances_train2017.json"),
+        max_images=8,
+    )
+    dev = DevParams(
+        n_pairs=n_pairs,
+        seed=3,
+        source=source,
+        max_side=160,
+        edit_mix={"remove": 1.0, "recolour": 1.0, "add": 1.0, "none": 1.0},
+    )
     return DataParams(inpaint=plain, edit=plain, calib=plain, dev=dev)
 
 
@@ -76,7 +92,8 @@ def test_dev_benchmark_cycles_drift_levels_on_real_photos(coco_tiny, tmp_path):
 def test_dev_benchmark_without_its_source_is_empty_and_says_why(tmp_path):
     plain = SynthKindParams(n_pairs=1)
     dev = DevParams(n_pairs=5, source=SourceParams(kind="coco", path=str(tmp_path / "absent")))
-    summary = synth_stage("dev", DataParams(inpaint=plain, edit=plain, calib=plain, dev=dev), tmp_path / "dev",
-                          track=False)
+    summary = synth_stage(
+        "dev", DataParams(inpaint=plain, edit=plain, calib=plain, dev=dev), tmp_path / "dev", track=False
+    )
     assert summary["n_pairs"] == 0 and "not found" in summary["skipped"]
     assert read_manifest(str(tmp_path / "dev")) == []

@@ -86,8 +86,7 @@ def test_dvc_push_pull_round_trip(moto_s3, tmp_path):  # noqa: F811
 
     dvc("push")
     keys = [
-        o["Key"]
-        for o in boto3.client("s3", endpoint_url=moto_s3).list_objects_v2(Bucket=BUCKET).get("Contents", [])
+        o["Key"] for o in boto3.client("s3", endpoint_url=moto_s3).list_objects_v2(Bucket=BUCKET).get("Contents", [])
     ]
     assert keys and all(k.startswith("store/") for k in keys)
     assert "in sync" in dvc("status", "--cloud")

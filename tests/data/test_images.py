@@ -89,13 +89,24 @@ def test_dataset_items_and_errors(tmp_path):
     (tmp_path / "e.png").write_bytes(encode_png(rgb[::-1].copy()))
     (tmp_path / "small.png").write_bytes(encode_png(rgb[:3]))
     (tmp_path / "m.png").write_bytes(encode_png(np.eye(6, 8, dtype=bool)))
-    write_pair_dataset(tmp_path, [
-        {"id": "ok", "original": "o.png", "edited": "e.png", "mask": "m.png", "instruction": "x", "split": "train", "extra": 5},
-        {"id": "nomask", "original": str(tmp_path / "o.png"), "edited": "e.png", "split": "test"},
-        {"id": "missing", "original": "o.png", "edited": "gone.png"},
-        {"id": "mismatch", "original": "o.png", "edited": "small.png"},
-        {"id": "badmask", "original": "o.png", "edited": "e.png", "mask": "small.png"},
-    ])
+    write_pair_dataset(
+        tmp_path,
+        [
+            {
+                "id": "ok",
+                "original": "o.png",
+                "edited": "e.png",
+                "mask": "m.png",
+                "instruction": "x",
+                "split": "train",
+                "extra": 5,
+            },
+            {"id": "nomask", "original": str(tmp_path / "o.png"), "edited": "e.png", "split": "test"},
+            {"id": "missing", "original": "o.png", "edited": "gone.png"},
+            {"id": "mismatch", "original": "o.png", "edited": "small.png"},
+            {"id": "badmask", "original": "o.png", "edited": "e.png", "mask": "small.png"},
+        ],
+    )
     ds = EditPairDataset(str(tmp_path))
     item = ds[0]
     assert item["original"].shape == (3, 6, 8) and item["original"].max() <= 1

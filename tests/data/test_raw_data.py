@@ -29,7 +29,7 @@ def test_builtin_coco_round_trip(tmp_path):
     write_coco(iter(photos), tmp_path)
     back = list(iter_coco(str(tmp_path / "images"), str(tmp_path / "annotations.json"), "builtin"))
     assert [p.id for p in back] == [p.id for p in photos]
-    for a, b in zip(photos, back):
+    for a, b in zip(photos, back, strict=True):
         assert (a.image == b.image).all()
         assert [(i.category, i.mask.sum()) for i in a.instances] == [(i.category, i.mask.sum()) for i in b.instances]
-        assert all((x.mask == y.mask).all() for x, y in zip(a.instances, b.instances))
+        assert all((x.mask == y.mask).all() for x, y in zip(a.instances, b.instances, strict=True))

@@ -19,11 +19,17 @@ ALL_EDITS = {"remove": 1.0, "recolour": 1.0, "replace": 1.0, "add": 1.0, "global
 
 
 def data_params(strength=(0.0, 0.0), n=24, side_effect=0.5, sources=None) -> DataParams:
-    kind = SynthKindParams(n_pairs=n, seed=7, edit_mix=ALL_EDITS, side_effect_prob=side_effect,
-                           perturb=PerturbParams(strength=strength))
+    kind = SynthKindParams(
+        n_pairs=n, seed=7, edit_mix=ALL_EDITS, side_effect_prob=side_effect, perturb=PerturbParams(strength=strength)
+    )
     calib = SynthKindParams(n_pairs=6, seed=8, perturb=PerturbParams(strength=(0.3, 1.0)))
-    return DataParams(sources=sources or [SourceParams(kind="builtin")], max_side=160,
-                      inpaint=kind.model_copy(update={"edit_mix": {"remove": 1.0}}), edit=kind, calib=calib)
+    return DataParams(
+        sources=sources or [SourceParams(kind="builtin")],
+        max_side=160,
+        inpaint=kind.model_copy(update={"edit_mix": {"remove": 1.0}}),
+        edit=kind,
+        calib=calib,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +38,11 @@ def photos():
 
 
 def digest(folder: Path) -> dict[str, str]:
-    return {str(p.relative_to(folder)): hashlib.md5(p.read_bytes()).hexdigest() for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(folder)): hashlib.md5(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 def test_same_seed_same_bytes(tmp_path, photos):
@@ -89,7 +99,7 @@ def test_perturbation_touches_every_pixel_but_keeps_the_mask(tmp_path, photos):
     synthesise("edit", photos, data_params(strength=(0.0, 0.0)), tmp_path / "clean")
     perturbed, clean = EditPairDataset(str(tmp_path / "p")), EditPairDataset(str(tmp_path / "clean"))
     assert len(perturbed) == len(clean) == 24
-    for p_item, c_item in zip(perturbed, clean):
+    for p_item, c_item in zip(perturbed, clean, strict=True):
         assert (p_item["mask"] == c_item["mask"]).all()
         outside = p_item["mask"][0] == 0
         if outside.any():
@@ -129,8 +139,12 @@ def test_atomic_output_replaces_and_leaves_no_partial(tmp_path, photos):
 
 
 def test_coco_source_gives_real_photo_edits(tmp_path, coco_tiny):
-    source = SourceParams(kind="coco", path=str(coco_tiny / "train2017"),
-                          annotations=str(coco_tiny / "annotations" / "instances_train2017.json"), max_images=10)
+    source = SourceParams(
+        kind="coco",
+        path=str(coco_tiny / "train2017"),
+        annotations=str(coco_tiny / "annotations" / "instances_train2017.json"),
+        max_images=10,
+    )
     photos = load_photos([source], 160)
     assert len(photos) == 10 and sum(len(p.instances) for p in photos) > 10
     synthesise("edit", photos, data_params(), tmp_path)
@@ -155,7 +169,14 @@ def test_folder_source_only_allows_global_edits(tmp_path, photos):
     folder = load_photos([SourceParams(kind="folder", path=str(tmp_path / "photos"))], 64)
     assert len(folder) == 1
     with pytest.raises(ValueError, match="no instance masks"):
-        synthesise("edit", folder, data_params().model_copy(update={"edit": data_params().edit.model_copy(update={"edit_mix": {"remove": 1.0}})}), tmp_path / "o")
+        synthesise(
+            "edit",
+            folder,
+            data_params().model_copy(
+                update={"edit": data_params().edit.model_copy(update={"edit_mix": {"remove": 1.0}})}
+            ),
+            tmp_path / "o",
+        )
     summary = synthesise("edit", folder, data_params(n=3), tmp_path / "g")
     assert summary["edit_types"] == {"global": 3}
     assert np.isclose(summary["mean_mask_area"], 1.0)

@@ -31,7 +31,7 @@ def test_round_trip_keeps_size_and_range_and_follows_its_seed(vae_dir):
     x = torch.rand(2, 3, 16, 16)
     quiet = round_trip(vae, x, torch.zeros(2))
     noisy = round_trip(vae, x, torch.full((2,), 5.0), generator=torch.Generator().manual_seed(1))
-    assert 0 <= float(noisy.min()) and float(noisy.max()) <= 1
+    assert float(noisy.min()) >= 0 and float(noisy.max()) <= 1
     assert not torch.allclose(quiet, noisy), "latent noise sigma had no effect"
 
 
@@ -56,8 +56,9 @@ def test_latent_noise_lowers_round_trip_psnr(vae_dir):
 
 def test_synthesised_edits_through_the_vae_keep_exact_masks(vae_dir, tmp_path):
     photos = [fit_max_side(p, 96) for p in iter_builtin(n_scenes=6)]
-    kind = SynthKindParams(n_pairs=4, seed=1, edit_mix={"recolour": 1.0},
-                           perturb=PerturbParams(strength=(0.5, 0.5), vae=str(vae_dir)))
+    kind = SynthKindParams(
+        n_pairs=4, seed=1, edit_mix={"recolour": 1.0}, perturb=PerturbParams(strength=(0.5, 0.5), vae=str(vae_dir))
+    )
     data = DataParams(sources=[SourceParams(kind="builtin")], max_side=96, inpaint=kind, edit=kind, calib=kind)
     synthesise("edit", photos, data, tmp_path / "a")
     synthesise("edit", photos, data, tmp_path / "b")

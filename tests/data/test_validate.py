@@ -25,8 +25,15 @@ def folder(tmp_path):
 
 
 def good(pair_id: str, **kw) -> dict:
-    return {"id": pair_id, "original": "o.png", "edited": "e.png", "mask": "m.png", "instruction": "remove it",
-            "edit_type": "remove", **kw}
+    return {
+        "id": pair_id,
+        "original": "o.png",
+        "edited": "e.png",
+        "mask": "m.png",
+        "instruction": "remove it",
+        "edit_type": "remove",
+        **kw,
+    }
 
 
 def run(folder, rows, **params):
