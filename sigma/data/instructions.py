@@ -7,22 +7,51 @@ import numpy as np
 
 VOWELS = "aeiou"
 
-REMOVE = ("remove the {a}", "delete the {a}", "erase the {a} from the picture", "get rid of the {a}",
-          "take out the {a}", "remove the {a} from the image")
-RECOLOUR = ("make the {a} {c}", "turn the {a} {c}", "change the colour of the {a} to {c}", "paint the {a} {c}",
-            "color the {a} {c}", "recolor the {a} to {c}")
+REMOVE = (
+    "remove the {a}",
+    "delete the {a}",
+    "erase the {a} from the picture",
+    "get rid of the {a}",
+    "take out the {a}",
+    "remove the {a} from the image",
+)
+RECOLOUR = (
+    "make the {a} {c}",
+    "turn the {a} {c}",
+    "change the colour of the {a} to {c}",
+    "paint the {a} {c}",
+    "color the {a} {c}",
+    "recolor the {a} to {c}",
+)
 ATTRIBUTE = {  # attribute edits other than a new colour: (template, how the edited concept reads)
-    "brighten": (("make the {a} brighter", "brighter {a}"), ("brighten the {a}", "bright {a}"),
-                 ("lighten the {a}", "bright {a}")),
+    "brighten": (
+        ("make the {a} brighter", "brighter {a}"),
+        ("brighten the {a}", "bright {a}"),
+        ("lighten the {a}", "bright {a}"),
+    ),
     "darken": (("make the {a} darker", "darker {a}"), ("darken the {a}", "dark {a}"), ("shade the {a}", "dark {a}")),
     "blur": (("blur the {a}", "blurry {a}"), ("make the {a} blurry", "blurry {a}"), ("defocus the {a}", "blurry {a}")),
-    "fade": (("make the {a} pale", "pale {a}"), ("desaturate the {a}", "pale {a}"),
-             ("fade the colours of the {a}", "pale {a}")),
+    "fade": (
+        ("make the {a} pale", "pale {a}"),
+        ("desaturate the {a}", "pale {a}"),
+        ("fade the colours of the {a}", "pale {a}"),
+    ),
 }
-REPLACE = ("replace the {a} with {b_art}", "swap the {a} for {b_art}", "turn the {a} into {b_art}",
-           "change the {a} to {b_art}", "replace the {a} by {b_art}")
-ADD = ("add {b_art}", "add {b_art} next to the {c}", "put {b_art} in the picture", "insert {b_art} into the scene",
-       "place {b_art} near the {c}", "add {b_art} beside the {c}")
+REPLACE = (
+    "replace the {a} with {b_art}",
+    "swap the {a} for {b_art}",
+    "turn the {a} into {b_art}",
+    "change the {a} to {b_art}",
+    "replace the {a} by {b_art}",
+)
+ADD = (
+    "add {b_art}",
+    "add {b_art} next to the {c}",
+    "put {b_art} in the picture",
+    "insert {b_art} into the scene",
+    "place {b_art} near the {c}",
+    "add {b_art} beside the {c}",
+)
 GLOBAL = {
     "winter": ("make it look like winter", "turn the scene into a snowy winter day", "make it winter"),
     "autumn": ("make it look like autumn", "give the photo an autumn look", "change the season to fall"),
@@ -86,7 +115,8 @@ COLOURS = frozenset(
 ADJECTIVES = COLOURS | frozenset(
     "striped spotted checkered plaid dotted wooden metallic shiny matte glossy old new young big small large "
     "tiny huge tall short long round square dark light pale bigger smaller larger taller shorter wider "
-    "thinner thicker bright brighter dark darker blurry blurred pale older younger warmer cooler happier longer happy sad angry smiling wet dry broken rusty clean dirty colorful "
+    "thinner thicker bright brighter dark darker blurry blurred pale older younger warmer cooler happier longer "
+    "happy sad angry smiling wet dry broken rusty clean dirty colorful "
     "colourful transparent furry fluffy leather denim woolen striped blonde curly straight".split()
 )
 MASS_NOUNS = frozenset(

@@ -24,9 +24,11 @@ def storage_root() -> str | None:
     root = os.environ.get(ENV, "").strip()
     if not root:
         return None
-    if not is_s3(root) or not root[len("s3://"):].split("/", 1)[0]:
-        raise StorageError(f"{ENV}={root!r}: expected s3://BUCKET or s3://BUCKET/PREFIX (unset it for local folders; "
-                           "the endpoint goes in AWS_ENDPOINT_URL)")
+    if not is_s3(root) or not root[len("s3://") :].split("/", 1)[0]:
+        raise StorageError(
+            f"{ENV}={root!r}: expected s3://BUCKET or s3://BUCKET/PREFIX (unset it for local folders; "
+            "the endpoint goes in AWS_ENDPOINT_URL)"
+        )
     return root.rstrip("/")
 
 

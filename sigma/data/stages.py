@@ -68,8 +68,10 @@ def validate_stage(
         summary = {
             "success": ok,
             "n_pairs": sum(r.n_pairs for r in results.values() if isinstance(r, ValidationReport)),
-            "datasets": {d: r.to_dict() if isinstance(r, ValidationReport) else {"success": False, "error": r}
-                         for d, r in results.items()},
+            "datasets": {
+                d: r.to_dict() if isinstance(r, ValidationReport) else {"success": False, "error": r}
+                for d, r in results.items()
+            },
         }
         write_json_atomic(str(report), summary)
     return ok, results

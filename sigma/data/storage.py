@@ -212,7 +212,7 @@ def list_files(root: str) -> list[str]:
         bucket, prefix = split_s3(root.rstrip("/") + "/")
         try:
             pages = s3_client().get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
-            return sorted(obj["Key"][len(prefix):] for page in pages for obj in page.get("Contents", []))
+            return sorted(obj["Key"][len(prefix) :] for page in pages for obj in page.get("Contents", []))
         except (ClientError, BotoCoreError) as exc:
             raise s3_error("list", root, exc) from exc
     base = Path(root)

@@ -63,7 +63,8 @@ def colour_fix(output: torch.Tensor, images: torch.Tensor, sigma: float) -> torc
     those of ``images``: ``output + blur(images - output)``."""
     if sigma <= 0:
         return output
-    size = 2 * math.ceil(3 * sigma) + 1
+    # 3 sigma each side, but no wider than the image: the blur pads by reflection.
+    size = min(2 * math.ceil(3 * sigma) + 1, 2 * min(output.shape[-2:]) - 1)
     return output + gaussian_blur(images - output, [size, size], [sigma, sigma])
 
 
