@@ -17,6 +17,7 @@ from functools import cached_property
 from pathlib import Path
 
 import numpy as np
+from cachetools import LRUCache
 from rich.progress import Progress
 
 from sigma.config import DataParams, DevParams, SynthKindParams
@@ -33,6 +34,7 @@ TRAINING_KINDS = ("inpaint", "edit", "calib")  # what training reads; ``dev`` is
 INSTANCE_EDITS = ("remove", "recolour", "replace", "add")
 SEGMENT_TRIES = 8  # photos drawn for a natural segment when no photo has annotated instances
 MAX_SEGMENT_AREA = 0.3  # larger natural segments are background (sky, wall, floor), not objects
+SEGMENT_CACHE = 256  # photos whose segments stay in memory (each a list of full-size masks)
 
 
 def split_of(photo_id: str, val: float, test: float) -> str:
@@ -54,18 +56,29 @@ class Synthesiser:
         self.with_instances = [(p, ins) for p, ins in candidates if ins]
         self.donors = [(p, i) for p, ins in self.with_instances for i in ins]
         self.splits = {p.id: split_of(p.id, data.split.val, data.split.test) for p in photos}
+        # Per split, once: drawing a donor must not scan every photo or instance for each pair.
+        self.photos_by_split: dict[str, list[Photo]] = {}
+        self.donors_by_split: dict[str, list[tuple[Photo, Instance]]] = {}
+        self.position_in_split: dict[str, int] = {}
+        for p in photos:
+            group = self.photos_by_split.setdefault(self.splits[p.id], [])
+            self.position_in_split[p.id] = len(group)
+            group.append(p)
+        for p, i in self.donors:
+            self.donors_by_split.setdefault(self.splits[p.id], []).append((p, i))
         self.inpaint = build_inpainter(params.inpaint_method, params.inpaint_model, params.inpaint_steps)
-        self._segments: dict[str, list[Instance]] = {}
+        self._segments: LRUCache = LRUCache(SEGMENT_CACHE)
 
     def split(self, photo: Photo) -> str:
         return self.splits[photo.id]
 
     def donors_in(self, split: str) -> list[tuple[Photo, Instance]]:
         """Pasted objects come from photos of the pair's own split: no held-out pixels in training."""
-        return [(p, i) for p, i in self.donors if self.splits[p.id] == split]
+        return self.donors_by_split.get(split, [])
 
     def segments(self, photo: Photo) -> list[Instance]:
-        """The photo's natural segments (:mod:`sigma.data.segments`), found once per photo."""
+        """The photo's natural segments (:mod:`sigma.data.segments`), kept for the last
+        :data:`SEGMENT_CACHE` photos asked about."""
         if photo.id not in self._segments:
             max_area = min(self.data.max_instance_area, MAX_SEGMENT_AREA)
             self._segments[photo.id] = segment_instances(photo, self.data.min_instance_area, max_area)
@@ -75,8 +88,11 @@ class Synthesiser:
         """A natural segment to edit and one to paste, from another photo of the same split;
         ``None`` when the drawn photos have none."""
         photo = self.photos[rng.integers(len(self.photos))]
-        same_split = [p for p in self.photos if p.id != photo.id and self.split(p) == self.split(photo)]
-        donor = same_split[rng.integers(len(same_split))] if same_split else photo
+        same_split = self.photos_by_split[self.split(photo)]  # in photo order, ``photo`` among them
+        donor = photo
+        if len(same_split) > 1:  # another photo of the split, drawn uniformly
+            k = int(rng.integers(len(same_split) - 1))
+            donor = same_split[k + (k >= self.position_in_split[photo.id])]
         targets, donated = self.segments(photo), self.segments(donor)
         if not targets or not donated:
             return None

@@ -71,8 +71,8 @@ def test_synthesised_edits_through_the_vae_keep_exact_masks(vae_dir, tmp_path):
 
 
 def test_colour_fix_keeps_the_colours_an_untrained_vae_loses(vae_dir, tmp_path):
-    """A flat saturated patch comes back in its own colour once the colour fix is on, while the
-    round trip's fine detail stays the VAE's; the setting travels with the saved VAE."""
+    """A flat saturated patch comes back in its own colour once the colour fix is on, the setting
+    travels with the saved VAE, and an image smaller than the blur still round-trips."""
     from sigma.data.vae import ROUND_TRIP_CONFIG, save_vae
 
     vae = load_vae(str(vae_dir))
