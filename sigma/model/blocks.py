@@ -94,9 +94,9 @@ class Attention(nn.Module):
 class ConvNormAct(nn.Sequential):
     """``Conv2d -> GroupNorm -> GELU`` (GroupNorm: batch-size independent, batch 1 at inference)."""
 
-    def __init__(self, cin: int, cout: int, kernel: int = 3):
+    def __init__(self, cin: int, cout: int, kernel: int = 3, dilation: int = 1):
         super().__init__(
-            nn.Conv2d(cin, cout, kernel, padding=kernel // 2, bias=False),
+            nn.Conv2d(cin, cout, kernel, padding=dilation * (kernel // 2), dilation=dilation, bias=False),
             nn.GroupNorm(math.gcd(8, cout), cout),
             nn.GELU(),
         )

@@ -39,14 +39,16 @@ class FullResolutionRefiner(nn.Module):
     Args:
         skip_channels: ``C_k`` of the backbone's early maps (finest first); may be empty (ViT).
         dim: feature width.
-        blocks: dense 3x3 conv layers at half resolution.
+        blocks: dense 3x3 conv layers at half resolution, dilated 1, 2, 4, ...
     """
 
     def __init__(self, skip_channels: tuple[int, ...], dim: int = 16, blocks: int = 1):
         super().__init__()
         self.pixel = nn.Sequential(nn.Conv2d(PIXEL_CHANNELS, dim, 1), nn.GELU())
         self.skips = nn.ModuleList(nn.Conv2d(c, dim, 1) for c in skip_channels)
-        self.context = nn.Sequential(*(ConvNormAct(dim, dim) for _ in range(blocks)))
+        # Dilation doubles per block (1, 2, 4, ...): the context reaches across whole objects, so the
+        # refiner can extend the coarse map to where the pixels say the same object changed.
+        self.context = nn.Sequential(*(ConvNormAct(dim, dim, dilation=2**i) for i in range(blocks)))
         self.local = nn.Sequential(nn.Conv2d(dim, dim, 3, padding=1, groups=dim), nn.GELU())
         self.head = nn.Conv2d(dim, 1, 1)
         # Zero-initialised: an untrained refiner returns the coarse logits unchanged.

@@ -117,6 +117,24 @@ def test_untrained_refiner_is_the_identity_and_learns_from_pixels():
     assert refiner.head.weight.grad.abs().sum() > 0
 
 
+@pytest.mark.parametrize(("blocks", "reaches"), [(1, False), (4, True)])
+def test_refiner_context_reaches_across_an_object_only_when_dilated(blocks, reaches):
+    """A coarse logit 28 px away moves a pixel's refined logit only through the dilated context:
+    4 blocks at half resolution reach 2 * (1 + 2 + 4 + 8) = 30 px (plus pooling and upsampling),
+    one block 2 px.
+    GroupNorm's image-wide statistics are taken out: they reach everywhere, by a hair."""
+    torch.manual_seed(0)
+    refiner = FullResolutionRefiner((), dim=8, blocks=blocks)
+    torch.nn.init.normal_(refiner.head.weight)
+    for block in refiner.context:
+        block[1] = torch.nn.Identity()
+    coarse = torch.zeros(1, 2, 96, 96, requires_grad=True)
+    pixels = torch.rand(1, 3, 96, 96), torch.rand(1, 3, 96, 96)
+    refiner.eval()(coarse, *pixels)[0, 0, 48, 48].backward()
+    far = coarse.grad[0, 0, 48, 76].abs().item()
+    assert (far > 0) == reaches
+
+
 def test_refined_logits_follow_the_full_resolution_view(tiny_model):
     x = torch.rand(2, 3, 48, 48)
     pixels = torch.rand(2, 3, 72, 72), torch.rand(2, 3, 72, 72)
