@@ -119,6 +119,9 @@ class PixDiffAnnotator:
     def parameters(self):
         yield self.torch.zeros(1)
 
+    def fuse_for_inference(self):
+        return self
+
     def eval(self):
         return self
 

@@ -145,8 +145,11 @@ def annotate_shard(
     max_instruction_chars: int = 512,
     progress=None,
 ) -> dict:
-    """Annotate and commit ``task``; returns its marker (counts, digest, seconds)."""
+    """Annotate and commit ``task``; returns its marker (counts, digest, seconds).
+
+    ``model`` is fused for inference in place (its weights digest must be taken before)."""
     start = time.perf_counter()
+    model.fuse_for_inference()
     staging = out.staging(task.index)
     records: list[dict] = []
     rejects: list[dict] = []

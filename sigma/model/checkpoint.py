@@ -37,6 +37,11 @@ def pretrained_prefixes(model: torch.nn.Module) -> list[str]:
 
 def checkpoint_state(model: SigmaAnnotator, include_pretrained: bool) -> dict[str, torch.Tensor]:
     """State dict with tensors shared by several modules (the backbone the grounder reuses) once."""
+    if include_pretrained and any(isinstance(m, PretrainedPart) and m.fused for m in model.modules()):
+        raise ValueError(
+            "the backbone's BatchNorms are folded for inference (fuse_batchnorm): its weights are no "
+            "longer its source's; save or digest the model before fusing it"
+        )
     skip = () if include_pretrained else tuple(pretrained_prefixes(model))
     state, seen = {}, set()
     for name, tensor in model.state_dict().items():

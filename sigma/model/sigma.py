@@ -186,6 +186,12 @@ class SigmaAnnotator(nn.Module):
         size = capped_size((o.shape[-2], o.shape[-1]), self.config.refine.max_side)
         return resize_image(o, size), resize_image(e, size)
 
+    def fuse_for_inference(self) -> SigmaAnnotator:
+        """Folds the frozen backbone's BatchNorms into its convs (same masks, faster); see
+        :meth:`~sigma.model.backbones.base.PretrainedPart.fuse_batchnorm`. For annotation runs only."""
+        self.backbone.fuse_batchnorm()
+        return self
+
     @torch.no_grad()
     def iter_outputs(
         self, pairs: Iterable[PairTriple], batch_size: int = 8, use_instruction: bool = True

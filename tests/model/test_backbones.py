@@ -209,3 +209,25 @@ def test_chunked_backbone_gives_the_batched_features():
     images = torch.rand(5, 3, 64, 64)  # 5: the last chunk is short
     for a, b in zip(chunked(images), whole(images), strict=True):
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", list_backbones())
+def test_folding_batchnorm_keeps_the_features(name):
+    """``fuse_batchnorm`` (annotation runs) is exact up to rounding, on non-trivial statistics;
+    MobileNetV2's every BatchNorm follows a conv, so none is left."""
+    torch.manual_seed(0)
+    backbone = build_backbone(tiny_params(name))
+    for m in backbone.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            for t, (lo, hi) in zip((m.running_mean, m.running_var, m.weight, m.bias), STATS, strict=True):
+                t.data.uniform_(lo, hi)
+    x = torch.rand(2, 3, backbone.input_size, backbone.input_size)
+    levels, skips = backbone(x, with_skips=True)
+    fused_levels, fused_skips = backbone.fuse_batchnorm()(x, with_skips=True)
+    for a, b in zip(levels + skips, fused_levels + fused_skips, strict=True):
+        torch.testing.assert_close(b, a, atol=1e-4, rtol=1e-4)
+    if name == "mobilenet_v2_imagenet":
+        assert backbone.fused and not any(isinstance(m, torch.nn.BatchNorm2d) for m in backbone.modules())
+
+
+STATS = ((-0.5, 0.5), (0.5, 2.0), (0.5, 1.5), (-0.5, 0.5))  # running mean, running var, weight, bias

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 
+import numpy as np
 import pytest
 import torch
 from safetensors import safe_open
@@ -135,3 +137,21 @@ def test_saving_the_same_model_twice_gives_the_same_bytes(tmp_path):
         )
     assert len({p.read_bytes() for p in paths}) == 1
     assert read_metadata(paths[0])["epoch"] == "3"
+
+
+def test_a_model_fused_for_inference_annotates_alike_and_refuses_to_be_saved(trained_model, tmp_path):
+    """Folding the backbone's BatchNorms (annotation runs) keeps the masks; the fused weights are no
+    longer the source's, so saving them or taking their digest is an error, not a wrong file."""
+    from sigma.model.checkpoint import weights_digest
+
+    model = copy.deepcopy(trained_model)
+    rng = np.random.default_rng(0)
+    pair = [(rng.integers(0, 255, (40, 56, 3), np.uint8), rng.integers(0, 255, (40, 56, 3), np.uint8), "remove it")]
+    ((before, _, _),) = model.iter_outputs(pair, 1)
+    save_checkpoint(model.fuse_for_inference(), tmp_path / "ok.safetensors")  # trained parts only: fine
+    ((after, _, _),) = model.iter_outputs(pair, 1)
+    torch.testing.assert_close(after, before, atol=1e-4, rtol=1e-4)
+    with pytest.raises(ValueError, match="before fusing"):
+        save_checkpoint(model, tmp_path / "fused.safetensors", include_pretrained=True)
+    with pytest.raises(ValueError, match="before fusing"):
+        weights_digest(model)
