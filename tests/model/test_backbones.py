@@ -211,6 +211,9 @@ def test_chunked_backbone_gives_the_batched_features():
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
 
 
+BN_STATS = ((-0.5, 0.5), (0.5, 2.0), (0.5, 1.5), (-0.5, 0.5))  # running mean, running var, weight, bias
+
+
 @pytest.mark.parametrize("name", list_backbones())
 def test_folding_batchnorm_keeps_the_features(name):
     """``fuse_batchnorm`` (annotation runs) is exact up to rounding, on non-trivial statistics;
@@ -219,7 +222,7 @@ def test_folding_batchnorm_keeps_the_features(name):
     backbone = build_backbone(tiny_params(name))
     for m in backbone.modules():
         if isinstance(m, torch.nn.BatchNorm2d):
-            for t, (lo, hi) in zip((m.running_mean, m.running_var, m.weight, m.bias), STATS, strict=True):
+            for t, (lo, hi) in zip((m.running_mean, m.running_var, m.weight, m.bias), BN_STATS, strict=True):
                 t.data.uniform_(lo, hi)
     x = torch.rand(2, 3, backbone.input_size, backbone.input_size)
     levels, skips = backbone(x, with_skips=True)
@@ -228,6 +231,3 @@ def test_folding_batchnorm_keeps_the_features(name):
         torch.testing.assert_close(b, a, atol=1e-4, rtol=1e-4)
     if name == "mobilenet_v2_imagenet":
         assert backbone.fused and not any(isinstance(m, torch.nn.BatchNorm2d) for m in backbone.modules())
-
-
-STATS = ((-0.5, 0.5), (0.5, 2.0), (0.5, 1.5), (-0.5, 0.5))  # running mean, running var, weight, bias
