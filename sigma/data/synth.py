@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+from bisect import bisect_right
 from collections import Counter
 from functools import cached_property
 from pathlib import Path
@@ -60,21 +61,42 @@ class Synthesiser:
         self.photos_by_split: dict[str, list[Photo]] = {}
         self.donors_by_split: dict[str, list[tuple[Photo, Instance]]] = {}
         self.position_in_split: dict[str, int] = {}
+        # (split, category) -> ascending positions of that category's donors in donors_by_split[split]
+        self.category_positions: dict[tuple[str, str], list[int]] = {}
         for p in photos:
             group = self.photos_by_split.setdefault(self.splits[p.id], [])
             self.position_in_split[p.id] = len(group)
             group.append(p)
         for p, i in self.donors:
-            self.donors_by_split.setdefault(self.splits[p.id], []).append((p, i))
+            split = self.splits[p.id]
+            donors = self.donors_by_split.setdefault(split, [])
+            self.category_positions.setdefault((split, i.category), []).append(len(donors))
+            donors.append((p, i))
         self.inpaint = build_inpainter(params.inpaint_method, params.inpaint_model, params.inpaint_steps)
         self._segments: LRUCache = LRUCache(SEGMENT_CACHE)
 
     def split(self, photo: Photo) -> str:
         return self.splits[photo.id]
 
-    def donors_in(self, split: str) -> list[tuple[Photo, Instance]]:
-        """Pasted objects come from photos of the pair's own split: no held-out pixels in training."""
-        return self.donors_by_split.get(split, [])
+    def donor_for(self, split: str, category: str, rng: np.random.Generator) -> tuple[Photo, Instance]:
+        """An object of another category to paste, from photos of the pair's own split (no held-out
+        pixels in training); any donor when that split has none. The same draw as indexing the list
+        of those donors, found by bisection instead of listing them for every pair."""
+        donors = self.donors_by_split.get(split, [])
+        same = self.category_positions.get((split, category), [])
+        n_others = len(donors) - len(same)
+        if n_others == 0:
+            return self.donors[rng.integers(len(self.donors))]
+        k = int(rng.integers(n_others))
+        # The k-th other-category donor sits at the smallest j with k + 1 of them in donors[: j + 1].
+        lo, hi = k, k + len(same)
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if mid + 1 - bisect_right(same, mid) > k:
+                hi = mid
+            else:
+                lo = mid + 1
+        return donors[lo]
 
     def segments(self, photo: Photo) -> list[Instance]:
         """The photo's natural segments (:mod:`sigma.data.segments`), kept for the last
@@ -140,9 +162,7 @@ class Synthesiser:
             edit = edits.recolour(photo, target, rng)
         else:
             if segment is None:
-                others = [(p, i) for p, i in self.donors_in(self.split(photo)) if i.category != target.category]
-                others = others or self.donors
-                donor, donor_inst = others[rng.integers(len(others))]
+                donor, donor_inst = self.donor_for(self.split(photo), target.category, rng)
             if kind == "replace":
                 edit = edits.replace(photo, target, donor, donor_inst, rng, self.inpaint)
             else:

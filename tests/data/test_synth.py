@@ -12,7 +12,7 @@ from sigma.data.builtin import iter_builtin
 from sigma.data.dataset import EditPairDataset
 from sigma.data.images import decode_image, decode_mask
 from sigma.data.photos import fit_max_side, load_photos
-from sigma.data.synth import split_of, synthesise
+from sigma.data.synth import Synthesiser, split_of, synthesise
 from sigma.model.parsing import RuleParser
 
 ALL_EDITS = {"remove": 1.0, "recolour": 1.0, "replace": 1.0, "add": 1.0, "global": 0.5}
@@ -43,6 +43,20 @@ def digest(folder: Path) -> dict[str, str]:
         for p in sorted(folder.rglob("*"))
         if p.is_file()
     }
+
+
+def test_a_pasted_object_is_drawn_as_from_the_list_of_other_category_donors(photos):
+    """``donor_for`` bisects instead of listing a split's donors for every pair: the same draws."""
+    data = data_params()
+    synth = Synthesiser(photos, data, data.edit)
+    categories = {i.category for _, i in synth.donors} | {"unknown"}
+    for split in ("train", "val", "test", "absent"):
+        for category in categories:
+            listed = [(p, i) for p, i in synth.donors_by_split.get(split, []) if i.category != category]
+            listed = listed or synth.donors
+            for seed in range(8):
+                expected = listed[np.random.default_rng(seed).integers(len(listed))]
+                assert synth.donor_for(split, category, np.random.default_rng(seed)) == expected
 
 
 def test_same_seed_same_bytes(tmp_path, photos):
