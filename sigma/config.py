@@ -252,7 +252,17 @@ class GrounderTrainParams(Section):
     negatives_per_image: int = Field(default=2, ge=0)  # absent categories with an all-zero target
     flip: bool = True  # add left-right mirrored training photos
     out: str = "models/grounder.safetensors"
+    # Cross-fitting: one more head per fold, trained without that fold's photos, so that the
+    # training stages ground each pair with a head that never saw its photo (as at test). 0: off.
+    folds: int = Field(default=0, ge=0)
+    folds_out: str = "models/grounder_folds"
     seed: int = 0
+
+    @model_validator(mode="after")
+    def _folds_split(self) -> GrounderTrainParams:
+        if self.folds == 1:
+            raise ValueError("train_grounder.folds must be 0 (off) or at least 2: one fold leaves no photo to train on")
+        return self
 
 
 class IntentCorruptionParams(Section):
@@ -278,6 +288,9 @@ class TrainParams(Section):
     crop_size: int = Field(default=256, ge=32)  # the synchronised random crop of both images
     min_crop_scale: float = Field(default=0.5, gt=0, le=1)  # smallest crop side / image side
     intent_corruption: IntentCorruptionParams = IntentCorruptionParams()
+    # Cross-fitted grounder heads (train_grounder.folds_out): each pair's intent map from the head
+    # that never saw its photo, as at test. None: the model's own grounder.
+    grounder_folds: str | None = None
     attribution_weight: float = Field(default=1.0, ge=0)  # intended-vs-side-effect channel
     mixed_precision: Literal["no", "fp16", "bf16"] = "no"  # on GPU; CPU runs full precision
     checkpoint_every: int = Field(default=50, ge=1)  # optimiser steps between resumable states

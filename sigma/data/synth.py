@@ -44,6 +44,13 @@ def split_of(photo_id: str, val: float, test: float) -> str:
     return "test" if u < test else "val" if u < test + val else "train"
 
 
+def fold_of(photo_id: str, folds: int) -> int:
+    """Deterministic cross-fitting fold of a photo in ``range(folds)``; a mirrored copy
+    (``<id>#flip``) shares its photo's fold. Independent of :func:`split_of`'s draw."""
+    base = photo_id.split("#", 1)[0]
+    return int(hashlib.sha1(f"fold:{base}".encode()).hexdigest()[:8], 16) % folds
+
+
 def eligible(photo: Photo, data: DataParams) -> list[Instance]:
     return [i for i in photo.instances if data.min_instance_area <= i.area <= data.max_instance_area]
 

@@ -16,7 +16,9 @@ from torchvision.transforms.v2 import functional as TF
 
 from sigma.config import IntentCorruptionParams, TrainParams
 from sigma.data.dataset import EditPairDataset, collate_pairs, resized
+from sigma.model.prior import IntentPrior
 from sigma.model.sigma import SigmaAnnotator
+from sigma.train.crossfit import fold_priors, prior_for
 
 
 class EpochSampler(Sampler[int]):
@@ -37,18 +39,27 @@ class EpochSampler(Sampler[int]):
 
 @torch.no_grad()
 def precompute_intents(
-    model: SigmaAnnotator, dataset: EditPairDataset, batch_size: int = 16
+    model: SigmaAnnotator, dataset: EditPairDataset, batch_size: int = 16, priors: list[IntentPrior] | None = None
 ) -> dict[str, torch.Tensor]:
     """Intent maps ``(1, h, w)`` by pair id, from each whole pair at the model's input size (the
-    grounder is frozen, so once per pair; crops then cut the same window out of the map)."""
+    grounder is frozen, so once per pair; crops then cut the same window out of the map).
+
+    ``priors``: cross-fitted priors (:func:`sigma.train.crossfit.fold_priors`); a pair is then
+    grounded by its source photo's fold, one that never saw the photo."""
+    groups: dict[int, list[int]] = {}
+    for index, pair in enumerate(dataset.pairs):
+        prior = prior_for(pair.source, priors, model.prior)
+        groups.setdefault(id(prior), []).append(index)
+    by_id = {id(p): p for p in [model.prior, *(priors or [])]}
+    size = (model.input_size, model.input_size)
     intents: dict[str, torch.Tensor] = {}
-    for start in range(0, len(dataset.pairs), batch_size):
-        items = [dataset[i] for i in range(start, min(start + batch_size, len(dataset.pairs)))]
-        size = (model.input_size, model.input_size)
-        o = resized([it["original"] for it in items], size)
-        e = resized([it["edited"] for it in items], size)
-        maps, _ = model.prior(o, e, [it["instruction"] for it in items], model.grid())
-        intents |= {it["id"]: m.cpu() for it, m in zip(items, maps, strict=True)}
+    for key, indices in groups.items():
+        for start in range(0, len(indices), batch_size):
+            items = [dataset[i] for i in indices[start : start + batch_size]]
+            o = resized([it["original"] for it in items], size)
+            e = resized([it["edited"] for it in items], size)
+            maps, _ = by_id[key](o, e, [it["instruction"] for it in items], model.grid())
+            intents |= {it["id"]: m.cpu() for it, m in zip(items, maps, strict=True)}
     return intents
 
 
@@ -146,11 +157,13 @@ class TrainPairs(Dataset):
 
 def train_pairs(model: SigmaAnnotator, pairs: EditPairDataset, cfg: TrainParams) -> TrainPairs:
     """:class:`TrainPairs` of ``cfg`` in ``model``'s inference geometry (its input size and
-    refinement cap), intent maps corrupted at ``cfg.intent_corruption``'s rates."""
+    refinement cap), intent maps grounded cross-fitted when ``cfg.grounder_folds`` is set and
+    corrupted at ``cfg.intent_corruption``'s rates."""
     max_side = model.config.refine.max_side
+    priors = fold_priors(model, cfg.grounder_folds) if cfg.grounder_folds else None
     return TrainPairs(
         pairs,
-        precompute_intents(model, pairs),
+        precompute_intents(model, pairs, priors=priors),
         cfg.crop_size,
         cfg.min_crop_scale,
         cfg.seed,

@@ -9,6 +9,7 @@ concept masks.
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,10 +23,11 @@ from sigma.data.dataset import resized, to_tensor
 from sigma.data.instructions import with_article
 from sigma.data.photos import Instance, Photo, load_photos
 from sigma.data.storage import write_json_atomic
-from sigma.data.synth import split_of
+from sigma.data.synth import fold_of, split_of
 from sigma.model.backbones import build_backbone
 from sigma.model.grounding.learned import UPSAMPLE, ConceptMaskHead
 from sigma.model.grounding.text_encoder import SentenceEncoder
+from sigma.train.crossfit import FOLD_KEY
 from sigma.train.losses import seg_loss
 
 PROMPTS = ("{}", "a {}", "the {}")  # how parsers name concepts ("a cat", "cat", "the cat")
@@ -109,6 +111,69 @@ def evaluate_head(
     }
 
 
+def fit_head(
+    head: ConceptMaskHead, feats, train: list[Triple], embed: dict, cfg, rng: np.random.Generator, desc: str
+) -> list[float]:
+    """Train ``head`` on ``train`` triples (one-cycle AdamW, a random prompt form per triple); the losses."""
+    optimiser = torch.optim.AdamW(head.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    steps = cfg.epochs * max(1, -(-len(train) // cfg.batch_size))
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=cfg.lr, total_steps=steps)
+    n_levels = len(feats[0]) if feats else 0
+    losses: list[float] = []
+    with Progress(transient=True) as progress:
+        task = progress.add_task(desc, total=steps)
+        for _ in range(cfg.epochs):
+            head.train()
+            order = rng.permutation(len(train))
+            for start in range(0, len(order), cfg.batch_size):
+                batch = [train[i] for i in order[start : start + cfg.batch_size]]
+                levels = [torch.stack([feats[t.photo][lv] for t in batch]) for lv in range(n_levels)]
+                texts = torch.stack([embed[_prompt(t.category, PROMPTS[rng.integers(len(PROMPTS))])] for t in batch])
+                loss = seg_loss(head(levels, texts), torch.stack([t.target for t in batch]))
+                optimiser.zero_grad()
+                loss.backward()
+                optimiser.step()
+                schedule.step()
+                losses.append(loss.item())
+                progress.advance(task)
+    return losses
+
+
+def train_fold_heads(
+    head_builder, feats, photos: list[Photo], train: list[Triple], embed: dict, params: Params
+) -> dict:
+    """One head per fold of the training photos, trained without that fold and scored on it (the
+    grounding quality the training stages then see); saved as ``fold<k>.safetensors`` in
+    ``train_grounder.folds_out``, replaced as a whole."""
+    cfg, model_cfg = params.train_grounder, params.model
+    rng = np.random.default_rng([cfg.seed, cfg.folds])
+    fold = [fold_of(p.id, cfg.folds) for p in photos]
+    out = Path(cfg.folds_out)
+    tmp = out.with_name(out.name + ".partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    scores = []
+    for k in range(cfg.folds):
+        head = head_builder()
+        fit_head(
+            head, feats, [t for t in train if fold[t.photo] != k], embed, cfg, rng, f"grounder fold {k + 1}/{cfg.folds}"
+        )
+        own = [t for t in train if fold[t.photo] == k and not photos[t.photo].id.endswith("#flip")]
+        scores.append(evaluate_head(head, feats, photos, own, embed, model_cfg.grounder.mask_threshold))
+        _save_head(head, tmp / f"fold{k}.safetensors", model_cfg, {"fold": k, "folds": cfg.folds})
+    shutil.rmtree(out, ignore_errors=True)
+    tmp.rename(out)
+    concepts = [s["n_concepts"] for s in scores]
+    return {
+        "folds": cfg.folds,
+        # each fold's photos grounded by the head that never saw them, pooled over concepts
+        "out_of_fold_miou": float(np.average([s["miou"] for s in scores], weights=concepts))
+        if sum(concepts)
+        else float("nan"),
+        "out_of_fold_false_find_rate": float(np.nanmean([s["false_find_rate"] for s in scores])),
+        "per_fold": scores,
+    }
+
+
 def train_grounder_stage(
     params: Params, out: str | Path | None = None, metrics: str | Path | None = None, track: bool = True
 ) -> dict:
@@ -125,7 +190,11 @@ def train_grounder_stage(
         photos, splits = photos + mirrored, splits + ["train"] * len(mirrored)
     backbone = build_backbone(model_cfg.backbone)
     text = SentenceEncoder(model_cfg.grounder.text_encoder)
-    head = ConceptMaskHead(backbone.channels, text.dim, model_cfg.grounder.dim)
+
+    def head_builder() -> ConceptMaskHead:
+        return ConceptMaskHead(backbone.channels, text.dim, model_cfg.grounder.dim)
+
+    head = head_builder()
     grid = backbone.grid()
     head_size = (grid[0] * UPSAMPLE, grid[1] * UPSAMPLE)
 
@@ -137,27 +206,7 @@ def train_grounder_stage(
     prompts = sorted({_prompt(c, v) for c in vocabulary for v in PROMPTS})
     embed = dict(zip(prompts, text(prompts), strict=True))
 
-    optimiser = torch.optim.AdamW(head.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    steps = cfg.epochs * max(1, -(-len(train) // cfg.batch_size))
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=cfg.lr, total_steps=steps)
-    losses = []
-    with Progress(transient=True) as progress:
-        task = progress.add_task("training grounder head", total=steps)
-        for _ in range(cfg.epochs):
-            head.train()
-            order = rng.permutation(len(train))
-            for start in range(0, len(order), cfg.batch_size):
-                batch = [train[i] for i in order[start : start + cfg.batch_size]]
-                levels = [torch.stack([feats[t.photo][lv] for t in batch]) for lv in range(len(backbone.channels))]
-                texts = torch.stack([embed[_prompt(t.category, PROMPTS[rng.integers(len(PROMPTS))])] for t in batch])
-                loss = seg_loss(head(levels, texts), torch.stack([t.target for t in batch]))
-                optimiser.zero_grad()
-                loss.backward()
-                optimiser.step()
-                schedule.step()
-                losses.append(loss.item())
-                progress.advance(task)
-
+    losses = fit_head(head, feats, train, embed, cfg, rng, "training grounder head")
     threshold = model_cfg.grounder.mask_threshold
     summary = {
         "train": evaluate_head(head, feats, photos, train, embed, threshold),
@@ -171,6 +220,8 @@ def train_grounder_stage(
         "n_held_out_triples": len(held_out),
     }
     _save_head(head, Path(out or cfg.out), model_cfg)
+    if cfg.folds:
+        summary["cross_fit"] = train_fold_heads(head_builder, feats, photos, train, embed, params)
     if metrics:
         write_json_atomic(str(metrics), summary)
     if track:
@@ -181,7 +232,7 @@ def train_grounder_stage(
     return summary
 
 
-def _save_head(head: ConceptMaskHead, path: Path, model_cfg) -> None:
+def _save_head(head: ConceptMaskHead, path: Path, model_cfg, fold: dict | None = None) -> None:
     from safetensors.torch import save_file
 
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -192,5 +243,8 @@ def _save_head(head: ConceptMaskHead, path: Path, model_cfg) -> None:
         "backbone": model_cfg.backbone.model_dump(mode="json"),
         "grounder": model_cfg.grounder.model_dump(mode="json"),
     }
-    save_file(head.state_dict(), str(tmp), metadata={"sigma-grounder": json.dumps(config, sort_keys=True)})
+    metadata = {"sigma-grounder": json.dumps(config, sort_keys=True)}
+    if fold is not None:
+        metadata[FOLD_KEY] = json.dumps(fold, sort_keys=True)
+    save_file(head.state_dict(), str(tmp), metadata=metadata)
     tmp.replace(path)
