@@ -30,10 +30,12 @@ HOUR = 3600
 
 @task(timeout_seconds=6 * HOUR, cache_policy=NO_CACHE, tags=["sigma-gpu"])
 def grounder(params_path: str, overrides: list[str], track: bool) -> dict | None:
-    """Train the learned grounder when the model uses one whose weights do not exist yet."""
+    """Train the learned grounder when the model uses one whose weights (or cross-fitted heads,
+    ``train_grounder.folds``) do not exist yet."""
     params = load_params(params_path, overrides)
-    cfg = params.model.grounder
-    if cfg.name != "learned" or not cfg.weights or Path(cfg.weights).exists():
+    cfg, folds = params.model.grounder, params.train_grounder
+    folds_missing = folds.folds and not (Path(folds.folds_out) / "fold0.safetensors").exists()
+    if cfg.name != "learned" or not cfg.weights or (Path(cfg.weights).exists() and not folds_missing):
         return None
     return train_grounder_stage(params, cfg.weights, track=track)
 

@@ -46,19 +46,17 @@ def precompute_intents(
 
     ``priors``: cross-fitted priors (:func:`sigma.train.crossfit.fold_priors`); a pair is then
     grounded by its source photo's fold, one that never saw the photo."""
-    groups: dict[int, list[int]] = {}
+    groups: dict[IntentPrior, list[int]] = {}  # priors hash by identity
     for index, pair in enumerate(dataset.pairs):
-        prior = prior_for(pair.source, priors, model.prior)
-        groups.setdefault(id(prior), []).append(index)
-    by_id = {id(p): p for p in [model.prior, *(priors or [])]}
+        groups.setdefault(prior_for(pair.source, priors, model.prior), []).append(index)
     size = (model.input_size, model.input_size)
     intents: dict[str, torch.Tensor] = {}
-    for key, indices in groups.items():
+    for prior, indices in groups.items():
         for start in range(0, len(indices), batch_size):
             items = [dataset[i] for i in indices[start : start + batch_size]]
             o = resized([it["original"] for it in items], size)
             e = resized([it["edited"] for it in items], size)
-            maps, _ = by_id[key](o, e, [it["instruction"] for it in items], model.grid())
+            maps, _ = prior(o, e, [it["instruction"] for it in items], model.grid())
             intents |= {it["id"]: m.cpu() for it, m in zip(items, maps, strict=True)}
     return intents
 

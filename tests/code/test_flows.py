@@ -286,3 +286,26 @@ def test_mlflow_artifact_keys_are_valid_prefect_keys_for_every_flow_name():
         Artifact(key=key, type="markdown", data="x")  # Prefect's own validation of the key
         assert key.startswith("mlflow-") and "_" not in key
     assert artifact_key("change_detection") == "mlflow-change-detection"
+
+
+def test_grounder_task_trains_when_the_head_or_its_cross_fitted_heads_are_missing(tmp_path, monkeypatch):
+    import flows.train as train
+
+    monkeypatch.chdir(tmp_path)
+    trained: list[str] = []
+    monkeypatch.setattr(train, "train_grounder_stage", lambda params, out, track: trained.append(out) or {})
+    (tmp_path / "head.safetensors").write_bytes(b"")
+    overrides = [
+        "model.grounder.name=learned",
+        "model.grounder.weights=head.safetensors",
+        "train_grounder.folds_out=folds",
+    ]
+
+    train.grounder.fn(str(ROOT / "params.yaml"), overrides, track=False)  # the folds are missing
+    assert trained == ["head.safetensors"]
+    (tmp_path / "folds").mkdir()
+    (tmp_path / "folds" / "fold0.safetensors").write_bytes(b"")
+    assert train.grounder.fn(str(ROOT / "params.yaml"), overrides, track=False) is None
+    (tmp_path / "folds" / "fold0.safetensors").unlink()
+    assert train.grounder.fn(str(ROOT / "params.yaml"), [*overrides, "train_grounder.folds=0"], track=False) is None
+    assert trained == ["head.safetensors"]

@@ -23,7 +23,9 @@ def _params(coco_tiny, tmp_path, **train):
     data = base.data.model_copy(update={"sources": [source]})
     grounder = base.model.grounder.model_copy(update={"weights": str(tmp_path / "head.safetensors")})
     model = base.model.model_copy(update={"grounder": grounder})
-    cfg = base.train_grounder.model_copy(update={"out": str(tmp_path / "head.safetensors"), **train})
+    cfg = base.train_grounder.model_copy(
+        update={"out": str(tmp_path / "head.safetensors"), "folds_out": str(tmp_path / "folds"), **train}
+    )
     return base.model_copy(update={"data": data, "model": model, "train_grounder": cfg})
 
 
