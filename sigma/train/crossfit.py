@@ -20,7 +20,8 @@ from sigma.model.grounding.learned import LearnedGrounder
 from sigma.model.prior import IntentPrior
 from sigma.model.sigma import SigmaAnnotator
 
-FOLD_KEY = "sigma-grounder-fold"  # safetensors metadata of a cross-fitted head: {"fold": k, "folds": n}
+HEAD_KEY = "sigma-grounder"  # the one safetensors metadata key of a head: its config as sorted JSON
+FOLD_KEY = "fold"  # in that config, a cross-fitted head's {"fold": k, "folds": n}
 
 
 def fold_priors(model: SigmaAnnotator, folds_dir: str | Path) -> list[IntentPrior] | None:
@@ -36,7 +37,7 @@ def fold_priors(model: SigmaAnnotator, folds_dir: str | Path) -> list[IntentPrio
     folds = []
     for file in files:
         with safe_open(str(file), "pt") as f:
-            folds.append(json.loads((f.metadata() or {}).get(FOLD_KEY, "null") or "null"))
+            folds.append(json.loads((f.metadata() or {}).get(HEAD_KEY) or "{}").get(FOLD_KEY))
     n = len(files)
     if folds != [{"fold": k, "folds": n} for k in range(n)]:
         raise ValueError(f"{folds_dir} holds heads of another cross-fitting ({folds}): {hint}")

@@ -27,7 +27,7 @@ from sigma.data.synth import fold_of, split_of
 from sigma.model.backbones import build_backbone
 from sigma.model.grounding.learned import UPSAMPLE, ConceptMaskHead
 from sigma.model.grounding.text_encoder import SentenceEncoder
-from sigma.train.crossfit import FOLD_KEY
+from sigma.train.crossfit import FOLD_KEY, HEAD_KEY
 from sigma.train.losses import seg_loss
 
 PROMPTS = ("{}", "a {}", "the {}")  # how parsers name concepts ("a cat", "cat", "the cat")
@@ -243,8 +243,7 @@ def _save_head(head: ConceptMaskHead, path: Path, model_cfg, fold: dict | None =
         "backbone": model_cfg.backbone.model_dump(mode="json"),
         "grounder": model_cfg.grounder.model_dump(mode="json"),
     }
-    metadata = {"sigma-grounder": json.dumps(config, sort_keys=True)}
     if fold is not None:
-        metadata[FOLD_KEY] = json.dumps(fold, sort_keys=True)
-    save_file(head.state_dict(), str(tmp), metadata=metadata)
+        config[FOLD_KEY] = fold
+    save_file(head.state_dict(), str(tmp), metadata={HEAD_KEY: json.dumps(config, sort_keys=True)})
     tmp.replace(path)

@@ -220,7 +220,8 @@ def test_a_fresh_clone_reproduces_every_tracked_byte_and_a_second_repro_skips_ev
     log = _run([DVC, "repro"], clone, env, timeout=1200)
     for name in ("stage2", "promote", "annotate"):  # registers, sets @champion in this store, reads it
         assert f"Running stage '{name}'" in log, f"{name} did not run in the clone:\n{log[-4000:]}"
-    assert _run(["git", "status", "--porcelain"], clone, env) == ""
+    changed = _run(["git", "status", "--porcelain"], clone, env)
+    assert changed == "", f"{changed}\n{_run(['git', 'diff'], clone, env)[-4000:]}"
     assert "Data and pipelines are up to date" in _run([DVC, "status"], clone, env)
     first, again = _md5s(reproduced, _tracked_outputs(reproduced)), _md5s(clone, _tracked_outputs(clone))
     assert first.keys() == again.keys()
