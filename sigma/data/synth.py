@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections import Counter
 from functools import cached_property
 from pathlib import Path
@@ -96,14 +96,9 @@ class Synthesiser:
             return self.donors[rng.integers(len(self.donors))]
         k = int(rng.integers(n_others))
         # The k-th other-category donor sits at the smallest j with k + 1 of them in donors[: j + 1].
-        lo, hi = k, k + len(same)
-        while lo < hi:
-            mid = (lo + hi) // 2
-            if mid + 1 - bisect_right(same, mid) > k:
-                hi = mid
-            else:
-                lo = mid + 1
-        return donors[lo]
+        candidates = range(k, k + len(same) + 1)
+        j = candidates[bisect_left(candidates, k + 1, key=lambda j: j + 1 - bisect_right(same, j))]
+        return donors[j]
 
     def segments(self, photo: Photo) -> list[Instance]:
         """The photo's natural segments (:mod:`sigma.data.segments`), kept for the last
