@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import multiprocessing
 import shutil
 from bisect import bisect_left, bisect_right
 from collections import Counter
+from collections.abc import Iterator
 from functools import cached_property
 from pathlib import Path
 
@@ -180,8 +182,92 @@ class Synthesiser:
         return photo, edits.Edit(photo.image, blank, "", parsed, "none")
 
 
+class PairJob:
+    """Draws and writes pair ``index`` of one kind: a pure function of the index (its own RNG
+    stream), so any number of worker processes give the same dataset."""
+
+    def __init__(self, kind: str, synth: Synthesiser, params: SynthKindParams, vae, out: Path):
+        self.kind, self.synth, self.params, self.vae, self.out = kind, synth, params, vae, out
+        self.levels = sorted(params.levels.items(), key=lambda kv: kv[1]) if isinstance(params, DevParams) else []
+
+    def __call__(self, index: int) -> EditPair:
+        kind, params, synth, tmp = self.kind, self.params, self.synth, self.out
+        rng = np.random.default_rng([params.seed, KINDS.index(kind), index])
+        photo, edit = synth.calib(rng) if kind == "calib" else synth.edit(rng)
+        if self.levels:  # dev: each drift level in turn
+            level, (lo, hi) = self.levels[index % len(self.levels)]
+            strength = float(rng.uniform(lo, hi))
+            edit.extra["drift"] = level
+        else:
+            strength = draw_strength(rng, params.perturb)
+        edited = perturb(edit.edited, strength, rng, params.perturb, self.vae)
+        pair_id = f"{kind}-{index:06d}"
+        (tmp / "images" / f"{pair_id}_o.png").write_bytes(encode_png(photo.image))
+        (tmp / "images" / f"{pair_id}_e.png").write_bytes(encode_png(edited))
+        (tmp / "masks" / f"{pair_id}.png").write_bytes(encode_png(edit.mask))
+        side = {}
+        if edit.side_effect is not None:
+            side = {"side_effect_mask": f"masks/{pair_id}_side.png"}
+            (tmp / side["side_effect_mask"]).write_bytes(encode_png(edit.side_effect))
+        return EditPair(
+            id=pair_id,
+            original=f"images/{pair_id}_o.png",
+            edited=f"images/{pair_id}_e.png",
+            mask=f"masks/{pair_id}.png",
+            instruction=edit.instruction,
+            edit_type=edit.edit_type,
+            source=photo.id,
+            split=params.split if isinstance(params, DevParams) else synth.split(photo),
+            kind=kind,
+            parsed=edit.parsed,
+            perturb_strength=round(strength, 4),
+            mask_area=round(float(edit.mask.mean()), 5),
+            **side,
+            **edit.extra,
+        )
+
+
+_FORKED_JOB: PairJob | None = None  # what a forked worker inherits: the job is not pickled
+
+
+def _forked_pair(index: int) -> EditPair:
+    assert _FORKED_JOB is not None
+    return _FORKED_JOB(index)
+
+
+def map_pairs(job: PairJob, n: int, workers: int) -> Iterator[EditPair]:
+    """``job(i)`` for ``i < n``, in order; in ``workers`` forked processes when more than one.
+
+    Every pair is drawn on one torch thread: the VAE round trip's sums then run in one order, so
+    the data is the same for any number of workers or cores.
+    """
+    global _FORKED_JOB
+    import cv2
+    import torch
+
+    torch_threads, opencv_threads = torch.get_num_threads(), cv2.getNumThreads()
+    torch.set_num_threads(1)
+    # before the fork: a forked child that resizes its inherited OpenCV pool hangs
+    cv2.setNumThreads(1 if workers > 1 else opencv_threads)
+    try:
+        if workers <= 1 or n < 2:
+            yield from map(job, range(n))
+            return
+        _FORKED_JOB = job
+        pool = multiprocessing.get_context("fork").Pool(
+            min(workers, n), initializer=torch.set_num_threads, initargs=(1,)
+        )
+        with pool:
+            yield from pool.imap(_forked_pair, range(n), chunksize=4)
+    finally:
+        _FORKED_JOB = None
+        torch.set_num_threads(torch_threads)
+        cv2.setNumThreads(opencv_threads)
+
+
 def synthesise(kind: str, photos: list[Photo], data: DataParams, out_dir: str | Path) -> dict:
-    """Write ``n_pairs`` pairs of ``kind`` to ``out_dir`` (replaced atomically); returns a summary."""
+    """Write ``n_pairs`` pairs of ``kind`` to ``out_dir`` (replaced atomically), in ``data.workers``
+    processes; returns a summary."""
     if kind not in KINDS:
         raise ValueError(f"unknown kind {kind!r}; expected one of {KINDS}")
     params: SynthKindParams = getattr(data, kind)
@@ -190,52 +276,17 @@ def synthesise(kind: str, photos: list[Photo], data: DataParams, out_dir: str | 
     shutil.rmtree(tmp, ignore_errors=True)
     (tmp / "images").mkdir(parents=True)
     (tmp / "masks").mkdir()
-    synth = Synthesiser(photos, data, params)
     vae = None
     if params.perturb.vae:
         from sigma.data.vae import load_vae
 
         vae = load_vae(params.perturb.vae)
+    job = PairJob(kind, Synthesiser(photos, data, params), params, vae, tmp)
     pairs: list[EditPair] = []
-    levels = sorted(params.levels.items(), key=lambda kv: kv[1]) if isinstance(params, DevParams) else []
     with Progress(transient=True) as progress:
         task = progress.add_task(f"synth {kind}", total=params.n_pairs)
-        for index in range(params.n_pairs if photos else 0):
-            rng = np.random.default_rng([params.seed, KINDS.index(kind), index])
-            photo, edit = synth.calib(rng) if kind == "calib" else synth.edit(rng)
-            if levels:  # dev: each drift level in turn
-                level, (lo, hi) = levels[index % len(levels)]
-                strength = float(rng.uniform(lo, hi))
-                edit.extra["drift"] = level
-            else:
-                strength = draw_strength(rng, params.perturb)
-            edited = perturb(edit.edited, strength, rng, params.perturb, vae)
-            pair_id = f"{kind}-{index:06d}"
-            (tmp / "images" / f"{pair_id}_o.png").write_bytes(encode_png(photo.image))
-            (tmp / "images" / f"{pair_id}_e.png").write_bytes(encode_png(edited))
-            (tmp / "masks" / f"{pair_id}.png").write_bytes(encode_png(edit.mask))
-            side = {}
-            if edit.side_effect is not None:
-                side = {"side_effect_mask": f"masks/{pair_id}_side.png"}
-                (tmp / side["side_effect_mask"]).write_bytes(encode_png(edit.side_effect))
-            pairs.append(
-                EditPair(
-                    id=pair_id,
-                    original=f"images/{pair_id}_o.png",
-                    edited=f"images/{pair_id}_e.png",
-                    mask=f"masks/{pair_id}.png",
-                    instruction=edit.instruction,
-                    edit_type=edit.edit_type,
-                    source=photo.id,
-                    split=params.split if isinstance(params, DevParams) else synth.split(photo),
-                    kind=kind,
-                    parsed=edit.parsed,
-                    perturb_strength=round(strength, 4),
-                    mask_area=round(float(edit.mask.mean()), 5),
-                    **side,
-                    **edit.extra,
-                )
-            )
+        for pair in map_pairs(job, params.n_pairs if photos else 0, data.workers):
+            pairs.append(pair)
             progress.advance(task)
     write_manifest(str(tmp), pairs)
     summary = {

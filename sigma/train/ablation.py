@@ -23,6 +23,6 @@ def train_ablation(params: Params, names: list[str] | None = None, track: bool =
                 "stage1": params.stage1.model_copy(update={"out": str(out)}),
             }
         )
-        train_stage1(variant_params, track=track)
+        train_stage1(variant_params, track=track, score=False)  # the ablation stage scores it
         trained[variant.name] = checkpoint
     return trained

@@ -50,9 +50,12 @@ def train_stage1(
     track: bool = True,
     metrics: str | Path | None = None,
     run_name: str = "stage1",
+    score: bool = True,
 ) -> dict:
     """Train from scratch (frozen backbone and grounder), save ``stage1.out/sigma.safetensors``;
-    ``run_name`` names the MLflow run and its stage tag (other models trained the Stage I way)."""
+    ``run_name`` names the MLflow run and its stage tag (other models trained the Stage I way).
+    ``score=False`` skips the per-epoch validation and held-out scores, for models that a later
+    stage scores anyway (the ablation variants)."""
     from sigma.tracking import maybe_run
 
     cfg = params.stage1
@@ -60,7 +63,7 @@ def train_stage1(
     acc = loop.accelerator(cfg)
     model = build_sigma(params.model, params.parse)
     loader, sampler, items = loop.train_loader(model, INPAINT, "train", cfg)
-    has_val = len(EditPairDataset(INPAINT, split="val")) > 0
+    has_val = score and len(EditPairDataset(INPAINT, split="val")) > 0
     opt, schedule = loop.optimiser(model, cfg, cfg.epochs * len(loader))
     history: list[dict] = []
 
@@ -89,13 +92,13 @@ def train_stage1(
             "steps": position.step,
             "epochs_done": position.epoch,
             "val": history[-1] if history else {},
-            "held_out": held_out_scores(model),
+            "held_out": held_out_scores(model) if score else {},
         }
         path = save_checkpoint(model, Path(cfg.out) / loop.CHECKPOINT, parser=params.parse)
         if metrics:
             write_json_atomic(str(metrics), summary)
-        log_epoch("held_out.edit")(summary["held_out"]["edit"], position.step)
-        log_epoch("held_out.calib")(summary["held_out"]["calib"], position.step)
+        for split, scores in summary["held_out"].items():
+            log_epoch(f"held_out.{split}")(scores, position.step)
         if track:
             import mlflow
 
