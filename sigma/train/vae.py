@@ -18,7 +18,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from sigma.config import Params
 from sigma.data.photos import load_photos
 from sigma.data.storage import write_json_atomic
-from sigma.data.synth import split_of
+from sigma.data.synth import TRAINING_KINDS, split_of
 from sigma.data.vae import load_vae, round_trip, save_vae, small_vae
 
 
@@ -97,7 +97,10 @@ def train_vae_stage(params: Params, track: bool = True, metrics: str | Path | No
         "psnr_roundtrip": probe_psnr(0.0),
         "psnr_roundtrip_without_colour_fix": probe_psnr(0.0, colour_fix_sigma=0.0),
         "psnr_roundtrip_sigma_max": probe_psnr(params.stage2.sigma_max),  # Stage II calibration's sigma_max
-        "psnr_roundtrip_drift_sigma_max": probe_psnr(data.edit.perturb.vae_sigma_max),  # the synthetic drift's
+        # the synthetic drift's largest (Stage I's pairs)
+        "psnr_roundtrip_drift_sigma_max": probe_psnr(
+            max(getattr(data, k).perturb.vae_sigma_max for k in TRAINING_KINDS)
+        ),
         "final_loss": float(np.mean(losses[-20:])) if losses else None,
         "scaling_factor": float(vae.config.scaling_factor),
         "trained": not cfg.pretrained,
