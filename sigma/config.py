@@ -125,7 +125,6 @@ class DataParams(Section):
     min_instance_area: float = Field(default=0.01, gt=0, lt=1)
     max_instance_area: float = Field(default=0.5, gt=0, le=1)
     split: SplitParams = SplitParams()
-    workers: int = Field(default=2, ge=0)  # processes that synthesise pairs: the data is the same for any count
     inpaint: SynthKindParams
     edit: SynthKindParams
     calib: SynthKindParams

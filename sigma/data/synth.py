@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import multiprocessing
 import shutil
 from bisect import bisect_left, bisect_right
 from collections import Counter
@@ -183,8 +182,7 @@ class Synthesiser:
 
 
 class PairJob:
-    """Draws and writes pair ``index`` of one kind: a pure function of the index (its own RNG
-    stream), so any number of worker processes give the same dataset."""
+    """Draws and writes pair ``index`` of one kind: a pure function of the index (its own RNG stream)."""
 
     def __init__(self, kind: str, synth: Synthesiser, params: SynthKindParams, vae, out: Path):
         self.kind, self.synth, self.params, self.vae, self.out = kind, synth, params, vae, out
@@ -227,47 +225,21 @@ class PairJob:
         )
 
 
-_FORKED_JOB: PairJob | None = None  # what a forked worker inherits: the job is not pickled
-
-
-def _forked_pair(index: int) -> EditPair:
-    assert _FORKED_JOB is not None
-    return _FORKED_JOB(index)
-
-
-def map_pairs(job: PairJob, n: int, workers: int) -> Iterator[EditPair]:
-    """``job(i)`` for ``i < n``, in order; in ``workers`` forked processes when more than one.
-
-    Every pair is drawn on one torch thread: the VAE round trip's sums then run in one order, so
-    the data is the same for any number of workers or cores.
-    """
-    global _FORKED_JOB
-    import cv2
+def map_pairs(job: PairJob, n: int) -> Iterator[EditPair]:
+    """``job(i)`` for ``i < n``, in order, on one torch thread: the VAE round trip's sums then run
+    in one order, so the data does not depend on how many cores the machine has."""
     import torch
 
-    torch_threads, opencv_threads = torch.get_num_threads(), cv2.getNumThreads()
+    threads = torch.get_num_threads()
     torch.set_num_threads(1)
-    # before the fork: a forked child that resizes its inherited OpenCV pool hangs
-    cv2.setNumThreads(1 if workers > 1 else opencv_threads)
     try:
-        if workers <= 1 or n < 2:
-            yield from map(job, range(n))
-            return
-        _FORKED_JOB = job
-        pool = multiprocessing.get_context("fork").Pool(
-            min(workers, n), initializer=torch.set_num_threads, initargs=(1,)
-        )
-        with pool:
-            yield from pool.imap(_forked_pair, range(n), chunksize=4)
+        yield from map(job, range(n))
     finally:
-        _FORKED_JOB = None
-        torch.set_num_threads(torch_threads)
-        cv2.setNumThreads(opencv_threads)
+        torch.set_num_threads(threads)
 
 
 def synthesise(kind: str, photos: list[Photo], data: DataParams, out_dir: str | Path) -> dict:
-    """Write ``n_pairs`` pairs of ``kind`` to ``out_dir`` (replaced atomically), in ``data.workers``
-    processes; returns a summary."""
+    """Write ``n_pairs`` pairs of ``kind`` to ``out_dir`` (replaced atomically); returns a summary."""
     if kind not in KINDS:
         raise ValueError(f"unknown kind {kind!r}; expected one of {KINDS}")
     params: SynthKindParams = getattr(data, kind)
@@ -285,7 +257,7 @@ def synthesise(kind: str, photos: list[Photo], data: DataParams, out_dir: str | 
     pairs: list[EditPair] = []
     with Progress(transient=True) as progress:
         task = progress.add_task(f"synth {kind}", total=params.n_pairs)
-        for pair in map_pairs(job, params.n_pairs if photos else 0, data.workers):
+        for pair in map_pairs(job, params.n_pairs if photos else 0):
             pairs.append(pair)
             progress.advance(task)
     write_manifest(str(tmp), pairs)
