@@ -54,8 +54,18 @@ def test_latent_noise_lowers_round_trip_psnr(vae_dir):
     assert psnr(0.0) > psnr(1.0) > psnr(4.0)
 
 
-def test_synthesised_edits_through_the_vae_keep_exact_masks_for_any_number_of_threads(vae_dir, tmp_path):
+def test_synthesised_edits_through_the_vae_keep_exact_masks_for_any_number_of_threads(vae_dir, tmp_path, monkeypatch):
     """The same bytes whatever torch's thread count (synthesis runs the round trip on one)."""
+    import sigma.data.vae as vae_module
+
+    round_trip_threads: list[int] = []
+    real_round_trip = vae_module.round_trip_image
+
+    def spied(*args):  # a tiny VAE may sum alike on 1 and 2 threads: check the thread count itself
+        round_trip_threads.append(torch.get_num_threads())
+        return real_round_trip(*args)
+
+    monkeypatch.setattr(vae_module, "round_trip_image", spied)
     photos = [fit_max_side(p, 96) for p in iter_builtin(n_scenes=6)]
     kind = SynthKindParams(
         n_pairs=4, seed=1, edit_mix={"recolour": 1.0}, perturb=PerturbParams(strength=(0.5, 0.5), vae=str(vae_dir))
@@ -69,6 +79,7 @@ def test_synthesised_edits_through_the_vae_keep_exact_masks_for_any_number_of_th
             assert torch.get_num_threads() == n, "synthesis did not restore the thread count"
     finally:
         torch.set_num_threads(threads)
+    assert round_trip_threads and set(round_trip_threads) == {1}
     a, b = EditPairDataset(str(tmp_path / "a")), EditPairDataset(str(tmp_path / "b"))
     for x, y in zip(a, b, strict=True):
         assert torch.equal(x["edited"], y["edited"]), "VAE perturbation is not deterministic"
