@@ -115,6 +115,8 @@ class PixDiffAnnotator:
 
         self.method, self.torch = build_method("pixdiff_otsu"), torch
         self.config = type("Config", (), {"threshold": 0.5})()
+        # Pixel differencing reads no instruction: every record says so.
+        self.prior = type("Prior", (), {"source": staticmethod(lambda _parsed: "uniform: pixel differencing")})()
 
     def parameters(self):
         yield self.torch.zeros(1)
@@ -153,6 +155,8 @@ def child(config: dict) -> dict:
         model_path = Path(config["checkpoint"])
     elif config["method"] == "pixdiff":
         run.load_for_run = lambda _model: PixDiffAnnotator()
+        # No weights to digest: the run record names the method instead.
+        run.pin_weights = lambda pinned, _annotator: pinned | {"version": "pixdiff_otsu"}
         model_path = tmp / "pixdiff.txt"
         model_path.write_text("pixdiff")
     else:
