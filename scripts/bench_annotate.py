@@ -34,6 +34,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 ROOT = Path(__file__).resolve().parents[1]
@@ -114,9 +115,9 @@ class PixDiffAnnotator:
         from sigma.eval.methods import build_method
 
         self.method, self.torch = build_method("pixdiff_otsu"), torch
-        self.config = type("Config", (), {"threshold": 0.5})()
+        self.config = SimpleNamespace(threshold=0.5)
         # Pixel differencing reads no instruction: every record says so.
-        self.prior = type("Prior", (), {"source": staticmethod(lambda _parsed: "uniform: pixel differencing")})()
+        self.prior = SimpleNamespace(source=lambda _parsed: "uniform: pixel differencing")
 
     def parameters(self):
         yield self.torch.zeros(1)
