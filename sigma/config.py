@@ -207,6 +207,12 @@ class PostprocessParams(Section):
     exact_min_identical: float | None = Field(default=0.5, gt=0, le=1)
     # Predicted regions below this share of the image are dropped (the largest stays). 0: off.
     min_region: float = Field(default=0.005, ge=0, lt=1)
+    # Regions grown by up to this share of the longer side where the pixels changed more than the
+    # pair's re-rendering (the grow_quantile of the difference where the model is sure nothing
+    # changed) and the model gives at least grow_min_prob. 0: off.
+    grow_band: float = Field(default=0.02, ge=0, lt=1)
+    grow_quantile: float = Field(default=0.95, gt=0, lt=1)
+    grow_min_prob: float = Field(default=0.02, ge=0, lt=1)
 
 
 class ModelParams(Section):

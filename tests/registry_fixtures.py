@@ -25,7 +25,7 @@ def registry(tiny_project, tmp_path, monkeypatch) -> MlflowClient:
 def constant_annotator(params, edit_logit: float) -> SigmaAnnotator:
     """A model that marks every pixel (logit > 0) or none (logit < 0)."""
     # Without the logit rules: an exact pair's pixel difference would replace the constant mask.
-    rules_off = {"postprocess": PostprocessParams(exact_min_identical=None, min_region=0)}
+    rules_off = {"postprocess": PostprocessParams(exact_min_identical=None, min_region=0, grow_band=0)}
     model = build_sigma(params.model.model_copy(update=rules_off), params.parse)
     with torch.no_grad():
         model.decoder.head.weight[0].zero_()

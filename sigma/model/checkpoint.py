@@ -114,12 +114,14 @@ def read_metadata(path: str | Path) -> dict[str, str]:
 def legacy_model_config(config: dict[str, Any]) -> dict[str, Any]:
     """Checkpoints written before the full-resolution refinement (no ``refine`` key; registered
     champions among them) squashed their input and had no refiner, and those written before the
-    logit rules (no ``postprocess`` key) or the pixel statistics (no ``pixel_stats`` key) had
-    none: load them as they were."""
+    logit rules (no ``postprocess`` key), the growth rule (no ``grow_band``) or the pixel
+    statistics (no ``pixel_stats`` key) had none: load them as they were."""
     if "refine" not in config:
         config = {**config, "geometry": "squash", "refine": {"enabled": False}}
     if "postprocess" not in config:
         config = {**config, "postprocess": {"exact_min_identical": None, "min_region": 0}}
+    if "grow_band" not in config["postprocess"]:
+        config = {**config, "postprocess": {**config["postprocess"], "grow_band": 0}}
     if "pixel_stats" not in config:
         config = {**config, "pixel_stats": False}
     return config

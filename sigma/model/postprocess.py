@@ -1,6 +1,6 @@
 """Rules on the edit logits at the pair's resolution, after the network (beyond the paper).
 
-Both act on the logits, so every consumer (annotation, evaluation, the served model) thresholds
+All act on the logits, so every consumer (annotation, evaluation, the served model) thresholds
 the same result:
 
 - **Pixel-exact pairs.** When most pixels of a pair are bit-identical, the editor did not
@@ -10,10 +10,16 @@ the same result:
 - **Small regions** (as segment-anything's ``min_mask_region_area``): predicted regions smaller
   than a share of the image are dropped, except the largest, so a single small edit survives
   while scattered specks of re-rendering noise go.
+- **Growth along the pixel difference** (hysteresis in the spirit of Canny's): the network's regions
+  stop a few pixels inside an edit's boundary (its maps are coarser than the pixels), so each
+  region is grown into a band around it wherever the pixels changed more than the pair's own
+  re-rendering changed them, measured where the network is sure nothing was edited. The band and
+  that noise level come from the pair itself; a pair with no predicted region grows nothing.
 """
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import torch
 from scipy import ndimage
@@ -21,6 +27,8 @@ from scipy import ndimage
 from sigma.config import PostprocessParams
 
 EXACT_LOGIT = 10.0  # sigmoid(10) > 0.9999: a bit-level difference is certain
+GROWN_LOGIT = 1.0  # sigmoid(1) = 0.73: pixel evidence next to a region, surer than not, not certain
+SURE_UNCHANGED = 0.05  # the re-rendering noise level is measured where the model's probability is below this
 
 
 def exact_difference(
@@ -52,12 +60,48 @@ def drop_small_regions(edit: torch.Tensor, min_share: float) -> torch.Tensor:
     return torch.where(drop, -edit.abs(), edit)
 
 
+def grow_along_difference(
+    edit: torch.Tensor,
+    original: torch.Tensor,
+    edited: torch.Tensor,
+    band: float,
+    quantile: float = 0.95,
+    min_prob: float = 0.02,
+) -> torch.Tensor:
+    """``edit`` logits ``(H, W)``; both images ``(3, H, W)`` (uint8) -> ``edit`` with the pixels
+    within ``band`` x the longer side of a positive region set to :data:`GROWN_LOGIT` where their
+    3x3-mean difference (largest over channels) exceeds the ``quantile`` of that difference over
+    the sure-unchanged pixels, and their own probability is at least ``min_prob``."""
+    logits = edit.float().cpu().numpy()
+    core = logits > 0
+    sure_unchanged = logits < np.log(SURE_UNCHANGED / (1 - SURE_UNCHANGED))
+    if not core.any() or not sure_unchanged.any():
+        return edit
+    o, e = original.cpu().numpy(), edited.cpu().numpy()
+    diff = np.maximum(o, e) - np.minimum(o, e)  # |o - e| without leaving uint8
+    diff = diff.max(0).astype(np.float32)
+    diff = cv2.blur(diff, (3, 3))  # one re-rendered pixel is noise, a 3x3 patch is evidence
+    noise = np.quantile(diff[sure_unchanged], quantile)
+    radius = max(1, round(band * max(core.shape)))
+    disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+    near = cv2.dilate(core.astype(np.uint8), disk) > 0
+    grown = near & ~core & (diff > noise) & (logits >= np.log(min_prob / (1 - min_prob)))
+    if not grown.any():
+        return edit
+    return torch.where(torch.from_numpy(grown).to(edit.device), GROWN_LOGIT, edit).to(edit.dtype)
+
+
 def postprocess(
     edit: torch.Tensor, original: torch.Tensor, edited: torch.Tensor, cfg: PostprocessParams
 ) -> torch.Tensor:
-    """Both rules, as ``cfg`` enables them (see the module docstring)."""
+    """The rules, as ``cfg`` enables them (see the module docstring); specks go before growth so
+    that only real regions grow."""
     if cfg.exact_min_identical is not None:
         exact = exact_difference(edit, original, edited, cfg.exact_min_identical)
         if exact is not edit:
             return exact  # exact already: nothing left to clean
-    return drop_small_regions(edit, cfg.min_region) if cfg.min_region > 0 else edit
+    if cfg.min_region > 0:
+        edit = drop_small_regions(edit, cfg.min_region)
+    if cfg.grow_band > 0:
+        edit = grow_along_difference(edit, original, edited, cfg.grow_band, cfg.grow_quantile, cfg.grow_min_prob)
+    return edit

@@ -1,4 +1,5 @@
-"""Rules on the edit logits: pixel-exact pairs and small regions (sigma/model/postprocess.py)."""
+"""Rules on the edit logits: pixel-exact pairs, small regions and growth along the pixel difference
+(sigma/model/postprocess.py)."""
 
 import numpy as np
 import pytest
@@ -7,9 +8,16 @@ import torch
 from sigma.config import ModelParams, PostprocessParams
 from sigma.model.build import build_sigma
 from sigma.model.checkpoint import legacy_model_config
-from sigma.model.postprocess import EXACT_LOGIT, drop_small_regions, exact_difference, postprocess
+from sigma.model.postprocess import (
+    EXACT_LOGIT,
+    GROWN_LOGIT,
+    drop_small_regions,
+    exact_difference,
+    grow_along_difference,
+    postprocess,
+)
 
-OFF = PostprocessParams(exact_min_identical=None, min_region=0)
+OFF = PostprocessParams(exact_min_identical=None, min_region=0, grow_band=0)
 
 
 def _pair(size=(41, 67), box=(5, 20, 9, 30)):
@@ -49,6 +57,54 @@ def test_specks_go_but_the_largest_region_and_a_lone_small_edit_stay():
     assert torch.equal(drop_small_regions(lone, min_share=0.005), lone)
 
 
+def _re_rendered_box(size=(60, 80), box=(20, 40, 25, 55), drift=3):
+    """A flat grey pair re-rendered with +-``drift`` noise everywhere and a box brightened by 60."""
+    rng = np.random.default_rng(1)
+    original = torch.full((3, *size), 100, dtype=torch.uint8)
+    edited = original.int() + torch.from_numpy(rng.integers(-drift, drift + 1, (3, *size)))
+    y0, y1, x0, x1 = box
+    edited[:, y0:y1, x0:x1] += 60
+    truth = torch.zeros(size, dtype=torch.bool)
+    truth[y0:y1, x0:x1] = True
+    return original, edited.clamp(0, 255).to(torch.uint8), truth
+
+
+def test_an_eroded_region_grows_to_the_changed_pixels_and_no_further():
+    original, edited, truth = _re_rendered_box()
+    edit = torch.full(truth.shape, -1.0)  # unsure everywhere near the edit ...
+    edit[:5], edit[-5:], edit[:, :5], edit[:, -5:] = -6.0, -6.0, -6.0, -6.0  # ... sure at the frame
+    edit[24:36, 29:51] = 3.0  # the network's region: 4 px inside the box on every side
+    out = grow_along_difference(edit, original, edited, band=0.1)
+    grown = (out > 0) & ~(edit > 0)
+    assert (out[truth] > 0).all()  # the box's 3x3-mean difference (60) is far above the noise (3)
+    # Outside the box and the 3x3 blur's one-pixel rim only drift differs: it passes about as often
+    # as the quantile lets noise through (5 %), in the band around the region only.
+    rim = torch.from_numpy(np.pad(np.ones((22, 32), bool), ((19, 19), (24, 24))))
+    band = torch.from_numpy(np.pad(np.ones((28, 38), bool), ((16, 16), (21, 21)))) & ~rim
+    assert (grown & ~rim & ~band).sum() == 0
+    assert (grown & band).sum() < 0.1 * band.sum()
+    assert (out[grown] == GROWN_LOGIT).all() and torch.equal(out[edit > 0], edit[edit > 0])
+
+
+def test_growth_stays_within_its_band_and_off_where_the_model_is_sure():
+    original, edited, truth = _re_rendered_box()
+    edit = torch.full(truth.shape, -6.0)
+    edit[24:36, 29:51] = 3.0
+    edit[20:24, 25:55] = -1.0  # only the box's top rows are not ruled out
+    out = grow_along_difference(edit, original, edited, band=0.02)  # radius: 2 px
+    grown = (out > 0) & ~(edit > 0)
+    assert grown.any() and (grown.nonzero()[:, 0] >= 22).all() and (grown.nonzero()[:, 0] < 24).all()
+
+
+def test_no_region_or_no_sure_background_grows_nothing():
+    original, edited, truth = _re_rendered_box()
+    nothing = torch.full(truth.shape, -1.0)
+    assert grow_along_difference(nothing, original, edited, band=0.1) is nothing
+    everywhere_unsure = torch.full(truth.shape, -1.0)
+    everywhere_unsure[30, 40] = 2.0
+    assert grow_along_difference(everywhere_unsure, original, edited, band=0.1) is everywhere_unsure
+
+
 def test_rules_switched_off_change_nothing():
     original, edited, truth = _pair()
     edit = torch.randn(truth.shape)
@@ -58,6 +114,10 @@ def test_rules_switched_off_change_nothing():
 def test_checkpoints_from_before_the_rules_load_without_them():
     legacy = legacy_model_config({"refine": {"enabled": True}})
     assert PostprocessParams.model_validate(legacy["postprocess"]) == OFF
+    before_growth = legacy_model_config({"refine": {}, "postprocess": {"exact_min_identical": 0.5, "min_region": 0.01}})
+    assert PostprocessParams.model_validate(before_growth["postprocess"]) == PostprocessParams(
+        exact_min_identical=0.5, min_region=0.01, grow_band=0
+    )
     assert "postprocess" in ModelParams().model_dump()
 
 
