@@ -107,6 +107,14 @@ def test_masks_come_back_at_exactly_the_pairs_odd_size(tiny_model, size):
     assert annotation.side_effect.shape == size
 
 
+@pytest.mark.parametrize("size", [(479, 641), (33, 17)])
+def test_identical_images_give_an_empty_mask_of_the_pairs_own_size(tiny_model, size):
+    image = np.random.default_rng(1).integers(0, 255, (*size, 3), dtype=np.uint8)
+    (annotation,) = tiny_model.annotate([(image, image.copy(), "remove the cat")])
+    assert annotation.mask.shape == size
+    assert not annotation.mask.any()
+
+
 def test_untrained_refiner_is_the_identity_and_learns_from_pixels():
     refiner = FullResolutionRefiner((4,), dim=8, blocks=1)
     coarse = torch.randn(2, 2, 24, 32)
