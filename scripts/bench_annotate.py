@@ -3,8 +3,11 @@
 merge) for SIGMA configurations and, through the very same path, the PixDiff-Otsu baseline.
 A measurement, not a test.
 
-Each configuration runs in a fresh subprocess (its own peak RSS). pairs/s counts the shards'
-time (model loading and the final merge excluded; both are printed). Without ``--corpus`` a
+Each configuration runs in a fresh subprocess (its own peak RSS; with ``--processes`` above 1, the
+largest of its annotation workers'). pairs/s divides the pairs by the time from the first shard's start
+to the last shard's end (model loading and the final merge excluded; the wall time is printed too).
+With several processes (``annotate.processes``, default 2 here as in params.yaml) shards run at once,
+so the corpus needs several shards: ``--shard-size`` defaults to 128. Without ``--corpus`` a
 corpus of ``--pairs`` synthetic pairs of ``--image-size`` (default 640×480) is generated first (photos from
 scikit-image with a pasted, recoloured patch), so the script needs no data of the project.
 
@@ -18,7 +21,7 @@ when present), so grounding is timed; the paper preset uses random weights with 
 Examples::
 
     HF_HUB_OFFLINE=1 .venv/bin/python scripts/bench_annotate.py                      # offline on CPU + PixDiff
-    HF_HUB_OFFLINE=1 .venv/bin/python scripts/bench_annotate.py --workers 0 --workers 1 --batch 8 --batch 16
+    HF_HUB_OFFLINE=1 .venv/bin/python scripts/bench_annotate.py --pairs 1024 --processes 1 --processes 2
     python3 scripts/bench_annotate.py --device cuda --preset sigma_paper --image-size 518 --batch 64 --workers 8
 """
 
@@ -150,6 +153,7 @@ def child(config: dict) -> dict:
         f"annotate.batch_size={config['batch']}",
         f"annotate.workers={config['workers']}",
         f"annotate.shard_size={config['shard_size']}",
+        f"annotate.processes={config['processes']}",
     ]
     params = load_params(ROOT / "params.yaml", overrides)
     if config.get("checkpoint"):  # a trained model: the logit rules and the grounder act on real predictions
@@ -194,7 +198,9 @@ def child(config: dict) -> dict:
         "pairs": summary["pairs"],
         "shard_seconds": summary["shard_seconds"],
         "wall_seconds": round(time.perf_counter() - start, 2),
-        "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        "peak_rss_mib": round(
+            max(resource.getrusage(who).ru_maxrss for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)) / 1024
+        ),
         "rejected": summary["rejected"],
     }
     if torch.cuda.is_available() and config["device"] == "cuda":
@@ -216,8 +222,11 @@ def main() -> None:
     parser.add_argument("--preset", action="append", help="sigma_offline (default) / sigma_paper")
     parser.add_argument("--input-size", type=int, help="model input side (default: 256 offline, 518 paper)")
     parser.add_argument("--batch", type=int, action="append", help="annotate.batch_size (default 16)")
-    parser.add_argument("--workers", type=int, action="append", help="annotate.workers (default 1)")
-    parser.add_argument("--shard-size", type=int, default=1000)
+    parser.add_argument("--workers", type=int, action="append", help="annotate.workers (default 0)")
+    parser.add_argument("--processes", type=int, action="append", help="annotate.processes (default 2)")
+    parser.add_argument(
+        "--shard-size", type=int, default=128, help="pairs per shard: several shards, so that processes run at once"
+    )
     parser.add_argument("--checkpoint", help="a trained SIGMA checkpoint to time instead of the preset's weights")
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     parser.add_argument("--no-pixdiff", action="store_true", help="skip the PixDiff-Otsu baseline")
@@ -234,15 +243,21 @@ def main() -> None:
         corpus = args.corpus or make_corpus(Path(tmp) / "corpus", args.pairs, args.image_size, args.format)
         methods = (args.preset or ["sigma_offline"]) + ([] if args.no_pixdiff else ["pixdiff"])
         results = []
-        for method, batch, workers in itertools.product(methods, args.batch or [16], args.workers or [1]):
+        grid = itertools.product(methods, args.batch or [16], args.workers or [0], args.processes or [2])
+        for method, batch, workers, processes in grid:
+            if method == "pixdiff" or args.device == "cuda":
+                processes = 1  # their loaders are patched into the child, which spawned workers would not see
             input_size = args.input_size or (518 if method == "sigma_paper" else 256)
-            name = f"{method}-b{batch}-w{workers}"
+            name = f"{method}-b{batch}-w{workers}-p{processes}"
+            if any(r["name"] == name for r in results):
+                continue
             config = {
                 "name": name,
                 "method": method,
                 "checkpoint": None if method == "pixdiff" else args.checkpoint,
                 "batch": batch,
                 "workers": workers,
+                "processes": processes,
                 "device": args.device,
                 "input_size": input_size,
                 "shard_size": args.shard_size,
@@ -266,6 +281,7 @@ def main() -> None:
         "input",
         "batch",
         "workers",
+        "processes",
         "pairs",
         "pairs/s",
         "shard s",
@@ -281,6 +297,7 @@ def main() -> None:
             str(r["input_size"]),
             str(r["batch"]),
             str(r["workers"]),
+            str(r["processes"]),
             str(r.get("pairs", "-")),
             str(r.get("pairs_per_second", r.get("error", "")[:60])),
             str(r.get("shard_seconds", "-")),

@@ -52,6 +52,7 @@ TINY = [
     "vae.batch_size=2",
     "vae.crop_size=32",
     "vae.block_out_channels=[8, 16]",
+    "annotate.processes=1",  # shards in the test's own process (tests/annotate/test_annotate_processes.py: the pool)
 ]
 for stage in ("stage1", "stage2"):
     TINY += [

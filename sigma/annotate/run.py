@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterator
-from itertools import islice
+from itertools import chain, islice
 from typing import Any
 
 from rich.progress import MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -214,6 +214,13 @@ def annotate_corpus(
                 bar.update(job, rate=bar.tasks[0].completed / max(time.perf_counter() - start, 1e-9))
 
             tasks = plan_shards(corpus, cfg.shard_size)
+            if dispatch is None and cfg.processes > 1:
+                head = list(islice(tasks, 2))  # a pool of processes only pays off from two shards on
+                tasks = chain(head, tasks)
+                if len(head) > 1:
+                    from sigma.annotate.pool import process_dispatch
+
+                    dispatch = process_dispatch(cfg.processes)
             if dispatch is None:
                 for task in tasks:
                     markers.append(run_shard(task, out, params, pinned, annotator, advance))
@@ -242,15 +249,19 @@ THIS_RUN = ("model_loaded", "pairs_this_run", "shard_seconds", "wall_seconds", "
 
 
 def this_run(markers: list[dict[str, Any]], wall_seconds: float, loaded: str) -> dict[str, Any]:
-    """What belongs to this invocation, not to OUT: timings, and the registry version that was loaded."""
+    """What belongs to this invocation, not to OUT: timings, and the registry version that was loaded.
+
+    ``pairs_per_second`` divides the pairs by the time from the first shard's start to the last one's
+    end: the model loads are left out, and shards that ran at once count once."""
     ran = [m for m in markers if not m.get("skipped")]
-    shard_seconds = sum(m["seconds"] for m in ran)
+    pairs = sum(m["pairs"] for m in ran)
+    span = max((m["finished_at"] for m in ran), default=0.0) - min((m["started_at"] for m in ran), default=0.0)
     return {  # the keys of THIS_RUN
         "model_loaded": loaded,
-        "pairs_this_run": sum(m["pairs"] for m in ran),
-        "shard_seconds": round(shard_seconds, 3),
+        "pairs_this_run": pairs,
+        "shard_seconds": round(sum(m["seconds"] for m in ran), 3),
         "wall_seconds": round(wall_seconds, 3),
-        "pairs_per_second": round(sum(m["pairs"] for m in ran) / shard_seconds, 3) if shard_seconds else None,
+        "pairs_per_second": round(pairs / span, 3) if span > 0 else None,
     }
 
 

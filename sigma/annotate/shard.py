@@ -148,7 +148,7 @@ def annotate_shard(
     """Annotate and commit ``task``; returns its marker (counts, digest, seconds).
 
     ``model`` is fused for inference in place (its weights digest must be taken before)."""
-    start = time.perf_counter()
+    start, started_at = time.perf_counter(), time.time()
     model.fuse_for_inference()
     staging = out.staging(task.index)
     records: list[dict] = []
@@ -219,5 +219,10 @@ def annotate_shard(
     hold_for_test("before-commit", task.index)
     out.commit(task.index, staging, records, rejects, marker)
     hold_for_test("after-commit", task.index)
-    # The time goes to the caller, not into OUT: OUT's bytes depend on the corpus and model only.
-    return marker | {"seconds": round(time.perf_counter() - start, 3)}
+    # The times go to the caller, not into OUT: OUT's bytes depend on the corpus and model only. The
+    # wall-clock ends let the caller measure shards that ran at once, in other processes.
+    return marker | {
+        "seconds": round(time.perf_counter() - start, 3),
+        "started_at": started_at,
+        "finished_at": time.time(),
+    }

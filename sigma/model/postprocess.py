@@ -31,16 +31,35 @@ GROWN_LOGIT = 1.0  # sigmoid(1) = 0.73: pixel evidence next to a region, surer t
 SURE_UNCHANGED = 0.05  # the re-rendering noise level is measured where the model's probability is below this
 
 
+def channel_max_difference(original: torch.Tensor, edited: torch.Tensor) -> np.ndarray:
+    """Both images ``(3, H, W)`` uint8 -> ``max_c |o - e|`` ``(H, W)`` uint8. The images are
+    usually channel-last arrays seen channel-first (:func:`~sigma.data.dataset.image_view`), so the
+    difference is taken in that memory order (a strided reduction over the channels is 20x slower)."""
+    o, e = (np.moveaxis(im.cpu().numpy(), 0, -1) for im in (original, edited))
+    diff = cv2.absdiff(np.ascontiguousarray(o), np.ascontiguousarray(e))
+    return np.maximum(np.maximum(diff[..., 0], diff[..., 1]), diff[..., 2])
+
+
+def histogram_quantile(counts: np.ndarray, q: float) -> float:
+    """The ``q`` quantile of the integers counted in ``counts`` (``counts[v]``: how many equal
+    ``v``), interpolated as :func:`numpy.quantile` does (its default, linear); a counting sort's
+    time instead of a partial sort's."""
+    ends = np.cumsum(counts)
+    position = q * (ends[-1] - 1)
+    lo, hi = np.searchsorted(ends, [np.floor(position), np.ceil(position)], side="right")
+    return float(lo + (hi - lo) * (position - np.floor(position)))
+
+
 def exact_difference(
     edit: torch.Tensor, original: torch.Tensor, edited: torch.Tensor, min_identical: float
 ) -> torch.Tensor:
     """``edit`` logits ``(H, W)``; both images ``(3, H, W)`` at the pair's own resolution (uint8) ->
     ``±EXACT_LOGIT`` by pixel difference when at least ``min_identical`` of the pixels are
     identical, else ``edit`` unchanged."""
-    differs = (original != edited).any(0).to(edit.device)
-    if 1 - differs.float().mean().item() < min_identical:
+    differs = channel_max_difference(original, edited) > 0
+    if 1 - differs.mean() < min_identical:
         return edit
-    return torch.where(differs, EXACT_LOGIT, -EXACT_LOGIT).to(edit.dtype)
+    return torch.where(torch.from_numpy(differs).to(edit.device), EXACT_LOGIT, -EXACT_LOGIT).to(edit.dtype)
 
 
 def drop_small_regions(edit: torch.Tensor, min_share: float) -> torch.Tensor:
@@ -77,11 +96,9 @@ def grow_along_difference(
     sure_unchanged = logits < np.log(SURE_UNCHANGED / (1 - SURE_UNCHANGED))
     if not core.any() or not sure_unchanged.any():
         return edit
-    o, e = original.cpu().numpy(), edited.cpu().numpy()
-    diff = np.maximum(o, e) - np.minimum(o, e)  # |o - e| without leaving uint8
-    diff = diff.max(0).astype(np.float32)
-    diff = cv2.blur(diff, (3, 3))  # one re-rendered pixel is noise, a 3x3 patch is evidence
-    noise = np.quantile(diff[sure_unchanged], quantile)
+    # One re-rendered pixel is noise, a 3x3 patch is evidence: 3x3 sums (9x the mean, exact integers).
+    diff = cv2.boxFilter(channel_max_difference(original, edited), cv2.CV_32S, (3, 3), normalize=False)
+    noise = histogram_quantile(np.bincount(diff[sure_unchanged]), quantile)
     radius = max(1, round(band * max(core.shape)))
     disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
     near = cv2.dilate(core.astype(np.uint8), disk) > 0

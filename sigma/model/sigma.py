@@ -187,9 +187,13 @@ class SigmaAnnotator(nn.Module):
         return resize_image(o, size), resize_image(e, size)
 
     def fuse_for_inference(self) -> SigmaAnnotator:
-        """Folds the frozen backbone's BatchNorms into its convs (same masks, faster); see
-        :meth:`~sigma.model.backbones.base.PretrainedPart.fuse_batchnorm`. For annotation runs only."""
+        """Folds the frozen backbone's BatchNorms into its convs (same masks, faster; see
+        :meth:`~sigma.model.backbones.base.PretrainedPart.fuse_batchnorm`) and stores the refiner's
+        convs channels-last (oneDNN's faster layout for them on a CPU: ~25% less
+        time; not the backbone's, which ran slower so). For annotation runs only."""
         self.backbone.fuse_batchnorm()
+        if self.refiner is not None:
+            self.refiner.to(memory_format=torch.channels_last)
         return self
 
     @torch.no_grad()
@@ -252,7 +256,8 @@ class SigmaAnnotator(nn.Module):
                 skip_o, skip_e = ([s[i : i + 1] for s in side] for side in skips)
                 logits = self.refine(coarse[i : i + 1], self.pair_pixels(*pixels[i]), (skip_o, skip_e), covered[i])
                 if tuple(logits.shape[-2:]) != size:  # refined below the pair's size
-                    logits = F.interpolate(logits, size=size, mode="bilinear", align_corners=False)
+                    # Channels-first: resampling two channels stored channels-last is ~4x slower.
+                    logits = F.interpolate(logits.contiguous(), size=size, mode="bilinear", align_corners=False)
             logits = logits[0].float()
             logits[0] = postprocess(logits[0], *pixels[i], self.config.postprocess)
             full_intent = crop_resize(intent[i : i + 1].float(), covered[i], size)[0, 0]

@@ -26,7 +26,14 @@ from tests.annotate.outputs import snapshot
 from tests.conftest import tiny_params
 from tests.s3_fixtures import moto_s3  # noqa: F401  (fixture)
 
-ANNOTATE = ["annotate.shard_size=4", "annotate.batch_size=4", "annotate.workers=0", "annotate.write_threads=1"]
+# One process: the injected faults hook this process's S3 client.
+ANNOTATE = [
+    "annotate.shard_size=4",
+    "annotate.batch_size=4",
+    "annotate.workers=0",
+    "annotate.write_threads=1",
+    "annotate.processes=1",
+]
 ERRORS = {503: "SlowDown", 500: "InternalError"}
 
 

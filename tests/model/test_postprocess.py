@@ -14,6 +14,7 @@ from sigma.model.postprocess import (
     drop_small_regions,
     exact_difference,
     grow_along_difference,
+    histogram_quantile,
     postprocess,
 )
 
@@ -103,6 +104,13 @@ def test_no_region_or_no_sure_background_grows_nothing():
     everywhere_unsure = torch.full(truth.shape, -1.0)
     everywhere_unsure[30, 40] = 2.0
     assert grow_along_difference(everywhere_unsure, original, edited, band=0.1) is everywhere_unsure
+
+
+@pytest.mark.parametrize("n", [1, 2, 9, 1000])
+@pytest.mark.parametrize("q", [0.0, 0.3, 0.95, 1.0])
+def test_the_histogram_quantile_is_numpys_linear_quantile(n, q):
+    values = np.random.default_rng(n).integers(0, 2296, n)  # the 3x3 sums of a uint8 difference
+    assert histogram_quantile(np.bincount(values), q) == pytest.approx(np.quantile(values, q), abs=1e-9)
 
 
 def test_rules_switched_off_change_nothing():
