@@ -9,7 +9,11 @@ shard commits exactly once whichever runs it.
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
+import os
+import signal
+import sys
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -23,12 +27,25 @@ from sigma.config import Params
 from sigma.model.sigma import SigmaAnnotator
 
 _annotator: SigmaAnnotator | None = None  # the worker's model, loaded once by _start_worker
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
-def _start_worker(model: dict[str, Any], threads: int) -> None:
+def _die_with(driver: int) -> None:
+    """On Linux, have the kernel SIGKILL this worker when the driver process dies: a killed run
+    (``kill -9``, the OOM killer) leaves no idle workers holding a model's memory; ``--resume`` redoes
+    their uncommitted shards."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != driver:  # it died before the request took effect
+        os._exit(1)
+
+
+def _start_worker(model: dict[str, Any], threads: int, driver: int) -> None:
     from sigma.annotate.run import load_for_run
 
     global _annotator
+    _die_with(driver)
     torch.set_num_threads(threads)
     _annotator = load_for_run(model)
 
@@ -53,7 +70,8 @@ def process_dispatch(processes: int):
         # spawn, not fork: a forked copy of a process whose torch thread pool already ran can deadlock.
         context = multiprocessing.get_context("spawn")
         pending: deque[Future | dict] = deque()  # futures, and markers of committed shards, in shard order
-        with ProcessPoolExecutor(processes, context, initializer=_start_worker, initargs=(model, threads)) as pool:
+        start = (model, threads, os.getpid())
+        with ProcessPoolExecutor(processes, context, initializer=_start_worker, initargs=start) as pool:
             for task in tasks:
                 marker = committed_marker(layout, task)
                 if marker is not None:
