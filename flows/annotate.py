@@ -9,7 +9,6 @@ in the driver (:func:`sigma.annotate.run.annotate_corpus`); only shards go to Ra
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import nullcontext
 from functools import lru_cache
@@ -20,7 +19,7 @@ from prefect.cache_policies import NO_CACHE
 
 from flows.common import mlflow_flow_run
 from sigma.annotate.layout import OutputLayout
-from sigma.annotate.run import annotate_corpus, committed_marker, load_for_run, run_shard
+from sigma.annotate.run import annotate_corpus, load_for_run, markers_in_order, run_shard
 from sigma.annotate.shard import ShardTask
 from sigma.config import Params, load_params
 from sigma.model.sigma import SigmaAnnotator
@@ -74,7 +73,6 @@ def ray_dispatch(
         if load_params(params_path, overrides) != params:
             raise ValueError(f"params differ from {params_path} with {overrides}: the workers would load other ones")
         init_kwargs = {"include_dashboard": False} | ({"num_cpus": num_cpus} if num_cpus and not address else {})
-        layout = OutputLayout(out)
         with RayTaskRunner(address=address, init_kwargs=init_kwargs) as runner:
             import ray
 
@@ -82,35 +80,15 @@ def ray_dispatch(
             gpus = (1.0 if resources.get("GPU", 0) > 0 else 0.0) if gpus_per_shard is None else gpus_per_shard
             slots = resources.get("GPU", 0) / gpus if gpus > 0 else resources.get("CPU", 1)
             in_flight = window or max(2, 2 * int(slots))
-            pending: deque = deque()  # futures, and markers of committed shards, in shard order
+
+            def submit(shard: ShardTask):
+                arguments = {"task": shard, "out": out, "params_path": params_path, "overrides": overrides}
+                return runner.submit(annotate_shard, {**arguments, "model": model})
+
             with remote_options(num_gpus=gpus) if gpus > 0 else nullcontext():
-                for shard in tasks:
-                    # resume: no worker (nor model load) for a committed shard
-                    if committed_marker(layout, shard) is not None:
-                        pending.append(run_shard(shard, out, params, model))
-                    else:
-                        pending.append(
-                            runner.submit(
-                                annotate_shard,
-                                {
-                                    "task": shard,
-                                    "out": out,
-                                    "params_path": params_path,
-                                    "overrides": overrides,
-                                    "model": model,
-                                },
-                            )
-                        )
-                    if len(pending) >= in_flight:
-                        yield _marker(pending.popleft())
-            while pending:
-                yield _marker(pending.popleft())
+                yield from markers_in_order(tasks, OutputLayout(out), submit, in_flight)
 
     return dispatch
-
-
-def _marker(item) -> dict:
-    return item if isinstance(item, dict) else item.result()
 
 
 @flow(name="sigma-annotate")

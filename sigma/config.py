@@ -486,9 +486,8 @@ class AnnotateParams(Section):
     batch_size: int = Field(default=16, ge=1)
     shard_size: int = Field(default=1000, ge=1)
     workers: int = Field(default=0, ge=0)  # DataLoader decode processes (0: decode in the main process)
-    processes: int = Field(
-        default=1, ge=1
-    )  # shards annotated at once, one worker process each (sigma/annotate/pool.py)
+    # Shards annotated at once, one worker process each (sigma/annotate/pool.py); 1: in this process.
+    processes: int = Field(default=1, ge=1)
     write_threads: int = Field(default=2, ge=1)  # PNG encoding and writing, off the main thread
     min_area: float = Field(default=0.0005, ge=0, le=1)
     max_area: float = Field(default=1.0, ge=0, le=1)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from itertools import chain, islice
 from typing import Any
@@ -175,6 +176,27 @@ def run_shard(
 
 
 Dispatch = Callable[[Iterator[ShardTask]], Iterator[dict[str, Any]]]
+
+
+def markers_in_order(
+    tasks: Iterator[ShardTask], layout: OutputLayout, submit: Callable[[ShardTask], Any], in_flight: int
+) -> Iterator[dict[str, Any]]:
+    """For a ``dispatch`` that runs shards elsewhere: ``submit(task)`` returns a future (``.result()``
+    gives the marker); at most ``in_flight`` shards are pending, so the driver's memory stays flat, and
+    markers come back in shard order. Committed shards are skipped here (``--resume``: no worker, nor
+    model load, for them)."""
+    pending: deque[Any] = deque()  # futures, and markers of committed shards, in shard order
+    for task in tasks:
+        marker = committed_marker(layout, task)
+        pending.append(marker | {"skipped": True} if marker is not None else submit(task))
+        if len(pending) >= in_flight:
+            yield _marker(pending.popleft())
+    while pending:
+        yield _marker(pending.popleft())
+
+
+def _marker(item: Any) -> dict[str, Any]:
+    return item if isinstance(item, dict) else item.result()
 
 
 def annotate_corpus(

@@ -189,8 +189,8 @@ class SigmaAnnotator(nn.Module):
     def fuse_for_inference(self) -> SigmaAnnotator:
         """Folds the frozen backbone's BatchNorms into its convs (same masks, faster; see
         :meth:`~sigma.model.backbones.base.PretrainedPart.fuse_batchnorm`) and stores the refiner's
-        convs channels-last (oneDNN's faster layout for them on a CPU: ~25% less
-        time; not the backbone's, which ran slower so). For annotation runs only."""
+        convs channels-last (oneDNN's faster layout for them on a CPU: ~25% less time; not the
+        backbone's, which ran slower so). For annotation runs only."""
         self.backbone.fuse_batchnorm()
         if self.refiner is not None:
             self.refiner.to(memory_format=torch.channels_last)
