@@ -23,6 +23,14 @@ for key, value in {
 }.items():
     os.environ.setdefault(key, value)
 
+# Under pytest-xdist (`make test`), the workers share the cores: each worker, and every process it starts,
+# gets its share of threads, so OpenMP pools do not spin against each other on oversubscribed cores.
+if workers := int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0")):
+    import torch
+
+    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // workers)))
+    torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
+
 ROOT = Path(__file__).resolve().parents[1]
 COCO_TINY = ROOT.parent / "shared" / "data" / "coco_tiny"
 
