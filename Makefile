@@ -64,7 +64,7 @@ browser:  ## install Chromium and chromedriver from the Debian packages (the rev
 # suite is single-threaded Python (stage subprocesses, servers, imports), so on 2 cores it took 12 min
 # instead of 17. `pytest` alone runs it in one process.
 test: lint browser  ## lint, then run the whole test suite (unit, data, model, integration, browser)
-	$(BIN)/python -m pytest -n 2 --dist loadfile
+	$(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder
 
 serve: install  ## serve the prefect.yaml deployments from this process (starts a local Prefect server without PREFECT_API_URL)
 	$(BIN)/python -m flows.serve

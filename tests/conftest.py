@@ -35,6 +35,13 @@ ROOT = Path(__file__).resolve().parents[1]
 COCO_TINY = ROOT.parent / "shared" / "data" / "coco_tiny"
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """tests/integration first (stable otherwise): `make test` hands whole files to two xdist workers in this
+    order (--no-loadscope-reorder), so the longest file, the DVC pipeline's two repros, starts at once
+    instead of setting the end of the run."""
+    items.sort(key=lambda item: item.path.parent.name != "integration")
+
+
 @pytest.fixture(scope="session")
 def coco_tiny() -> Path:
     """The development COCO subset beside the checkout (CI always has it; user clones may not)."""

@@ -50,14 +50,23 @@ def histogram_quantile(counts: np.ndarray, q: float) -> float:
     return float(lo + (hi - lo) * (position - np.floor(position)))
 
 
+def _clipped(image: torch.Tensor) -> np.ndarray:
+    """``(3, H, W)`` uint8 -> ``(H, W)``: the pixel is black or white in every channel."""
+    r, g, b = image.cpu().numpy()  # per-channel maxima, as in channel_max_difference: no strided reduction
+    return (np.maximum(np.maximum(r, g), b) == 0) | (np.minimum(np.minimum(r, g), b) == 255)
+
+
 def exact_difference(
     edit: torch.Tensor, original: torch.Tensor, edited: torch.Tensor, min_identical: float
 ) -> torch.Tensor:
     """``edit`` logits ``(H, W)``; both images ``(3, H, W)`` at the pair's own resolution (uint8) ->
     ``±EXACT_LOGIT`` by pixel difference when at least ``min_identical`` of the pixels are
-    identical, else ``edit`` unchanged."""
+    identical, else ``edit`` unchanged. Pixels clipped in the original (all channels 0, or all 255:
+    letterbox bars, blown-out sky) are not counted: re-rendering's tone changes clip them back to the
+    same value, so their identity says nothing about whether the pair was re-rendered."""
     differs = channel_max_difference(original, edited) > 0
-    if 1 - differs.mean() < min_identical:
+    clipped = _clipped(original)
+    if (~differs & ~clipped).sum() < min_identical * (~clipped).sum():
         return edit
     return torch.where(torch.from_numpy(differs).to(edit.device), EXACT_LOGIT, -EXACT_LOGIT).to(edit.dtype)
 

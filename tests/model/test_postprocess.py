@@ -46,6 +46,22 @@ def test_a_re_rendered_pair_keeps_the_networks_logits():
     assert exact_difference(edit, original, noisy, min_identical=0.5) is edit
 
 
+@pytest.mark.parametrize("bar", [0, 255])
+def test_identical_letterbox_bars_do_not_make_a_re_rendered_pair_exact(bar):
+    """Black (or white) bars over 60% of the image survive re-rendering bit for bit; the photo between
+    them decides: re-rendered, the network's logits stay; edited in place, the pixel difference is the mask."""
+    original, edited, truth = _pair(size=(40, 100))
+    for image in (original, edited):
+        image[:, :, :30] = bar
+        image[:, :, 70:] = bar
+    truth[:, :30] = truth[:, 70:] = False
+    noisy = edited.clone()
+    noisy[:, :, 30:70] = (edited[:, :, 30:70].int() + torch.randint(-2, 3, (3, 40, 40))).clamp(0, 255).to(torch.uint8)
+    edit = torch.randn(truth.shape)
+    assert exact_difference(edit, original, noisy, min_identical=0.5) is edit
+    assert torch.equal(exact_difference(edit, original, edited, min_identical=0.5) > 0, truth)
+
+
 def test_specks_go_but_the_largest_region_and_a_lone_small_edit_stay():
     edit = torch.full((100, 100), -3.0)
     edit[10:40, 10:40] = 2.0  # 9 % of the image
