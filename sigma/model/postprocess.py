@@ -53,7 +53,8 @@ def histogram_quantile(counts: np.ndarray, q: float) -> float:
 def _clipped(image: torch.Tensor) -> np.ndarray:
     """``(3, H, W)`` uint8 -> ``(H, W)``: the pixel is black or white in every channel."""
     r, g, b = image.cpu().numpy()  # per-channel maxima, as in channel_max_difference: no strided reduction
-    return (np.maximum(np.maximum(r, g), b) == 0) | (np.minimum(np.minimum(r, g), b) == 255)
+    clipped: np.ndarray = (np.maximum(np.maximum(r, g), b) == 0) | (np.minimum(np.minimum(r, g), b) == 255)
+    return clipped
 
 
 def exact_difference(
