@@ -129,6 +129,9 @@ class DataParams(Section):
     edit: SynthKindParams
     calib: SynthKindParams
     dev: DevParams | None = None
+    # Worker processes that synthesise pairs at once, one torch thread each; the data are the same
+    # bytes for any number (each pair is drawn from its own RNG stream).
+    processes: int = Field(default=1, ge=1)
 
 
 class ValidateParams(Section):

@@ -9,13 +9,8 @@ shard commits exactly once whichever runs it.
 
 from __future__ import annotations
 
-import ctypes
-import multiprocessing
-import os
-import signal
-import sys
 from collections.abc import Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future
 from typing import Any
 
 import torch
@@ -24,27 +19,14 @@ from sigma.annotate.layout import OutputLayout
 from sigma.annotate.run import load_for_run, markers_in_order, run_shard
 from sigma.annotate.shard import ShardTask
 from sigma.config import Params
+from sigma.data.workers import spawn_pool
 from sigma.model.sigma import SigmaAnnotator
 
-_annotator: SigmaAnnotator | None = None  # the worker's model, loaded once by _start_worker
-PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+_annotator: SigmaAnnotator | None = None  # the worker's model, loaded once by _load_model
 
 
-def _die_with(driver: int) -> None:
-    """On Linux, have the kernel SIGKILL this worker when the driver process dies: a killed run
-    (``kill -9``, the OOM killer) leaves no idle workers holding a model's memory; ``--resume`` redoes
-    their uncommitted shards."""
-    if sys.platform.startswith("linux"):
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    if os.getppid() != driver:  # it died before the request took effect
-        os._exit(1)
-
-
-def _start_worker(model: dict[str, Any], threads: int, driver: int) -> None:
+def _load_model(model: dict[str, Any]) -> None:
     global _annotator
-    _die_with(driver)
-    torch.set_num_threads(threads)
     _annotator = load_for_run(model)
 
 
@@ -60,10 +42,7 @@ def process_dispatch(processes: int):
 
     def dispatch(tasks: Iterator[ShardTask], *, out: str, params: Params, model: dict[str, Any]) -> Iterator[dict]:
         threads = max(1, torch.get_num_threads() // processes)
-        # spawn, not fork: a forked copy of a process whose torch thread pool already ran can deadlock.
-        context = multiprocessing.get_context("spawn")
-        start = (model, threads, os.getpid())
-        with ProcessPoolExecutor(processes, context, initializer=_start_worker, initargs=start) as pool:
+        with spawn_pool(processes, threads, _load_model, (model,)) as pool:
 
             def submit(task: ShardTask) -> Future:
                 return pool.submit(_run_shard, task, out, params, model)

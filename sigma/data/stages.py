@@ -7,7 +7,7 @@ from pathlib import Path
 from sigma.config import DataParams, ValidateParams
 from sigma.data.pairs import ManifestError
 from sigma.data.storage import StorageError, write_json_atomic
-from sigma.data.validate import ValidationReport, validate_dataset
+from sigma.data.validate import ValidationReport, validate_once
 
 
 def synth_stage(kind: str, data: DataParams, out: str | Path | None = None, track: bool = True) -> dict:
@@ -53,14 +53,16 @@ def dev_photos(data: DataParams) -> tuple[list, str | None]:
 def validate_stage(
     datasets: list[str], params: ValidateParams, report: str | Path | None = None
 ) -> tuple[bool, dict[str, ValidationReport | str]]:
-    """Validate every dataset; an unreadable manifest counts as a failure (its error as the value).
+    """Validate every dataset (the suite runs once per content: :func:`validate_once`, so the
+    training stages that validate their inputs again skip it); an unreadable manifest counts as a
+    failure (its error as the value).
 
     Writes a JSON summary to ``report`` (DVC metrics) when given. Returns ``(all_ok, per_dataset)``.
     """
     results: dict[str, ValidationReport | str] = {}
     for dataset in datasets:
         try:
-            results[dataset] = validate_dataset(dataset, params)
+            results[dataset] = validate_once(dataset, params)
         except (ManifestError, StorageError) as exc:
             results[dataset] = f"cannot read manifest: {exc}"
     ok = all(isinstance(r, ValidationReport) and r.success for r in results.values())

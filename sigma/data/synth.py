@@ -30,6 +30,7 @@ from sigma.data.pairs import SYNTH_KINDS, EditPair, write_manifest
 from sigma.data.perturb import draw_strength, perturb
 from sigma.data.photos import Instance, Photo
 from sigma.data.segments import segment_instances
+from sigma.data.workers import spawn_pool
 
 KINDS = SYNTH_KINDS
 TRAINING_KINDS = ("inpaint", "edit", "calib")  # what training reads; ``dev`` is a benchmark
@@ -37,6 +38,7 @@ INSTANCE_EDITS = ("remove", "recolour", "replace", "add")
 SEGMENT_TRIES = 8  # photos drawn for a natural segment when no photo has annotated instances
 MAX_SEGMENT_AREA = 0.3  # larger natural segments are background (sky, wall, floor), not objects
 SEGMENT_CACHE = 256  # photos whose segments stay in memory (each a list of full-size masks)
+PAIRS_PER_TASK = 4  # pairs a synthesis worker draws per task: fewer round trips, still balanced
 
 
 def split_of(photo_id: str, val: float, test: float) -> str:
@@ -225,11 +227,41 @@ class PairJob:
         )
 
 
-def map_pairs(job: PairJob, n: int) -> Iterator[EditPair]:
-    """``job(i)`` for ``i < n``, in order, on one torch thread: the VAE round trip's sums then run
-    in one order, so the data does not depend on how many cores the machine has."""
+_job: PairJob | None = None  # a synthesis worker's, built once by _start_job
+
+
+def _start_job(kind: str, photos: list[Photo], data: DataParams, out: Path) -> None:
+    global _job
+    _job = build_job(kind, photos, data, out)
+
+
+def _run_job(index: int) -> EditPair:
+    assert _job is not None, "not a synthesis worker"
+    return _job(index)
+
+
+def build_job(kind: str, photos: list[Photo], data: DataParams, out: Path) -> PairJob:
+    params: SynthKindParams = getattr(data, kind)
+    vae = None
+    if params.perturb.vae:
+        from sigma.data.vae import load_vae
+
+        vae = load_vae(params.perturb.vae)
+    return PairJob(kind, Synthesiser(photos, data, params), params, vae, out)
+
+
+def map_pairs(kind: str, photos: list[Photo], data: DataParams, out: Path, n: int) -> Iterator[EditPair]:
+    """Pairs ``0 .. n-1`` of ``kind``, in order, each drawn on one torch thread: the VAE round trip's
+    sums then run in one order, so the data depends neither on the machine's cores nor on
+    ``data.processes``, the worker processes that draw pairs at once (one process: this one)."""
     import torch
 
+    processes = min(data.processes, n)
+    if processes > 1:
+        with spawn_pool(processes, 1, _start_job, (kind, photos, data, out)) as pool:
+            yield from pool.map(_run_job, range(n), chunksize=PAIRS_PER_TASK)
+        return
+    job = build_job(kind, photos, data, out)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
@@ -248,16 +280,10 @@ def synthesise(kind: str, photos: list[Photo], data: DataParams, out_dir: str | 
     shutil.rmtree(tmp, ignore_errors=True)
     (tmp / "images").mkdir(parents=True)
     (tmp / "masks").mkdir()
-    vae = None
-    if params.perturb.vae:
-        from sigma.data.vae import load_vae
-
-        vae = load_vae(params.perturb.vae)
-    job = PairJob(kind, Synthesiser(photos, data, params), params, vae, tmp)
     pairs: list[EditPair] = []
     with Progress(transient=True) as progress:
         task = progress.add_task(f"synth {kind}", total=params.n_pairs)
-        for pair in map_pairs(job, params.n_pairs if photos else 0):
+        for pair in map_pairs(kind, photos, data, tmp, params.n_pairs if photos else 0):
             pairs.append(pair)
             progress.advance(task)
     write_manifest(str(tmp), pairs)

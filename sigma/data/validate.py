@@ -6,8 +6,12 @@ then states the contract over its columns, and the report names the ids of the b
 
 from __future__ import annotations
 
+import hashlib
 import io
+import json
+import os
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -182,3 +186,49 @@ def validate_dataset(dataset: str, params: ValidateParams = DEFAULT_VALIDATE_PAR
         if not r.success
     ]
     return ValidationReport(dataset, len(df), bool(result.success), failures)
+
+
+def validation_cache() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "sigma" / "validated"
+
+
+def local_fingerprint(dataset: str, params: ValidateParams) -> str | None:
+    """A key that changes whenever the dataset may have: the manifest's bytes and, for every file it
+    names, its path, size, modification time and inode (the stat key DVC's own state uses), plus the
+    suite's params. ``None`` when the manifest or a file lies on S3 (validated every time)."""
+    uri = manifest_uri(dataset)
+    if storage.is_s3(uri):
+        return None
+    digest = hashlib.sha1(params.model_dump_json().encode())
+    root = storage.parent(uri)
+    try:
+        digest.update(Path(uri).read_bytes())
+        for _, row in manifest_rows(dataset):
+            for key in ("original", "edited", "mask", "side_effect_mask"):
+                rel = row.get(key) if isinstance(row, dict) else None
+                if not isinstance(rel, str) or not rel:
+                    continue
+                path = storage.join(root, rel)
+                if storage.is_s3(path):
+                    return None
+                st = os.stat(path)
+                digest.update(f"{path}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ino}\n".encode())
+    except (OSError, ManifestError, storage.StorageError):
+        return None  # validate_dataset says what is wrong
+    return digest.hexdigest()
+
+
+def validate_once(dataset: str, params: ValidateParams = DEFAULT_VALIDATE_PARAMS) -> ValidationReport:
+    """:func:`validate_dataset`, skipped when these very files already passed under these params:
+    each training stage validates its inputs, and the same few thousand pairs need the suite once.
+    Passing reports are remembered in the user's cache by :func:`local_fingerprint`; a failing
+    dataset is validated every time, so its report always names what is wrong now."""
+    key = local_fingerprint(dataset, params)
+    remembered = validation_cache() / f"{key}.json" if key else None
+    if remembered is not None and remembered.is_file():
+        return ValidationReport(**json.loads(remembered.read_text()))
+    report = validate_dataset(dataset, params)
+    if remembered is not None and report.success:
+        remembered.parent.mkdir(parents=True, exist_ok=True)
+        storage.write_json_atomic(str(remembered), report.to_dict())
+    return report

@@ -53,13 +53,14 @@ def optimiser(model: torch.nn.Module, cfg: TrainParams, total_steps: int):
 
 
 def require_valid(datasets: list[str], params: ValidateParams) -> None:
-    """Run the validation suite on the training inputs; a failure stops training before it starts."""
-    from sigma.data.validate import validate_dataset
+    """Run the validation suite on the training inputs (once per content: :func:`validate_once`); a
+    failure stops training before it starts."""
+    from sigma.data.validate import validate_once
 
     for dataset in datasets:
         if not (Path(dataset) / "manifest.jsonl").exists() and "://" not in dataset:
             raise FileNotFoundError(f"{dataset}/manifest.jsonl not found: run `dvc repro` for the data stages first")
-        report = validate_dataset(dataset, params)
+        report = validate_once(dataset, params)
         if not report.success:
             raise ValueError(f"training input fails validation; regenerate or fix it:\n{report.format()}")
 

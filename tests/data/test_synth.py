@@ -69,6 +69,15 @@ def test_same_seed_same_bytes(tmp_path, photos):
     assert digest(tmp_path / "a") != digest(tmp_path / "c")
 
 
+def test_worker_processes_draw_the_same_bytes(tmp_path, photos):
+    """``data.processes`` changes who draws each pair, never the pair: one stream per index."""
+    params = data_params(strength=(0.2, 1.0), n=10)
+    synthesise("edit", photos, params, tmp_path / "one")
+    summary = synthesise("edit", photos, params.model_copy(update={"processes": 2}), tmp_path / "two")
+    assert summary["n_pairs"] == 10
+    assert digest(tmp_path / "one") == digest(tmp_path / "two")
+
+
 @pytest.mark.parametrize("kind", ["inpaint", "edit"])
 def test_pixels_outside_the_mask_are_unchanged_without_perturbation(tmp_path, photos, kind):
     summary = synthesise(kind, photos, data_params(), tmp_path)

@@ -89,3 +89,26 @@ def test_lines_that_are_not_json_objects_are_failures_naming_them_and_the_rest_i
     (hit,) = [f for f in report.failures if "UTF-8 JSON object" in f.description]
     assert hit.bad_ids == ["@line2", "@line3", "@line4"]
     assert not any("a@line1" in f.bad_ids or "b@line5" in f.bad_ids for f in report.failures)
+
+
+def test_a_passing_dataset_is_validated_once_per_content(folder, tmp_path, monkeypatch):
+    """Every training stage validates its inputs; the same files need the suite once, and any change
+    to a file the manifest names (here a corrupted edited image) runs it again."""
+    import sigma.data.validate as validate
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    calls = []
+    monkeypatch.setattr(validate, "validate_dataset", lambda d, p: calls.append(d) or validate_dataset(d, p))
+    (folder / "manifest.jsonl").write_text(json.dumps(good("a")) + "\n")
+    params = ValidateParams()
+    assert validate.validate_once(str(folder), params).success
+    assert validate.validate_once(str(folder), params).success
+    assert len(calls) == 1
+    assert validate.validate_once(str(folder), ValidateParams(max_instruction_chars=100)).success
+    assert len(calls) == 2  # other params, another suite
+
+    (folder / "e.png").write_bytes(b"\x89PNG\r\n\x1a\n garbage")
+    for _ in range(2):  # a failure is never remembered: each call reports it
+        report = validate.validate_once(str(folder), params)
+        assert not report.success and "edited image exists" in report.format()
+    assert len(calls) == 4
