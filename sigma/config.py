@@ -438,6 +438,7 @@ class AblationParams(Section):
     out: str = "models/ablation"
     benchmarks: list[str] = ["synth_edit"]  # names from evaluate.benchmarks
     variants: list[AblationVariant] = []
+    processes: int = Field(default=1, ge=1)  # variants trained side by side (sigma/train/ablation.py)
 
     def checkpoint_of(self, variant: AblationVariant) -> str:
         """Where a variant's weights are: its ``checkpoint``, or where its training writes them."""

@@ -68,6 +68,8 @@ TINY = [
     "vae.crop_size=32",
     "vae.block_out_channels=[8, 16]",
     "annotate.processes=1",  # shards in the test's own process (tests/annotate/test_annotate_processes.py: the pool)
+    "data.processes=1",  # likewise pairs (tests/data/test_synth.py: the pool)
+    "ablation.processes=1",  # and ablation variants (tests/train/test_ablation_training.py: the pool)
 ]
 for stage in ("stage1", "stage2"):
     TINY += [

@@ -28,16 +28,17 @@ def die_with(driver: int) -> None:
         os._exit(1)
 
 
-def _start(driver: int, threads: int, initializer: Callable[..., None], initargs: tuple) -> None:
+def _start(driver: int, threads: int, initializer: Callable[..., None] | None, initargs: tuple) -> None:
     import torch
 
     die_with(driver)
     torch.set_num_threads(threads)
-    initializer(*initargs)
+    if initializer is not None:
+        initializer(*initargs)
 
 
 def spawn_pool(
-    processes: int, threads: int, initializer: Callable[..., None], initargs: tuple[Any, ...] = ()
+    processes: int, threads: int, initializer: Callable[..., None] | None = None, initargs: tuple[Any, ...] = ()
 ) -> ProcessPoolExecutor:
     """``processes`` spawned workers, each with ``threads`` torch threads, running
     ``initializer(*initargs)`` once (e.g. to load a model into a module global) before any task."""

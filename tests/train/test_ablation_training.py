@@ -25,3 +25,12 @@ def test_a_variant_trains_into_its_folder_without_stage1_scoring(tiny_project, t
 
     summary = stage1.train_stage1(params, track=False)  # Stage I itself still scores every epoch and at the end
     assert "edit" in summary["held_out"] and any(s.endswith(":val") for s in scored)
+
+
+def test_variants_train_side_by_side_in_worker_processes(tiny_project, tmp_path, monkeypatch):
+    monkeypatch.chdir(tiny_project)
+    params = tiny_params(f"ablation.out={tmp_path / 'ablation'}", "ablation.processes=2")
+    trained = train_ablation(params, names=["multi_scale", "drb"], track=False)
+    assert sorted(trained) == ["drb", "multi_scale"]
+    for checkpoint in trained.values():
+        assert Path(checkpoint).is_file()
