@@ -2,8 +2,8 @@
 Stage I, with the same data and ``stage1`` params, into ``ablation.out/NAME``.
 
 With ``ablation.processes`` > 1 the variants train side by side, each in a spawned process with an
-equal share of the torch threads: on 2 CPU cores two single-threaded trainings finish 1.5x sooner
-than one after the other with two threads each (the small models leave a second thread idle).
+equal share of the torch threads: for machines whose cores one small model cannot keep busy. On 2 CPU
+cores it gained nothing (two single-threaded processes took as long as the variants in turn).
 """
 
 from __future__ import annotations
