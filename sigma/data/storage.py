@@ -219,3 +219,8 @@ def list_files(root: str) -> list[str]:
     if not base.is_dir():
         raise StorageError(f"folder not found: {root}")
     return sorted(str(p.relative_to(base)) for p in base.rglob("*") if p.is_file())
+
+
+def user_cache(name: str) -> Path:
+    """``$XDG_CACHE_HOME/sigma/NAME`` (``~/.cache`` by default): derived files this machine can rebuild."""
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "sigma" / name

@@ -188,10 +188,6 @@ def validate_dataset(dataset: str, params: ValidateParams = DEFAULT_VALIDATE_PAR
     return ValidationReport(dataset, len(df), bool(result.success), failures)
 
 
-def validation_cache() -> Path:
-    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "sigma" / "validated"
-
-
 def local_fingerprint(dataset: str, params: ValidateParams) -> str | None:
     """A key that changes whenever the dataset may have: the manifest's bytes and, for every file it
     names, its path, size, modification time and inode (the stat key DVC's own state uses), plus the
@@ -224,7 +220,7 @@ def validate_once(dataset: str, params: ValidateParams = DEFAULT_VALIDATE_PARAMS
     Passing reports are remembered in the user's cache by :func:`local_fingerprint`; a failing
     dataset is validated every time, so its report always names what is wrong now."""
     key = local_fingerprint(dataset, params)
-    remembered = validation_cache() / f"{key}.json" if key else None
+    remembered = storage.user_cache("validated") / f"{key}.json" if key else None
     if remembered is not None and remembered.is_file():
         return ValidationReport(**json.loads(remembered.read_text()))
     report = validate_dataset(dataset, params)

@@ -15,7 +15,6 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from sigma.data import storage
@@ -48,10 +47,6 @@ class Query:
             raise ValueError(f"unknown review state {self.state!r}: choose one of {list(STATES)}")
         if self.page < 1 or not 1 <= self.per_page <= 500:
             raise ValueError("page must be >= 1 and per_page between 1 and 500")
-
-
-def cache_dir() -> Path:
-    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "sigma" / "review"
 
 
 def file_stamp(uri: str) -> str:
@@ -112,7 +107,7 @@ class AnnotationIndex:
         if not storage.exists(self.uri):
             raise storage.MissingFile(f"{self.uri} not found: is {self.out} the OUT of a finished `sigma annotate`?")
         key = hashlib.sha256(f"{self.out}\n{file_stamp(self.uri)}".encode()).hexdigest()[:20]
-        path = cache_dir() / f"{key}.sqlite"
+        path = storage.user_cache("review") / f"{key}.sqlite"
         path.parent.mkdir(parents=True, exist_ok=True)
         self.lock = threading.Lock()
         self.db = sqlite3.connect(path, check_same_thread=False)

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import sigma.data.synth as synth
 from sigma.config import DataParams, ParserParams, PerturbParams, SourceParams, SynthKindParams
 from sigma.data.builtin import iter_builtin
 from sigma.data.dataset import EditPairDataset
@@ -69,10 +70,12 @@ def test_same_seed_same_bytes(tmp_path, photos):
     assert digest(tmp_path / "a") != digest(tmp_path / "c")
 
 
-def test_worker_processes_draw_the_same_bytes(tmp_path, photos):
+def test_worker_processes_draw_the_same_bytes(tmp_path, photos, monkeypatch):
     """``data.processes`` changes who draws each pair, never the pair: one stream per index."""
     params = data_params(strength=(0.2, 1.0), n=10)
     synthesise("edit", photos, params, tmp_path / "one")
+    # Only the spawned workers may draw: a job built in this process means the pool was not used.
+    monkeypatch.setattr(synth, "build_job", lambda *a: pytest.fail("pairs drawn in the driver"))
     summary = synthesise("edit", photos, params.model_copy(update={"processes": 2}), tmp_path / "two")
     assert summary["n_pairs"] == 10
     assert digest(tmp_path / "one") == digest(tmp_path / "two")

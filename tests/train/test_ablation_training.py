@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+import sigma.train.ablation as ablation
 import sigma.train.stage1 as stage1
 from sigma.train.ablation import train_ablation
 from tests.conftest import tiny_params
@@ -30,6 +33,8 @@ def test_a_variant_trains_into_its_folder_without_stage1_scoring(tiny_project, t
 def test_variants_train_side_by_side_in_worker_processes(tiny_project, tmp_path, monkeypatch):
     monkeypatch.chdir(tiny_project)
     params = tiny_params(f"ablation.out={tmp_path / 'ablation'}", "ablation.processes=2")
+    # The spawned workers import their own copy: training in this process means the pool was not used.
+    monkeypatch.setattr(ablation, "train_stage1", lambda *a, **k: pytest.fail("variant trained in the driver"))
     trained = train_ablation(params, names=["multi_scale", "drb"], track=False)
     assert sorted(trained) == ["drb", "multi_scale"]
     for checkpoint in trained.values():
