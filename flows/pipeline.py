@@ -1,6 +1,6 @@
 """The whole pipeline as one flow: data (synthesis + validation) -> Stage I -> Stage II -> the
-change-detection baseline -> evaluation -> promotion -> corpus annotation, the order of dvc.yaml (less
-the ablation study, which is DVC-only).
+change-detection baseline -> evaluation -> promotion -> corpus annotation -> the downstream
+experiment, the order of dvc.yaml (less the ablation study, which is DVC-only).
 
 Every stage is its own sub-flow (flows/data.py, flows/train.py, flows/evaluate.py, flows/annotate.py)
 and each passes a validation gate on the data it reads, so a dataset that breaks the suite stops the
@@ -19,6 +19,7 @@ from prefect.tasks import exponential_backoff
 from flows.annotate import annotate_corpus_flow
 from flows.common import mlflow_flow_run
 from flows.data import data_flow
+from flows.downstream import downstream_flow
 from flows.evaluate import evaluate_flow
 from flows.train import change_detection_flow, stage1_flow, stage2_flow
 from sigma.data.remote import configure_dvc_remote
@@ -46,6 +47,7 @@ def pipeline_flow(
     resume: bool = False,
     pull_data: bool = False,
     annotate: bool = True,
+    downstream: bool = True,
     track: bool = True,
 ) -> dict:
     """Run every stage in order; their summaries by stage. ``resume`` continues interrupted training
@@ -70,6 +72,8 @@ def pipeline_flow(
             summaries["annotate"] = annotate_corpus_flow(
                 params_path=params_path, overrides=overrides, resume=True, runner="local", track=track
             )
+        if downstream:
+            summaries["downstream"] = downstream_flow(params_path, overrides, track=track)
     return summaries
 
 

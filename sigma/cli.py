@@ -21,6 +21,11 @@ data_app = typer.Typer(help="Synthesise, bootstrap and validate edit-pair datase
 app.add_typer(data_app, name="data")
 train_app = typer.Typer(help="Training stages.", no_args_is_help=True)
 app.add_typer(train_app, name="train")
+downstream_app = typer.Typer(
+    help="The downstream experiment: detectors trained on each label source's masks (docs/downstream.md).",
+    no_args_is_help=True,
+)
+app.add_typer(downstream_app, name="downstream")
 weights_app = typer.Typer(help="The pretrained models a profile needs: check they are there, fetch them.")
 app.add_typer(weights_app, name="weights", no_args_is_help=True)
 console = Console(stderr=True, soft_wrap=True)  # paths in errors must stay copy-pasteable
@@ -137,7 +142,8 @@ def data_synth(
     kind: Annotated[
         str,
         typer.Argument(
-            help="inpaint (Stage I), edit (Stage II), calib (all-zero masks) or dev (the real-photo dev benchmark)."
+            help="inpaint (Stage I), edit (Stage II), calib (all-zero masks), dev (the real-photo dev benchmark) "
+            "or downstream (the downstream detectors' corpus)."
         ),
     ],
     out: Annotated[Path | None, typer.Option(help="Output folder; default data/synth/KIND.")] = None,
@@ -435,7 +441,8 @@ def annotate(
     model: Annotated[
         str | None,
         typer.Option(
-            help="models:/NAME@ALIAS, models:/NAME/VERSION or a checkpoint; "
+            help="models:/NAME@ALIAS, models:/NAME/VERSION or a checkpoint; or an evaluation method as "
+            "method:NAME[@MODEL] (e.g. method:pixdiff_morph); "
             "default: annotate.model (models:/sigma-annotator@champion)."
         ),
     ] = None,
@@ -469,11 +476,26 @@ def annotate(
     (committed shards are kept: fix the cause, then --resume); 2 bad usage or params; 3 the corpus holds
     no pairs; 4 every pair was rejected. With 3 and 4 the outputs and --metrics are still written.
     """
+    _annotate_run(_params(params, set_), corpus, out, model, resume, metrics, runner, ray_address, params, set_, track)
+
+
+def _annotate_run(
+    cfg: Params,
+    corpus: str | None,
+    out: str | None,
+    model: str | None,
+    resume: bool,
+    metrics: Path | None,
+    runner: str,
+    ray_address: str | None,
+    params: Path,
+    set_: list[str] | None,
+    track: bool,
+) -> None:
+    """``sigma annotate`` and ``sigma detect``: one run, its metrics, and the exit codes."""
     from sigma.annotate.run import annotate_corpus, annotate_metrics
     from sigma.annotate.truth import score_against_truth
     from sigma.data.storage import join, write_json_atomic
-
-    cfg = _params(params, set_)
 
     def run() -> dict:
         if runner == "ray":
@@ -506,6 +528,95 @@ def annotate(
         reasons = ", ".join(f"{k} {v}" for k, v in summary["rejects_by_reason"].items())
         where = join(out or cfg.annotate.out, "rejects.jsonl")
         raise _fail(f"every pair was rejected ({reasons}): see {where}", EXIT_ALL_REJECTED)
+
+
+@app.command()
+def detect(
+    corpus: Annotated[
+        str, typer.Argument(help="Pair folder / manifest (local or s3://) or LAYOUT:ROOT (e.g. magicbrush:/data/MB).")
+    ],
+    out: Annotated[str, typer.Argument(help="Output folder or s3:// prefix (masks/<id>.png at each image's size).")],
+    detector: Annotated[
+        Path, typer.Option(help="A detector checkpoint (models/downstream/<detector>/<source>/seed<k>.safetensors).")
+    ],
+    resume: Annotated[bool, typer.Option(help="Continue an interrupted run in OUT.")] = False,
+    metrics: Annotated[
+        Path | None, typer.Option(help="Write the summary (and F1/IoU against the corpus's masks, if any) as JSON.")
+    ] = None,
+    params: ParamsOpt = Path("params.yaml"),
+    set_: SetOpt = None,
+    track: TrackOpt = True,
+) -> None:
+    """Run a trained IML detector on a corpus, from each pair's edited image alone: the same OUT layout,
+    rejects and exit codes as `sigma annotate` (0 something annotated; 1 stopped, --resume; 2 bad usage;
+    3 no pairs; 4 every pair rejected)."""
+    from sigma.model.detectors.checkpoint import DetectorCheckpointError, read_header
+
+    try:
+        read_header(detector)
+    except DetectorCheckpointError as exc:
+        raise _fail(exc, 2) from None
+    model = f"method:detector@{detector}"
+    _annotate_run(_params(params, set_), corpus, out, model, resume, metrics, "local", None, params, set_, track)
+
+
+@downstream_app.command("labels")
+def downstream_labels(
+    metrics: MetricsOpt = None, params: ParamsOpt = Path("params.yaml"), set_: SetOpt = None, track: TrackOpt = True
+) -> None:
+    """Label downstream.corpus with every source of downstream.sources (sigma annotate, or its own masks
+    for truth) into downstream.labels/<source>: the IMDL-BenCo files the detectors train from."""
+    from sigma.downstream.labels import labels_stage
+
+    _run_stage(labels_stage, _params(params, set_), metrics, track=track)
+
+
+@downstream_app.command("train")
+def downstream_train(
+    metrics: MetricsOpt = None, params: ParamsOpt = Path("params.yaml"), set_: SetOpt = None, track: TrackOpt = True
+) -> None:
+    """Train every detector on every label source (downstream.detectors x sources x seeds) into
+    downstream.out/<detector>/<source>/seed<k>.safetensors."""
+    from sigma.downstream.train import train_stage
+
+    _run_stage(lambda: {"cells": train_stage(_params(params, set_), metrics, track=track)})
+
+
+@downstream_app.command("evaluate")
+def downstream_evaluate(
+    benchmark: Annotated[
+        list[str] | None,
+        typer.Argument(help="More benchmarks: LOADER:PATH or a pair-format folder (downstream.benchmarks always run)."),
+    ] = None,
+    out: Annotated[Path, typer.Option(help="Metrics JSON to write.")] = Path("metrics/downstream.json"),
+    params: ParamsOpt = Path("params.yaml"),
+    set_: SetOpt = None,
+    track: TrackOpt = True,
+) -> None:
+    """Score every trained detector (edited image only) on downstream.benchmarks and BENCHMARK...:
+    F1/IoU over manipulated images, false positives on authentic ones, per drift level."""
+    from sigma.downstream.evaluate import evaluate_stage
+
+    extra = [_benchmark_spec(b) for b in benchmark or []]
+    _run_stage(lambda: {"benchmarks": evaluate_stage(_params(params, set_), out, extra, track=track)["benchmarks"]})
+
+
+@downstream_app.command("report")
+def downstream_report(
+    metrics: Annotated[Path, typer.Option(help="sigma downstream evaluate's output.")] = Path(
+        "metrics/downstream.json"
+    ),
+    labels: Annotated[Path, typer.Option(help="sigma downstream labels' metrics.")] = Path(
+        "metrics/downstream_labels.json"
+    ),
+    reports: Annotated[Path, typer.Option(help="Folder for downstream.{md,csv,tex,png}.")] = Path("reports"),
+    params: ParamsOpt = Path("params.yaml"),
+    set_: SetOpt = None,
+) -> None:
+    """The downstream table: reports/downstream.{md,csv,tex}, downstream.png and downstream_f1.csv (DVC plots)."""
+    from sigma.downstream.report import report_stage
+
+    _run_stage(lambda: {"written": [str(p) for p in report_stage(_params(params, set_), metrics, labels, reports)]})
 
 
 ProfileOpt = Annotated[

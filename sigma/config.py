@@ -105,6 +105,14 @@ class DevParams(SynthKindParams):
     split: str = "test"
 
 
+class DownstreamCorpusParams(SynthKindParams):
+    """The downstream corpus (``sigma data synth downstream``): edits of the built-in photos under the
+    benchmarks' drift, with train / val / test splits by photo (``data.split``), at a size of its own.
+    No labeller trained on these pairs; its truth masks serve the oracle row and evaluation only."""
+
+    max_side: int = Field(default=192, ge=32)
+
+
 class SplitParams(Section):
     val: float = Field(default=0.1, ge=0, lt=1)
     test: float = Field(default=0.2, ge=0, lt=1)
@@ -129,6 +137,7 @@ class DataParams(Section):
     edit: SynthKindParams
     calib: SynthKindParams
     dev: DevParams | None = None
+    downstream: DownstreamCorpusParams | None = None
     # Worker processes that synthesise pairs at once, one torch thread each; the data are the same
     # bytes for any number (each pair is drawn from its own RNG stream).
     processes: int = Field(default=1, ge=1)
@@ -503,6 +512,72 @@ class AnnotateParams(Section):
     export_paths: Literal["relative", "absolute"] = "relative"
 
 
+class DetectorTrainParams(Section):
+    """The one recipe every detector is trained with on every label source (``sigma downstream train``)."""
+
+    input_size: int = Field(default=160, ge=32)  # images resized to this square, as IMDL-BenCo resizes
+    epochs: int = Field(default=4, ge=1)
+    batch_size: int = Field(default=16, ge=1)
+    lr: float = Field(default=1e-3, gt=0)
+    weight_decay: float = Field(default=1e-4, ge=0)
+    flip: bool = True  # random left-right flips
+    threads: int | None = Field(default=None, ge=1)  # torch threads per run (null: torch's default)
+
+
+class DetectorSpec(Section):
+    """One detector architecture: a registered name (``sigma/model/detectors``) and its arguments."""
+
+    name: str
+    kwargs: dict[str, Any] = Field(default_factory=dict)
+
+
+LABEL_TRUTH = "truth"  # the oracle label source: the corpus's own masks
+
+
+class DownstreamParams(Section):
+    """The downstream experiment: detectors trained on the downstream corpus labelled by each source.
+
+    ``sources``: name -> what labels the corpus: ``truth`` (its own masks) or a ``sigma annotate
+    --model`` value (a checkpoint, a ``models:/`` URI, or ``method:NAME[@MODEL]`` for an evaluation
+    method). Every detector is trained on every source with ``seeds[0]``; the sources in
+    ``all_seeds`` get every seed (the mean and the spread)."""
+
+    corpus: str = "data/synth/downstream"
+    labels: str = "data/downstream/labels"  # one annotation run per source
+    out: str = "models/downstream"  # <detector>/<source>/seed<k>.safetensors
+    sources: dict[str, str] = Field(default_factory=lambda: {LABEL_TRUTH: LABEL_TRUTH})
+    baseline: str = LABEL_TRUTH  # the source whose detectors the gains are measured against
+    detectors: list[DetectorSpec] = Field(default_factory=lambda: [DetectorSpec(name="mobilenet_unet")])
+    seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
+    all_seeds: list[str] = Field(default_factory=list)
+    train: DetectorTrainParams = DetectorTrainParams()
+    benchmarks: list[BenchmarkSpec] = []  # where every trained detector is scored
+    batch_size: int = Field(default=16, ge=1)  # evaluation
+    processes: int = Field(default=1, ge=1)  # cells trained at once, one spawned process each
+
+    @model_validator(mode="after")
+    def _names_known(self) -> DownstreamParams:
+        for name in [self.baseline, *self.all_seeds]:
+            if name not in self.sources:
+                raise ValueError(f"downstream: {name!r} is not one of downstream.sources ({list(self.sources)})")
+        names = [d.name for d in self.detectors]
+        if len(set(names)) != len(names):
+            raise ValueError(f"downstream.detectors: names must be unique, got {names}")
+        return self
+
+    def cells(self) -> list[tuple[str, str, int]]:
+        """Every ``(detector, source, seed)`` trained, detector by detector."""
+        return [
+            (d.name, source, seed)
+            for d in self.detectors
+            for source in self.sources
+            for seed in (self.seeds if source in self.all_seeds else self.seeds[:1])
+        ]
+
+    def weights(self, detector: str, source: str, seed: int) -> str:
+        return f"{self.out}/{detector}/{source}/seed{seed}.safetensors"
+
+
 class Params(Section):
     """``profile``: ``offline`` (this file as it is) or a profile laid over it before any ``--set``:
     ``paper``, the paper's configuration (``sigma/profiles/paper.yaml``). One setting switches a whole
@@ -522,6 +597,7 @@ class Params(Section):
     change_detection: ChangeDetectionParams = Field(default_factory=ChangeDetectionParams)
     promote: PromoteParams = PromoteParams()
     annotate: AnnotateParams = AnnotateParams()
+    downstream: DownstreamParams = DownstreamParams()
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 

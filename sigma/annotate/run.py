@@ -12,7 +12,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from itertools import chain, islice
-from typing import Any
+from typing import Any, cast
 
 from rich.progress import MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -61,8 +61,11 @@ def pin_model(uri: str) -> dict[str, Any]:
 
 
 def pin_weights(pinned: dict[str, Any], annotator: SigmaAnnotator) -> dict[str, Any]:
+    from sigma.annotate.methods import MethodAnnotator
     from sigma.model.checkpoint import weights_digest
 
+    if isinstance(annotator, MethodAnnotator):
+        return pinned | {"version": annotator.digest()}
     return pinned | {"version": weights_digest(annotator)}
 
 
@@ -123,6 +126,12 @@ def check_resumable(layout: OutputLayout, info: dict[str, Any], resume: bool) ->
 
 
 def load_for_run(model: dict[str, Any]) -> SigmaAnnotator:
+    """The annotator ``model["load"]`` names: a SIGMA checkpoint or MLflow URI, or an evaluation method
+    (``method:NAME[@MODEL]``, :mod:`sigma.annotate.methods`)."""
+    from sigma.annotate.methods import MethodAnnotator, is_method
+
+    if is_method(model["load"]):
+        return cast(SigmaAnnotator, MethodAnnotator(model["load"]).eval())
     from sigma.model.pyfunc import load_annotator  # imports mlflow: only when a model is loaded
 
     annotator = load_annotator(model["load"])

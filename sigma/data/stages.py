@@ -22,6 +22,10 @@ def synth_stage(kind: str, data: DataParams, out: str | Path | None = None, trac
 
     if kind == "dev":
         photos, skipped = dev_photos(data)
+    elif kind == "downstream":
+        if data.downstream is None:
+            raise ValueError("params.yaml has no data.downstream section: add one to build the downstream corpus")
+        photos, skipped = load_photos(data.sources, data.downstream.max_side), None
     else:
         photos, skipped = load_photos(data.sources, data.max_side), None
     summary = synthesise(kind, photos, data, out or Path("data/synth") / kind)

@@ -1,9 +1,10 @@
 """Synthesise (original, edited, instruction, mask) datasets from photos with instance masks.
 
-Four kinds, each a params section: ``inpaint`` (Stage I: exact-mask edits, unchanged and
+Five kinds, each a params section: ``inpaint`` (Stage I: exact-mask edits, unchanged and
 drift-only pairs among them), ``edit`` (Stage II: mixed text-driven edits under regenerating-editor
-drift), ``calib`` (original vs. its drifted copy, all-zero mask) and ``dev`` (the real-photo dev
-benchmark: edits of a photo source of its own at named drift levels). The output is a
+drift), ``calib`` (original vs. its drifted copy, all-zero mask), ``dev`` (the real-photo dev
+benchmark: edits of a photo source of its own at named drift levels) and ``downstream`` (the
+downstream detectors' corpus: edits, unchanged pairs among them, at a size of its own). The output is a
 deterministic function of the photos and the params.
 """
 

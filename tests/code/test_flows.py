@@ -47,6 +47,7 @@ FLOW_ENTRYPOINTS = {  # deployment name -> entrypoint in prefect.yaml
     "change_detection": "flows/train.py:change_detection_flow",
     "evaluate": "flows/evaluate.py:evaluate_flow",
     "annotate": "flows/annotate.py:annotate_corpus_flow",
+    "downstream": "flows/downstream.py:downstream_flow",
     "pipeline": "flows/pipeline.py:pipeline_flow",
     "pipeline-paper": "flows/pipeline.py:pipeline_flow",
 }
@@ -79,6 +80,9 @@ def test_tasks_have_the_intended_retries_tags_and_cache_policy():
         evaluate.robustness,
         evaluate.promote_newest,
     ]
+    import flows.downstream as downstream
+
+    gpu += [downstream.labels, downstream.train, downstream.evaluate]
     for task in gpu:  # they take models: never cached, under the sigma-gpu limit, bounded in time
         assert task.cache_policy is NO_CACHE, task.name
         assert "sigma-gpu" in task.tags, task.name
@@ -123,6 +127,7 @@ def test_prefect_yaml_has_one_deployment_per_flow_on_the_gpu_pool():
     assert crons["evaluate"] == ["0 2 * * *"] and by_name["evaluate"].parameters["model"].endswith("@champion")
     assert len(crons["annotate"]) == 1 and by_name["annotate"].parameters["resume"] is True
     assert crons["stage1"] == crons["stage2"] == crons["change_detection"] == crons["pipeline"] == []  # manual
+    assert len(crons["downstream"]) == 1
     assert by_name["pipeline-paper"].parameters == {"overrides": ["profile=paper"]}
 
 
@@ -146,6 +151,7 @@ class Recorder:
         import flows.annotate
         import flows.common
         import flows.data
+        import flows.downstream
         import flows.evaluate
         import flows.train
 
@@ -165,6 +171,11 @@ class Recorder:
             (flows.evaluate, "tables_stage"): lambda *a, **k: record("tables", {}),
             (flows.evaluate, "promote_stage"): lambda *a, **k: record("promote", {"promoted": True}),
             (flows.annotate, "annotate_corpus"): lambda *a, **k: record("annotate", {"pairs": 1}),
+            (flows.downstream, "synth_stage"): lambda kind, data, out, track=True: record(f"synth_{kind}", {}),
+            (flows.downstream, "labels_stage"): lambda *a, **k: record("labels", {}),
+            (flows.downstream, "train_stage"): lambda *a, **k: record("train_detectors", []),
+            (flows.downstream, "evaluate_stage"): lambda *a, **k: record("evaluate_detectors", {}),
+            (flows.downstream, "report_stage"): lambda *a, **k: record("report", []),
         }
         for (module, name), stub in stubs.items():
             monkeypatch.setattr(module, name, stub)
@@ -221,6 +232,12 @@ def test_pipeline_runs_the_stages_in_order(prefect_api, tmp_path, monkeypatch):
         "tables",
         "promote",
         "annotate",
+        "synth_downstream",
+        "gate",
+        "labels",
+        "train_detectors",
+        "evaluate_detectors",
+        "report",
     ]
     assert summaries["stage1"] == {"steps": 1} and summaries["evaluate"]["promotion"] == {"promoted": True}
     assert json.loads((tmp_path / "metrics" / "promotion.json").read_text()) == {"promoted": True}
