@@ -37,7 +37,6 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from types import SimpleNamespace
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 ROOT = Path(__file__).resolve().parents[1]
@@ -109,36 +108,6 @@ def make_corpus(folder: Path, n_pairs: int, size: tuple[int, int], fmt: str = "p
     return str(folder)
 
 
-class PixDiffAnnotator:
-    """PixDiff-Otsu behind the interface the annotation engine uses (``iter_outputs``)."""
-
-    def __init__(self):
-        import torch
-
-        from sigma.eval.methods import build_method
-
-        self.method, self.torch = build_method("pixdiff_otsu"), torch
-        self.config = SimpleNamespace(threshold=0.5)
-        # Pixel differencing reads no instruction: every record says so.
-        self.prior = SimpleNamespace(source=lambda _parsed: "uniform: pixel differencing")
-
-    def parameters(self):
-        yield self.torch.zeros(1)
-
-    def fuse_for_inference(self):
-        return self
-
-    def eval(self):
-        return self
-
-    def iter_outputs(self, triples, batch_size=8, use_instruction=True):
-        from sigma.model.parsing.base import ParsedInstruction
-
-        for pred in self.method.predict(list(triples)):
-            edit = self.torch.from_numpy(pred.mask).float() * 20 - 10
-            yield self.torch.stack([edit, self.torch.full_like(edit, 10.0)]), edit * 0, ParsedInstruction()
-
-
 def child(config: dict) -> dict:
     """One configuration, in this (fresh) process."""
     import torch
@@ -159,11 +128,7 @@ def child(config: dict) -> dict:
     if config.get("checkpoint"):  # a trained model: the logit rules and the grounder act on real predictions
         model_path = Path(config["checkpoint"])
     elif config["method"] == "pixdiff":
-        run.load_for_run = lambda _model: PixDiffAnnotator()
-        # No weights to digest: the run record names the method instead.
-        run.pin_weights = lambda pinned, _annotator: pinned | {"version": "pixdiff_otsu"}
-        model_path = tmp / "pixdiff.txt"
-        model_path.write_text("pixdiff")
+        model_path = "method:pixdiff_otsu"  # the baseline annotates through the same path (sigma.annotate.methods)
     else:
         preset = PRESETS[config["method"]]
         preset = preset.model_copy(

@@ -23,3 +23,10 @@ def _mobilenet_unet(**kwargs: Any) -> Detector:
     from sigma.model.detectors.mobilenet_unet import MobileNetUNet
 
     return MobileNetUNet(**kwargs)
+
+
+@register_detector("srm_unet")
+def _srm_unet(**kwargs: Any) -> Detector:
+    from sigma.model.detectors.srm_unet import SrmUNet
+
+    return SrmUNet(**kwargs)
