@@ -66,15 +66,27 @@ def summary_frame(metrics: dict[str, Any], labels: dict[str, Any], baseline: str
         f1=("f1", "mean"), spread=("f1", lambda s: s.max() - s.min()), seeds=("f1", "size"), fp=("fp", "mean")
     )
     rows: dict[tuple[str, str], dict[str, float]] = defaultdict(dict)
+
+    def other(detector: str, source: str, column: str, key: str) -> float:
+        return stats.loc[(detector, source, column), key] if (detector, source, column) in stats.index else np.nan
+
     for (detector, source, column), row in stats.iterrows():
-        base = stats.loc[(detector, baseline, column), "f1"] if (detector, baseline, column) in stats.index else np.nan
         entry = rows[(detector, source)]
         entry["label F1"] = label_f1(labels, source)
+        base_seeds = other(detector, baseline, column, "seeds")
+        # A gain counts as clear only when both cells have several seeds and it exceeds both spreads.
+        clear = row["seeds"] > 1 and base_seeds > 1
         entry |= {
             f"{column} F1": row["f1"],
             f"{column} spread": row["spread"],
             f"{column} seeds": row["seeds"],
-            f"{column} gain": row["f1"] - base,
+            f"{column} gain": row["f1"] - other(detector, baseline, column, "f1"),
+            f"{column} gain clear": float(
+                clear
+                and row["f1"] - other(detector, baseline, column, "f1")
+                > max(row["spread"], other(detector, baseline, column, "spread"))
+            ),
+            f"{column} % of truth": 100 * row["f1"] / other(detector, LABEL_TRUTH, column, "f1"),
         }
         if np.isfinite(row["fp"]):
             entry[f"{column} FP%"] = row["fp"]
@@ -100,7 +112,8 @@ def to_markdown(frame: pd.DataFrame, baseline: str) -> str:
     columns = [c.removesuffix(" F1") for c in frame.columns if c.endswith(" F1") and c != "label F1"]
     header = ["detector", "labels", "label F1 (train)"]
     for column in columns:
-        header += [f"{column} F1", f"gain vs {baseline}"] + ([f"{column} FP%"] if f"{column} FP%" in frame else [])
+        header += [f"{column} F1", f"gain vs {baseline}", "% of truth"]
+        header += [f"{column} FP%"] if f"{column} FP%" in frame else []
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for (detector, source), row in frame.iterrows():
         cells = [detector, source, _fmt(row["label F1"])]
@@ -108,16 +121,19 @@ def to_markdown(frame: pd.DataFrame, baseline: str) -> str:
             n = int(row[f"{column} seeds"])
             f1 = _fmt(row[f"{column} F1"])
             cells.append(f"{f1} ±{_fmt(row[f'{column} spread'] / 2)} ({n})" if n > 1 else f"{f1} (1)")
-            gain = row[f"{column} gain"]
-            cells.append("–" if source == baseline else f"{gain:+.2f}" if np.isfinite(gain) else "–")
+            gain, clear = row[f"{column} gain"], "*" if row[f"{column} gain clear"] else ""
+            cells.append("–" if source == baseline else f"{gain:+.2f}{clear}" if np.isfinite(gain) else "–")
+            cells.append(_fmt(row[f"{column} % of truth"], 1))
             if f"{column} FP%" in frame:
                 cells.append(_fmt(row[f"{column} FP%"]))
         lines.append("| " + " | ".join(cells) + " |")
     legend = (
         "\nF1 and FP% in percent, IMDL-BenCo's conventions: F1 averaged over manipulated images, FP% the "
         "predicted share of authentic images' pixels. `±` is half the range over the seeds (in brackets: "
-        f"how many); the gain is over the detector of the same architecture trained on `{baseline}` labels. "
-        "Label F1: the source's own masks against the truth on the training split.\n"
+        f"how many); the gain is over the detector of the same architecture trained on `{baseline}` labels, "
+        "`*` where both cells have several seeds and the gain exceeds both their ranges; % of truth: the F1 "
+        "as a share of the truth-trained detector's. Label F1: the source's own masks against the truth on "
+        "the training split.\n"
     )
     return "\n".join(lines) + "\n" + legend
 

@@ -75,13 +75,15 @@ def f1_on(weights: Path, root: Path, test: list[tuple[str, np.ndarray]]) -> floa
     return acc.summary()["f1"]
 
 
-def test_a_detector_trained_on_the_truth_beats_one_trained_on_empty_labels(tmp_path):
+@pytest.mark.parametrize("name", DETECTORS.names())
+def test_a_detector_trained_on_the_truth_beats_one_trained_on_empty_labels(name, tmp_path):
     root = tmp_path / "corpus"
     train, test = square_corpus(root, 48, seed=1), square_corpus(root, 16, seed=2)
     truth = write_imdl(root / "truth.json", [[p, f"masks/{Path(p).name}"] for p, _ in train])
     empty = write_imdl(root / "empty.json", [[p, "Negative"] for p, _ in train])
-    for name, labels in (("truth", truth), ("empty", empty)):
-        train_detector(SPEC, RECIPE, labels, None, tmp_path / f"{name}.safetensors", seed=0, track=False)
+    for source, labels in (("truth", truth), ("empty", empty)):
+        spec = DetectorSpec(name=name)
+        train_detector(spec, RECIPE, labels, None, tmp_path / f"{source}.safetensors", seed=0, track=False)
     truth_f1 = f1_on(tmp_path / "truth.safetensors", root, test)
     empty_f1 = f1_on(tmp_path / "empty.safetensors", root, test)
     assert truth_f1 > empty_f1 + 0.3, (truth_f1, empty_f1)

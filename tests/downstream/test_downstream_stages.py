@@ -53,4 +53,4 @@ def test_labels_train_evaluate_report(downstream_project, monkeypatch):
     assert len(rows) == 3  # one per (detector, label source)
     truth_row = next(r for r in rows if "| truth |" in r)
     assert "(2)" in truth_row, "the truth cell is the mean of two seeds"
-    assert "gain vs pixdiff_morph" in table
+    assert "gain vs pixdiff_morph" in table and "% of truth" in table
