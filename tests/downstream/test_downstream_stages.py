@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+from sigma.config import BenchmarkSpec
 from sigma.data.pairs import read_manifest
 from sigma.downstream.evaluate import evaluate_stage
 from sigma.downstream.labels import labels_stage
@@ -41,14 +42,17 @@ def test_labels_train_evaluate_report(downstream_project, monkeypatch):
     model = load_detector(weights, device="cpu")
     assert model.input_size == 32
 
-    report = evaluate_stage(params, "metrics/downstream.json", track=False)
-    assert report["benchmarks"] == ["downstream_test"]
-    assert len(report["cells"]) == 4
-    assert all(0 <= c["f1"] <= 1 and "clean_fp_rate" in c for c in report["cells"])
+    named = BenchmarkSpec(name="named_on_the_command_line", loader="pairs", path="data/synth/downstream", split="val")
+    report = evaluate_stage(params, "metrics/downstream.json", [named], track=False)
+    assert report["benchmarks"] == ["downstream_test", "named_on_the_command_line"]
+    assert len(report["cells"]) == 8
+    assert all(0 <= c["f1"] <= 1 for c in report["cells"])
+    assert all("clean_fp_rate" in c for c in report["cells"] if c["benchmark"] == "downstream_test")
 
     written = report_stage(params, "metrics/downstream.json", "metrics/downstream_labels.json", "reports")
     table = (downstream_project / "reports/downstream.md").read_text()
     assert {p.name for p in written} >= {"downstream.md", "downstream.csv", "downstream.tex", "downstream.png"}
+    assert "named_on_the_command_line F1" in table
     rows = [line for line in table.splitlines() if line.startswith("| mobilenet_unet")]
     assert len(rows) == 3  # one per (detector, label source)
     truth_row = next(r for r in rows if "| truth |" in r)
