@@ -66,6 +66,8 @@ def train_stage(params: Params, metrics: str | Path | None = None, track: bool =
             for cell in cells:
                 results.append(train_cell(params, cell, track))
                 bar.advance(job)
-    if metrics:
-        storage.write_json_atomic(str(metrics), {"cells": results})
+    if metrics:  # without the seconds: the metrics are a function of the data and params (`dvc repro` twice)
+        storage.write_json_atomic(
+            str(metrics), {"cells": [{k: v for k, v in r.items() if k != "seconds"} for r in results]}
+        )
     return results

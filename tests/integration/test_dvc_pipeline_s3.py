@@ -67,6 +67,16 @@ FAST = [
     "annotate.batch_size=4",
     "annotate.shard_size=4",
     "annotate.write_threads=1",
+    "data.downstream.n_pairs=16",  # the downstream experiment: every source, both detectors, one tiny epoch
+    "data.downstream.max_side=64",
+    "downstream.detectors=[{name: mobilenet_unet, kwargs: {decoder_dim: 8}}, "
+    "{name: srm_unet, kwargs: {widths: [8, 8]}}]",
+    "downstream.train={input_size: 32, epochs: 1, batch_size: 4}",
+    "downstream.seeds=[0]",
+    "downstream.all_seeds=[]",
+    "downstream.processes=1",
+    "downstream.benchmarks=[{name: downstream_test, loader: pairs, path: data/synth/downstream, split: test, "
+    "optional: true}]",
 ]
 
 
@@ -183,6 +193,8 @@ def reproduce(root: Path) -> Path:
         "metrics/promotion.json",
         "models/stage2/sigma.safetensors",
         "data/annotated/edit/annotations.jsonl",
+        "reports/downstream.md",
+        "models/downstream/srm_unet/sigma/seed0.safetensors",
     ):
         assert (repo / rel).is_file(), f"{rel} missing after dvc repro"
     assert "Data and pipelines are up to date" in _run([DVC, "status"], repo, env)
