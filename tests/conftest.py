@@ -108,3 +108,16 @@ def tiny_checkpoint(tmp_path_factory) -> str:
     params = tiny_params()
     model = build_sigma(params.model, params.parse)
     return str(save_checkpoint(model, tmp_path_factory.mktemp("model") / "sigma.safetensors"))
+
+
+@pytest.fixture(scope="session")
+def tiny_detector(tmp_path_factory) -> str:
+    """A tiny untrained IML detector checkpoint (method ``detector``)."""
+    import torch
+
+    from sigma.model.detectors import build_detector, save_detector
+
+    torch.manual_seed(0)
+    model = build_detector("mobilenet_unet", 32, decoder_dim=8)
+    path = tmp_path_factory.mktemp("detector") / "detector.safetensors"
+    return str(save_detector(model, path, "mobilenet_unet", {"decoder_dim": 8}, {}))

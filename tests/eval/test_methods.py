@@ -30,11 +30,12 @@ def test_the_papers_baselines_are_registered():
 
 
 @pytest.mark.parametrize("name", list_methods())
-def test_every_method_predicts_a_mask_and_score_per_pair_at_its_resolution(name, tiny_checkpoint):
+def test_every_method_predicts_a_mask_and_score_per_pair_at_its_resolution(name, tiny_checkpoint, tiny_detector):
     entry = method_entry(name)
+    model = tiny_detector if name == "detector" else tiny_checkpoint  # an IML detector runs a detector checkpoint
     if entry.default_model:  # a method with weights of its own: pinned to the tiny ones here
-        name = f"{name}@{tiny_checkpoint}"
-    method = build_method(name, model=tiny_checkpoint if entry.needs_model else None)
+        name = f"{name}@{model}"
+    method = build_method(name, model=model if entry.needs_model else None)
     pairs = [(*_pair(size=32), "remove the square"), (*_pair(size=24), "")]
     preds = method.predict(pairs)
     assert len(preds) == 2

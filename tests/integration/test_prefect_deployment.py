@@ -62,6 +62,14 @@ OVERRIDES = [
     "evaluate.robustness.blur_kernel=[3]",
     "annotate.shard_size=4",
     "annotate.batch_size=4",
+    "data.downstream.n_pairs=12",  # the downstream flow: every source, one tiny detector, one epoch
+    "data.downstream.max_side=64",
+    "downstream.detectors=[{name: srm_unet, kwargs: {widths: [8, 8]}}]",
+    "downstream.train={input_size: 32, epochs: 1, batch_size: 4}",
+    "downstream.seeds=[0]",
+    "downstream.all_seeds=[]",
+    "downstream.processes=1",
+    "downstream.benchmarks=[{name: downstream_test, loader: pairs, path: data/synth/downstream, optional: true}]",
 ]
 
 IMPORT_LOG = "flows_imports.log"
@@ -216,7 +224,7 @@ def test_pipeline_deployment_runs_to_completion_on_a_process_worker(prefect_stac
         ]
         assert set(deployment.tags) == {"sigma", "pipeline"}
 
-        flow_run = run_deployment(DEPLOYMENT, parameters={"overrides": OVERRIDES}, timeout=300, poll_interval=1)
+        flow_run = run_deployment(DEPLOYMENT, parameters={"overrides": OVERRIDES}, timeout=600, poll_interval=1)
         with get_client(sync_client=True) as client:
             flow_run = client.read_flow_run(flow_run.id)
         logs = f"{processes.log('worker')}\n{processes.log('server')}"
@@ -237,6 +245,7 @@ def test_pipeline_deployment_runs_to_completion_on_a_process_worker(prefect_stac
         "models/stage2/sigma.safetensors",
         "models/vae/config.json",
         "reports/table1.md",
+        "reports/downstream.md",
     ):
         assert (project / model).is_file(), model
     promotion = json.loads((metrics / "promotion.json").read_text())

@@ -15,6 +15,7 @@ from sigma.model.detectors.base import Detector
 from sigma.model.detectors.registry import build_detector
 
 FORMAT = "sigma-detector/1"
+HEADER_KEY = "sigma-detector"  # the one metadata key: its JSON names the format, detector, arguments, info
 
 
 class DetectorCheckpointError(ValueError):
@@ -26,11 +27,11 @@ def save_detector(model: Detector, path: str | Path, name: str, kwargs: dict[str
     ``info`` (label source, seed, recipe) goes into the header as JSON."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    header = {"format": FORMAT, "detector": name, "input_size": str(model.input_size)}
-    header |= {"kwargs": json.dumps(kwargs), "info": json.dumps(info)}
+    header = {"detector": name, "input_size": model.input_size, "kwargs": kwargs, "info": info}
     state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
     tmp = path.with_name(path.name + ".partial")
-    save_file(state, str(tmp), metadata=header)
+    # One metadata key: safetensors writes several in no fixed order, and the file must be byte-stable.
+    save_file(state, str(tmp), metadata={HEADER_KEY: json.dumps({"format": FORMAT} | header, sort_keys=True)})
     tmp.replace(path)
     return path
 
@@ -42,16 +43,10 @@ def read_header(path: str | Path) -> dict[str, Any]:
             meta = f.metadata() or {}
     except (OSError, ValueError, SafetensorError) as exc:  # missing file, or not safetensors at all
         raise DetectorCheckpointError(f"{path}: not a detector checkpoint ({exc})") from None
-    if meta.get("format") != FORMAT:
-        raise DetectorCheckpointError(
-            f"{path}: not a detector checkpoint (format {meta.get('format')!r}; `sigma downstream train` writes them)"
-        )
-    return {
-        "detector": meta["detector"],
-        "input_size": int(meta["input_size"]),
-        "kwargs": json.loads(meta["kwargs"]),
-        "info": json.loads(meta["info"]),
-    }
+    header = json.loads(meta[HEADER_KEY]) if HEADER_KEY in meta else {}
+    if header.get("format") != FORMAT:
+        raise DetectorCheckpointError(f"{path}: not a detector checkpoint (`sigma downstream train` writes them)")
+    return header
 
 
 def load_detector(path: str | Path, device: str | None = None) -> Detector:
