@@ -1,7 +1,7 @@
 """Train every cell of the downstream experiment: each detector on each label source's IMDL-BenCo
 files with the one recipe, ``downstream.seeds`` for the sources in ``downstream.all_seeds`` and the
-first seed for the rest. Cells run in ``downstream.processes`` spawned workers (one torch thread
-each share), each an MLflow run under the stage's parent run."""
+first seed for the rest. Cells run in ``downstream.processes`` spawned workers, each with an equal
+share of the torch threads; every cell is an MLflow run under the pipeline's run."""
 
 from __future__ import annotations
 
@@ -47,8 +47,8 @@ def _train_in_worker(params: Params, cell: Cell, track: bool) -> dict[str, Any]:
 
 
 def train_stage(params: Params, metrics: str | Path | None = None, track: bool = True) -> list[dict[str, Any]]:
-    """Every cell of ``downstream.cells()``; ``metrics`` gets each cell's last-epoch loss, validation
-    figures and seconds (DVC metrics)."""
+    """Every cell of ``downstream.cells()``; ``metrics`` gets each cell's last-epoch loss and validation
+    figures (DVC metrics); the returned summaries also hold each cell's seconds."""
     cfg = params.downstream
     cells = cfg.cells()
     columns = (TextColumn("train detectors"), MofNCompleteColumn(), TimeElapsedColumn())
