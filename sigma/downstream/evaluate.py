@@ -29,9 +29,9 @@ def evaluate_stage(
     if not specs:
         raise ValueError("no benchmarks: add some to downstream.benchmarks in params.yaml, or name one")
     weights = {f"detector@{cfg.weights(*cell)}": cell for cell in cfg.cells()}
-    for method in weights:
-        if not Path(method.split("@", 1)[1]).exists():
-            raise FileNotFoundError(f"{method.split('@', 1)[1]} not found: run `sigma downstream train` first")
+    for cell in weights.values():
+        if not Path(cfg.weights(*cell)).exists():
+            raise FileNotFoundError(f"{cfg.weights(*cell)} not found: run `sigma downstream train` first")
     evaluation = params.evaluate.model_copy(update={"batch_size": cfg.batch_size})
     results = evaluate_methods(evaluation, specs, list(weights))
     cells = []

@@ -42,10 +42,6 @@ def train_cell(params: Params, cell: Cell, track: bool = True) -> dict[str, Any]
     return {"detector": detector, "source": source, "seed": seed, **summary}
 
 
-def _train_in_worker(params: Params, cell: Cell, track: bool) -> dict[str, Any]:
-    return train_cell(params, cell, track)
-
-
 def train_stage(params: Params, metrics: str | Path | None = None, track: bool = True) -> list[dict[str, Any]]:
     """Every cell of ``downstream.cells()``; ``metrics`` gets each cell's last-epoch loss and validation
     figures (DVC metrics); the returned summaries also hold each cell's seconds."""
@@ -58,7 +54,7 @@ def train_stage(params: Params, metrics: str | Path | None = None, track: bool =
         if cfg.processes > 1 and len(cells) > 1:
             threads = max(1, torch.get_num_threads() // cfg.processes)
             with spawn_pool(cfg.processes, threads) as pool:
-                futures = [pool.submit(_train_in_worker, params, cell, track) for cell in cells]
+                futures = [pool.submit(train_cell, params, cell, track) for cell in cells]
                 for future in futures:
                     results.append(future.result())
                     bar.advance(job)

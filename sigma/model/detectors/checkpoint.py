@@ -43,8 +43,11 @@ def read_header(path: str | Path) -> dict[str, Any]:
             meta = f.metadata() or {}
     except (OSError, ValueError, SafetensorError) as exc:  # missing file, or not safetensors at all
         raise DetectorCheckpointError(f"{path}: not a detector checkpoint ({exc})") from None
-    header = json.loads(meta[HEADER_KEY]) if HEADER_KEY in meta else {}
-    if header.get("format") != FORMAT:
+    try:
+        header = json.loads(meta[HEADER_KEY]) if HEADER_KEY in meta else {}
+    except ValueError:
+        header = {}
+    if not isinstance(header, dict) or header.get("format") != FORMAT:
         raise DetectorCheckpointError(f"{path}: not a detector checkpoint (`sigma downstream train` writes them)")
     return header
 
