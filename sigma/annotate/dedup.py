@@ -2,15 +2,14 @@
 
 Two records with one id would share a mask file and one would overwrite the other. The ids seen so
 far live in an on-disk SQLite index of 16-byte digests, so memory stays flat at any corpus size
-(tens of millions of pairs); the index is a temporary file, removed when the stream ends.
+(tens of millions of pairs). The index is SQLite's private temporary database: its file is unlinked
+as soon as it is opened, so not even a killed run leaves it behind in the temp folder.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
 import sqlite3
-import tempfile
 from collections.abc import Iterable, Iterator
 
 from sigma.data.pairs import EditPair
@@ -20,9 +19,7 @@ class SeenIds:
     """Which ids came before, and at which line (or record number)."""
 
     def __init__(self) -> None:
-        fd, self.path = tempfile.mkstemp(prefix="sigma-ids-", suffix=".sqlite")
-        os.close(fd)
-        self.db = sqlite3.connect(self.path)
+        self.db = sqlite3.connect("")  # "": a temporary on-disk database, paged out beyond its cache
         self.db.execute("PRAGMA journal_mode=OFF")
         self.db.execute("PRAGMA synchronous=OFF")
         self.db.execute("CREATE TABLE ids (digest BLOB PRIMARY KEY, line INTEGER) WITHOUT ROWID")
@@ -36,7 +33,6 @@ class SeenIds:
 
     def close(self) -> None:
         self.db.close()
-        os.unlink(self.path)
 
     def __enter__(self) -> SeenIds:
         return self

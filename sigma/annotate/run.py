@@ -231,6 +231,10 @@ def annotate_corpus(
     if resume and (existing := layout.read_run()) is not None and (kept := keep_run_model(existing, pinned)) != pinned:
         pinned, annotator = kept, load_for_run(kept)
     info = run_info(corpus, pinned, params, annotator.config.threshold)
+    # Open the corpus before OUT is touched: a mistyped corpus fails here and leaves OUT as it was.
+    tasks = plan_shards(corpus, cfg.shard_size)
+    head = list(islice(tasks, 2))
+    tasks = chain(head, tasks)
     check_resumable(layout, info, resume)
     if layout.read_run() is None:
         storage.write_json_atomic(layout.path(RUN_FILE), info)
@@ -244,14 +248,10 @@ def annotate_corpus(
                 bar.advance(job, n)
                 bar.update(job, rate=bar.tasks[0].completed / max(time.perf_counter() - start, 1e-9))
 
-            tasks = plan_shards(corpus, cfg.shard_size)
-            if dispatch is None and cfg.processes > 1:
-                head = list(islice(tasks, 2))  # a pool of processes only pays off from two shards on
-                tasks = chain(head, tasks)
-                if len(head) > 1:
-                    from sigma.annotate.pool import process_dispatch
+            if dispatch is None and cfg.processes > 1 and len(head) > 1:  # a pool pays off from two shards on
+                from sigma.annotate.pool import process_dispatch
 
-                    dispatch = process_dispatch(cfg.processes)
+                dispatch = process_dispatch(cfg.processes)
             if dispatch is None:
                 for task in tasks:
                     markers.append(run_shard(task, out, params, pinned, annotator, advance))

@@ -7,7 +7,7 @@ Server-rendered pages (FastAPI + Jinja2) with a little JavaScript for the keys:
 - ``/detail?pos=K&...``: one pair at position K of the same ordering: flicker between original and
   edited, mask opacity, zoom; ``a``/``r``/``f`` decide (and move on), ``n``/``p`` move;
 - ``/api/...``: the same data as JSON, and ``POST /api/decisions``;
-- ``/calibration.png``: accept rate by confidence bin (also written to OUT).
+- ``/calibration.png``: accept rate by confidence bin (GETs never write; ``sigma export`` saves it).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel
 
 from sigma.data import storage
-from sigma.review.calibration import write_calibration
+from sigma.review.calibration import accept_rate_by_confidence, plot
 from sigma.review.decisions import ReviewLog
 from sigma.review.images import render
 from sigma.review.index import AnnotationIndex, Query
@@ -167,11 +167,12 @@ def create_app(out: str, root: str = ".", reviewer: str | None = None) -> FastAP
 
     @app.get("/api/calibration")
     def calibration() -> dict[str, Any]:
-        return write_calibration(index)[0]
+        return accept_rate_by_confidence(index)
 
     @app.get("/calibration.png")
     def calibration_png() -> Response:
-        return Response(write_calibration(index)[1], media_type="image/png", headers={"Cache-Control": "no-store"})
+        png = plot(accept_rate_by_confidence(index))
+        return Response(png, media_type="image/png", headers={"Cache-Control": "no-store"})
 
     @app.exception_handler(storage.StorageError)
     def storage_error(request: Request, exc: storage.StorageError) -> JSONResponse:

@@ -1,5 +1,6 @@
 """Choosing ``annotate.min_confidence`` from evidence: the accept rate of reviewed masks by confidence bin,
-as numbers (``OUT/review_calibration.json``) and a plot (``OUT/review_calibration.png``)."""
+as numbers and a plot. The review app serves them (reading OUT only); ``sigma export`` writes them
+into its DEST (``review_calibration.{json,png}``)."""
 
 from __future__ import annotations
 
@@ -63,10 +64,9 @@ def plot(calibration: dict[str, Any]) -> bytes:
     return buffer.getvalue()
 
 
-def write_calibration(index: AnnotationIndex) -> tuple[dict[str, Any], bytes]:
-    """Compute, write next to the annotations in OUT, and return the numbers and the PNG."""
+def write_calibration(index: AnnotationIndex, dest: str) -> dict[str, Any]:
+    """Compute the numbers and the plot and write both into ``dest``; returns the numbers."""
     calibration = accept_rate_by_confidence(index)
-    png = plot(calibration)
-    storage.write_json_atomic(storage.join(index.out, f"{CALIBRATION}.json"), calibration)
-    storage.write_bytes_atomic(storage.join(index.out, f"{CALIBRATION}.png"), png)
-    return calibration, png
+    storage.write_json_atomic(storage.join(dest, f"{CALIBRATION}.json"), calibration)
+    storage.write_bytes_atomic(storage.join(dest, f"{CALIBRATION}.png"), plot(calibration))
+    return calibration

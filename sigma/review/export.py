@@ -3,7 +3,8 @@
 Writes to ``DEST`` (default ``OUT/reviewed``): ``imdlbenco.<split>.json`` (and ``imdlbenco.json``) as
 ``sigma annotate`` does, with the same ``annotate`` filters; ``manifest.jsonl``, the kept pairs in this
 project's pair format with their masks (a benchmark or training corpus); ``summary.json``, with how
-many pairs were accepted, rejected, flagged and left unreviewed. Paths follow ``annotate.export_paths``
+many pairs were accepted, rejected, flagged and left unreviewed; ``review_calibration.{json,png}``,
+the accept rate by confidence, when there are decisions. OUT itself is only read. Paths follow ``annotate.export_paths``
 relative to ``DEST``.
 """
 
@@ -79,5 +80,5 @@ def export_reviewed(
     if decisions.latest:
         index = AnnotationIndex(out)
         index.set_decisions({k: v["decision"] for k, v in decisions.latest.items()})
-        write_calibration(index)
+        write_calibration(index, dest)
     return summary

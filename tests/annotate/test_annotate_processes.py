@@ -59,11 +59,17 @@ def test_a_pool_of_processes_writes_what_one_process_writes(
 @pytest.mark.slow
 def test_a_killed_pool_run_leaves_no_workers_and_resumes_exactly_once(tiny_project, tiny_checkpoint, tmp_path):
     corpus, out, hold_file = tiny_project / "data/synth/edit", tmp_path / "out", tmp_path / "held"
-    sets = [arg for item in [*TINY, *ANNOTATE, "annotate.processes=2"] for arg in ("--set", item)]
+    # Shards of 2: more shards than the pool keeps in flight, so the corpus stream (and its id index)
+    # is still open when the run is killed.
+    settings = [*TINY, *ANNOTATE, "annotate.shard_size=2", "annotate.processes=2"]
+    sets = [arg for item in settings for arg in ("--set", item)]
     command = [sys.executable, "-m", "sigma.cli", "annotate", str(corpus), str(out), "--model", tiny_checkpoint]
     command += ["--no-track", "--params", str(ROOT / "params.yaml"), *sets]
     # A worker blocks before committing shard 1 (sigma.annotate.shard.hold_for_test) until the kill.
-    held = {**os.environ, "SIGMA_TEST_HOLD": "before-commit:1", "SIGMA_TEST_HOLD_FILE": str(hold_file)}
+    temp = tmp_path / "temp"  # the runs' system temp folder: a killed run must leave nothing there
+    temp.mkdir()
+    env = {**os.environ, "TMPDIR": str(temp), "SQLITE_TMPDIR": str(temp)}
+    held = env | {"SIGMA_TEST_HOLD": "before-commit:1", "SIGMA_TEST_HOLD_FILE": str(hold_file)}
     log = tmp_path / "run.log"
     with log.open("wb") as sink:
         proc = subprocess.Popen(command, cwd=tiny_project, env=held, stdout=sink, stderr=subprocess.STDOUT)
@@ -85,9 +91,11 @@ def test_a_killed_pool_run_leaves_no_workers_and_resumes_exactly_once(tiny_proje
     committed = {p.name: p.read_bytes() for p in shard_files if not p.name.endswith(".tmp")}
     assert "000001.done.json" not in committed
 
-    resumed = subprocess.run([*command, "--resume"], cwd=tiny_project, capture_output=True, text=True)
+    assert [p.name for p in temp.rglob("*") if p.is_file()] == []
+    resumed = subprocess.run([*command, "--resume"], cwd=tiny_project, env=env, capture_output=True, text=True)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert {name: (out / "shards" / name).read_bytes() for name in committed} == committed
     assert not list((out / "shards").glob(".*.tmp"))  # the resume cleared the partial writes
+    assert [p.name for p in temp.rglob("*") if p.is_file()] == []
     ids = [json.loads(line)["id"] for line in (out / "annotations.jsonl").read_text().splitlines()]
     assert sorted(ids) == sorted(p.id for p in read_manifest(str(corpus)))

@@ -139,9 +139,10 @@ def test_pages_pictures_and_the_calibration_plot(annotated):
     assert calibration["reviewed"] == 6
     assert sum(b["accepted"] for b in calibration["bins"]) == 3
     assert sum(b["rejected"] for b in calibration["bins"]) == 2
+    before = {p: p.stat().st_mtime_ns for p in annotated.rglob("*")}
     assert client.get("/calibration.png").content[:4] == b"\x89PNG"
-    assert json.loads((annotated / "review_calibration.json").read_text()) == calibration
-    assert (annotated / "review_calibration.png").stat().st_size > 0
+    assert client.get("/api/calibration").json() == calibration
+    assert {p: p.stat().st_mtime_ns for p in annotated.rglob("*")} == before  # a GET writes nothing into OUT
 
 
 @pytest.mark.parametrize("mode", ["accepted-only", "exclude-rejected"])
@@ -174,6 +175,9 @@ def test_the_export_honours_the_decisions(annotated, tmp_path, mode):
     }
     assert exported_masks == {m["mask"] for m in manifest}
     assert json.loads((tmp_path / "export/summary.json").read_text()) == summary
+    calibration = json.loads((tmp_path / "export/review_calibration.json").read_text())  # into DEST, not OUT
+    assert calibration["reviewed"] == 4 and (tmp_path / "export/review_calibration.png").stat().st_size > 0
+    assert not list(annotated.glob("review_calibration.*"))
 
 
 @pytest.mark.integration
@@ -202,4 +206,5 @@ def test_an_s3_out_is_reviewed_and_exported_in_place(moto_s3, tiny_project, tiny
         page["items"][i]["id"] for i in (0, 2)
     )
     keys = {o["Key"] for o in s3.list_objects_v2(Bucket="review", Prefix="run/")["Contents"]}
-    assert {"run/reviewed/summary.json", "run/review_calibration.png", "run/review_calibration.json"} <= keys
+    assert {"run/reviewed/summary.json", "run/reviewed/review_calibration.png", "run/reviewed/review_calibration.json"} <= keys
+    assert not keys & {"run/review_calibration.png", "run/review_calibration.json"}  # OUT is only read

@@ -8,14 +8,18 @@ never held in memory. Ids must be unique and stable across runs (they name the o
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
+from sigma.data import storage
 from sigma.data.pairs import EditPair
 from sigma.registry import Registry
 
 Reader = Callable[[str], Iterator[EditPair]]
 READERS: Registry[Reader] = Registry("corpus layout")
 register_corpus = READERS.register
+LAYOUT_NAME = re.compile(r"[a-z][a-z0-9_]*")  # what NAME in NAME:ROOT looks like (not a path, not s3)
 corpus_reader = READERS.get
 
 
@@ -33,4 +37,6 @@ def open_corpus(spec: str) -> Iterator[EditPair]:
     name, sep, root = spec.partition(":")
     if sep and name in READERS:
         return corpus_reader(name)(root)
+    if sep and LAYOUT_NAME.fullmatch(name) and not storage.is_s3(spec) and not Path(spec).exists():
+        corpus_reader(name)  # KeyError: an unknown layout (a usage error), naming the known ones
     return corpus_reader("pairs")(spec)
