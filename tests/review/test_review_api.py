@@ -206,5 +206,6 @@ def test_an_s3_out_is_reviewed_and_exported_in_place(moto_s3, tiny_project, tiny
         page["items"][i]["id"] for i in (0, 2)
     )
     keys = {o["Key"] for o in s3.list_objects_v2(Bucket="review", Prefix="run/")["Contents"]}
-    assert {"run/reviewed/summary.json", "run/reviewed/review_calibration.png", "run/reviewed/review_calibration.json"} <= keys
+    exported = ("summary.json", "review_calibration.png", "review_calibration.json")
+    assert {f"run/reviewed/{name}" for name in exported} <= keys
     assert not keys & {"run/review_calibration.png", "run/review_calibration.json"}  # OUT is only read
