@@ -261,6 +261,8 @@ def annotate_corpus(
                     markers.append(marker)
         summary = finalize(layout, cfg, len(markers)) | {"model_version": pinned["version"]}
     except OSError as exc:  # storage down, disk full, OUT read-only: nothing committed is lost
+        if not isinstance(exc, storage.StorageError):  # a local write (staged mask, move, merge): say what to do
+            exc = storage.local_error("write", str(exc.filename or out), exc)
         raise storage.StorageError(
             f"{exc}\n{len(markers)} shard(s) of this run are committed in {out} and kept: once the cause is "
             "fixed, run the same command with --resume to continue"

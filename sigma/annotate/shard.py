@@ -46,6 +46,8 @@ def decode_pair(pair: EditPair, max_pixels: int, max_instruction_chars: int) -> 
     try:
         original = decode_image(storage.read_bytes(pair.original), max_pixels=max_pixels, what="original")
         edited = decode_image(storage.read_bytes(pair.edited), max_pixels=max_pixels, what="edited")
+    except storage.TransientStorageError:
+        raise  # not the pair's fault: the shard fails uncommitted and --resume reads the pair again
     except (storage.StorageError, ImageDecodeError) as exc:
         return {"pair": pair, "reason": str(exc)}
     if original.shape != edited.shape:

@@ -25,6 +25,12 @@ class MissingFile(StorageError):
     """The file is not there (a local ENOENT, an S3 404)."""
 
 
+class TransientStorageError(StorageError):
+    """The store failed for a reason that passes (S3 5xx or throttling after the retries, an endpoint
+    that cannot be reached): the file itself may be fine, so a run stops and ``--resume`` retries it
+    rather than recording the file as unreadable."""
+
+
 def is_s3(uri: str) -> bool:
     return str(uri).startswith("s3://")
 
@@ -61,12 +67,14 @@ def s3_error(action: str, uri: str, exc: Exception) -> StorageError:
         if code in ("NoSuchBucket", "AccessDenied", "403", "InvalidAccessKeyId", "SignatureDoesNotMatch"):
             return StorageError(f"cannot {action} {uri}: S3 error {code} (check the bucket and the credentials)")
         if status >= 500 or code in ("SlowDown", "Throttling", "RequestTimeout"):
-            return StorageError(
+            return TransientStorageError(
                 f"cannot {action} {uri}: S3 error {code} (HTTP {status}) after {S3_ATTEMPTS} attempts with "
                 "backoff: the endpoint is down or throttling; try again when it is back"
             )
         return StorageError(f"cannot {action} {uri}: S3 error {code}")
-    return StorageError(f"cannot {action} {uri}: {exc} (is the S3 endpoint reachable? check AWS_ENDPOINT_URL)")
+    return TransientStorageError(
+        f"cannot {action} {uri}: {exc} (is the S3 endpoint reachable? check AWS_ENDPOINT_URL)"
+    )
 
 
 def local_error(action: str, uri: str, exc: OSError) -> StorageError:

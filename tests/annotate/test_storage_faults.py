@@ -9,7 +9,10 @@ resumed run's outputs are byte-identical to an uninterrupted run's. Faults start
 
 from __future__ import annotations
 
+import builtins
 import errno
+import io
+import json
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -22,6 +25,7 @@ from typer.testing import CliRunner
 from sigma.annotate.run import annotate_corpus
 from sigma.cli import app
 from sigma.data import storage
+from sigma.data.pairs import read_manifest
 from tests.annotate.outputs import snapshot
 from tests.conftest import tiny_params
 from tests.s3_fixtures import moto_s3  # noqa: F401  (fixture)
@@ -137,6 +141,35 @@ def test_an_s3_endpoint_that_stays_down_stops_the_run_and_resume_completes_it(s3
     assert {k: v for k, v in _s3_snapshot(client, "out", "down/shards/").items() if k in committed} == committed
 
 
+@pytest.mark.integration
+def test_a_corpus_image_whose_s3_reads_keep_failing_is_not_rejected_and_resume_reads_it(
+    moto_s3, tiny_project, tiny_checkpoint, tmp_path, monkeypatch  # noqa: F811
+):
+    """A 5xx that outlasts the retries says nothing about the image: its shard stops uncommitted (no
+    ``unreadable_file`` reject), and the resumed run's outputs equal a run without the fault."""
+    monkeypatch.chdir(tiny_project)
+    client = boto3.client("s3", endpoint_url=moto_s3)
+    client.create_bucket(Bucket="corpus")
+    local = tiny_project / "data/synth/edit"
+    for path in (p for p in local.rglob("*") if p.is_file()):
+        client.put_object(Bucket="corpus", Key=f"edit/{path.relative_to(local)}", Body=path.read_bytes())
+    params, corpus = tiny_params(*ANNOTATE), "s3://corpus/edit"
+    annotate_corpus(params, corpus, str(tmp_path / "whole"), tiny_checkpoint, track=False)
+
+    victim = read_manifest(str(local), resolve=False)[5].edited  # a pair of shard 1 (shards of 4)
+    out = tmp_path / "out"
+    with FailingEndpoint(lambda method, url: 503 if method == "GET" and url.endswith(victim) else None) as endpoint:
+        with pytest.raises(storage.StorageError, match="SlowDown") as failure:
+            annotate_corpus(params, corpus, str(out), tiny_checkpoint, track=False)
+    assert endpoint.failed >= storage.S3_ATTEMPTS  # retried with backoff before giving up
+    assert "1 shard(s) of this run are committed" in str(failure.value)
+    assert not (out / "shards/000001.done.json").exists()
+
+    annotate_corpus(params, corpus, str(out), tiny_checkpoint, resume=True, track=False)
+    assert snapshot(out) == snapshot(tmp_path / "whole")
+    assert json.loads((out / "summary.json").read_text())["rejected"] == 0
+
+
 @pytest.mark.parametrize(
     ("code", "hint"),
     [(errno.ENOSPC, "the disk is full"), (errno.EROFS, "the file system is read-only")],
@@ -172,3 +205,55 @@ def test_a_full_or_read_only_out_stops_the_run_and_resume_completes_it(
     annotate_corpus(params, corpus, str(out), tiny_checkpoint, resume=True, track=False)
     assert snapshot(out) == snapshot(tmp_path / "whole")
     assert {name: (out / "shards" / name).read_bytes() for name in committed} == committed
+
+
+def _fail_writes(monkeypatch, out: Path, where: str, code: int) -> None:
+    """Opening for writing (or moving into place) a file under ``out`` whose path holds ``where`` fails."""
+    real_open, real_replace = io.open, os.replace
+
+    def hit(path) -> bool:
+        return str(path).startswith(str(out)) and where in str(path)
+
+    def failing_open(file, mode="r", *args, **kwargs):
+        if any(flag in mode for flag in "wax") and hit(file):
+            raise OSError(code, os.strerror(code), str(file))
+        return real_open(file, mode, *args, **kwargs)
+
+    def failing_replace(src, dst, **kwargs):
+        if hit(dst) and ".staging" in str(src):
+            raise OSError(code, os.strerror(code), str(dst))
+        return real_replace(src, dst, **kwargs)
+
+    monkeypatch.setattr(io, "open", failing_open)
+    monkeypatch.setattr(builtins, "open", failing_open)
+    monkeypatch.setattr(os, "replace", failing_replace)
+
+
+@pytest.mark.parametrize(
+    ("where", "code", "hint", "committed"),
+    [
+        ("/.staging/000002/masks/", errno.ENOSPC, "the disk is full", 2),  # a staged mask of shard 2
+        ("/masks/", errno.EROFS, "the file system is read-only", 0),  # a staged mask moved into place
+        ("/.finalize-", errno.ENOSPC, "the disk is full", 4),  # the merged outputs, every shard committed
+    ],
+    ids=["staged-mask", "mask-commit", "merge"],
+)
+def test_every_local_write_path_stops_the_run_cleanly_and_resume_completes_it(
+    where, code, hint, committed, tiny_project, tiny_checkpoint, tmp_path, monkeypatch
+):
+    monkeypatch.chdir(tiny_project)
+    params, corpus = tiny_params(*ANNOTATE), str(tiny_project / "data/synth/edit")
+    annotate_corpus(params, corpus, str(tmp_path / "whole"), tiny_checkpoint, track=False)
+    out = tmp_path / "out"
+    with monkeypatch.context() as faults:
+        _fail_writes(faults, out, where, code)
+        with pytest.raises(storage.StorageError) as failure:
+            annotate_corpus(params, corpus, str(out), tiny_checkpoint, track=False)
+    message = str(failure.value)
+    assert hint in message and f"{committed} shard(s) of this run are committed" in message and "--resume" in message
+    assert len(list((out / "shards").glob("*.done.json"))) == committed
+
+    annotate_corpus(params, corpus, str(out), tiny_checkpoint, resume=True, track=False)
+    assert snapshot(out) == snapshot(tmp_path / "whole")
+    leftovers = [p for p in out.rglob("*") if p.is_file() and (".staging" in str(p) or ".finalize-" in str(p))]
+    assert leftovers == [] and not list(out.rglob("*.tmp"))
