@@ -72,9 +72,7 @@ def s3_error(action: str, uri: str, exc: Exception) -> StorageError:
                 "backoff: the endpoint is down or throttling; try again when it is back"
             )
         return StorageError(f"cannot {action} {uri}: S3 error {code}")
-    return TransientStorageError(
-        f"cannot {action} {uri}: {exc} (is the S3 endpoint reachable? check AWS_ENDPOINT_URL)"
-    )
+    return TransientStorageError(f"cannot {action} {uri}: {exc} (is the S3 endpoint reachable? check AWS_ENDPOINT_URL)")
 
 
 def local_error(action: str, uri: str, exc: OSError) -> StorageError:

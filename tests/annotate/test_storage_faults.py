@@ -143,7 +143,11 @@ def test_an_s3_endpoint_that_stays_down_stops_the_run_and_resume_completes_it(s3
 
 @pytest.mark.integration
 def test_a_corpus_image_whose_s3_reads_keep_failing_is_not_rejected_and_resume_reads_it(
-    moto_s3, tiny_project, tiny_checkpoint, tmp_path, monkeypatch  # noqa: F811
+    moto_s3,
+    tiny_project,
+    tiny_checkpoint,
+    tmp_path,
+    monkeypatch,  # noqa: F811
 ):
     """A 5xx that outlasts the retries says nothing about the image: its shard stops uncommitted (no
     ``unreadable_file`` reject), and the resumed run's outputs equal a run without the fault."""
@@ -158,9 +162,9 @@ def test_a_corpus_image_whose_s3_reads_keep_failing_is_not_rejected_and_resume_r
 
     victim = read_manifest(str(local), resolve=False)[5].edited  # a pair of shard 1 (shards of 4)
     out = tmp_path / "out"
-    with FailingEndpoint(lambda method, url: 503 if method == "GET" and url.endswith(victim) else None) as endpoint:
-        with pytest.raises(storage.StorageError, match="SlowDown") as failure:
-            annotate_corpus(params, corpus, str(out), tiny_checkpoint, track=False)
+    endpoint = FailingEndpoint(lambda method, url: 503 if method == "GET" and url.endswith(victim) else None)
+    with endpoint, pytest.raises(storage.StorageError, match="SlowDown") as failure:
+        annotate_corpus(params, corpus, str(out), tiny_checkpoint, track=False)
     assert endpoint.failed >= storage.S3_ATTEMPTS  # retried with backoff before giving up
     assert "1 shard(s) of this run are committed" in str(failure.value)
     assert not (out / "shards/000001.done.json").exists()
