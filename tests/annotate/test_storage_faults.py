@@ -143,7 +143,7 @@ def test_an_s3_endpoint_that_stays_down_stops_the_run_and_resume_completes_it(s3
 
 @pytest.mark.integration
 def test_a_corpus_image_whose_s3_reads_keep_failing_is_not_rejected_and_resume_reads_it(
-    moto_s3,
+    moto_s3,  # noqa: F811
     tiny_project,
     tiny_checkpoint,
     tmp_path,
