@@ -1,7 +1,9 @@
 """MLflow set-up shared by every stage: tracking URI, lineage tags and flattened params.
 
-The default is embedded: a SQLite file under the repo with artifacts beside it. A server is one
-setting away: ``MLFLOW_TRACKING_URI`` (e.g. ``http://mlflow:5000``).
+The default is embedded: in a project folder (one holding ``params.yaml`` or ``dvc.yaml``), a SQLite
+file with artifacts beside it; anywhere else, the same under the user's data folder
+(``$XDG_DATA_HOME/sigma``), so a command run outside a project never litters the current folder. A
+server is one setting away: ``MLFLOW_TRACKING_URI`` (e.g. ``http://mlflow:5000``).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import atexit
 import json
 import os
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator, Mapping
@@ -24,8 +27,37 @@ PIPELINE_RUN_ENV = "SIGMA_PIPELINE_RUN_ID"
 STAGE_TIMES_ENV = "SIGMA_STAGE_TIMES"  # a JSONL file each DVC stage command appends its wall time to
 
 
+def in_project(folder: str | Path = ".") -> bool:
+    return any((Path(folder) / name).is_file() for name in ("params.yaml", "dvc.yaml"))
+
+
+def user_tracking_dir() -> Path:
+    """Where runs outside a project are tracked: ``$XDG_DATA_HOME/sigma`` (``~/.local/share/sigma``)."""
+    return Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local/share") / "sigma"
+
+
+def outside_project() -> bool:
+    """Tracking goes to the user's data folder: no project here and no tracking server set."""
+    return "MLFLOW_TRACKING_URI" not in os.environ and not in_project()
+
+
 def tracking_uri() -> str:
+    if outside_project():
+        return f"sqlite:///{user_tracking_dir() / 'mlflow.db'}"
     return os.environ.get("MLFLOW_TRACKING_URI", DEFAULT_TRACKING_URI)
+
+
+def _use_experiment(name: str, outside: bool) -> None:
+    """``mlflow.set_experiment``, creating the experiment first with its artifacts in the user's data
+    folder when ``outside`` a project (MLflow's default, ``./mlruns``, would be the current folder)."""
+    import mlflow
+
+    if outside and mlflow.get_experiment_by_name(name) is None:
+        try:
+            mlflow.create_experiment(name, artifact_location=(user_tracking_dir() / "mlruns").as_uri())
+        except mlflow.exceptions.MlflowException:
+            pass  # created meanwhile by another process: use it
+    mlflow.set_experiment(name)
 
 
 def flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -64,8 +96,15 @@ def start_run(
     """An MLflow run tagged with the git commit and the stage's dvc.lock input hashes."""
     import mlflow
 
+    outside = outside_project()  # before set_tracking_uri, which exports MLFLOW_TRACKING_URI
+    if outside:
+        user_tracking_dir().mkdir(parents=True, exist_ok=True)
+        print(
+            f"not in a project folder: tracking to {tracking_uri()} (set MLFLOW_TRACKING_URI to choose)",
+            file=sys.stderr,
+        )
     mlflow.set_tracking_uri(tracking_uri())
-    mlflow.set_experiment(os.environ.get("MLFLOW_EXPERIMENT_NAME", "sigma"))
+    _use_experiment(os.environ.get("MLFLOW_EXPERIMENT_NAME", "sigma"), outside)
     tags = {"sigma.stage": stage or name}
     if parent := os.environ.get(PIPELINE_RUN_ENV):  # a pipeline run (flow, make run) groups the stages
         tags["mlflow.parentRunId"] = parent

@@ -42,6 +42,15 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=lambda item: item.path.parent.name != "integration")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def user_data_home(tmp_path_factory) -> Path:
+    """``$XDG_DATA_HOME`` of every test and the processes it starts (runs tracked outside a project go
+    there, :func:`sigma.tracking.user_tracking_dir`): a session folder, never the user's own."""
+    folder = tmp_path_factory.mktemp("xdg-data")
+    os.environ["XDG_DATA_HOME"] = str(folder)
+    return folder
+
+
 @pytest.fixture(scope="session")
 def coco_tiny() -> Path:
     """The development COCO subset beside the checkout (CI always has it; user clones may not)."""

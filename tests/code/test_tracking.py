@@ -76,3 +76,23 @@ def test_pipeline_reports_the_wall_time_of_each_dvc_stage(tmp_path, monkeypatch,
     assert timed == {"stage_seconds.first", "stage_seconds.second"}
     assert run.data.metrics["pipeline_seconds"] >= run.data.metrics["stage_seconds.first"] > 0
     assert "second" in capfd.readouterr().err  # the table a user sees at the end of `make run`
+
+
+def test_a_run_outside_a_project_tracks_to_the_user_data_folder_and_says_so(
+    tiny_project, tmp_path, user_data_home, monkeypatch
+):
+    from typer.testing import CliRunner
+
+    from sigma.cli import app
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    elsewhere = tmp_path / "elsewhere"  # no params.yaml, no dvc.yaml
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    corpus = str(tiny_project / "data/synth/edit")
+    result = CliRunner().invoke(app, ["annotate", corpus, str(tmp_path / "out"), "--model", "method:pixdiff_otsu"])
+    assert result.exit_code == 0, result.output
+    assert list(elsewhere.iterdir()) == []  # no mlflow.db, no mlruns/ in the current folder
+    store = user_data_home / "sigma"
+    assert (store / "mlflow.db").is_file() and any((store / "mlruns").rglob("summary.json"))
+    assert f"tracking to sqlite:///{store / 'mlflow.db'}" in result.output
