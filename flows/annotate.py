@@ -9,6 +9,8 @@ in the driver (:func:`sigma.annotate.run.annotate_corpus`); only shards go to Ra
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import nullcontext
 from functools import lru_cache
@@ -51,6 +53,20 @@ def annotate_locally(
     return annotate_corpus(load_params(params_path, overrides), corpus, out, model, resume=resume, track=track)
 
 
+RayListen = Literal["loopback", "network"]
+
+
+def listen_on_loopback() -> None:
+    """Make the local Ray cluster this process starts listen on 127.0.0.1 only (its GCS, raylet and
+    workers): Ray's own switch, ``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0`` (on Linux Ray otherwise binds the
+    host's routable address), read when ray is imported, so set on the loaded module too if it was."""
+    os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+    if "ray" in sys.modules:
+        from ray._private import ray_constants
+
+        ray_constants.ENABLE_RAY_CLUSTER = False
+
+
 def ray_dispatch(
     address: str | None,
     num_cpus: int | None,
@@ -59,13 +75,17 @@ def ray_dispatch(
     *,
     params_path: str,
     overrides: list[str],
+    listen: RayListen = "loopback",
 ) -> Callable[..., Iterator[dict]]:
     """A ``dispatch`` for :func:`annotate_corpus` that submits :func:`annotate_shard` to a Ray cluster
     (``address``, or a temporary local one with ``num_cpus``) with at most ``window`` shards in flight
     (so the driver's memory stays flat), and yields their markers in shard order. Committed shards are
     skipped in the driver, as the local runner does. ``gpus_per_shard`` None: 1 on a cluster with GPUs,
     else 0; ``window`` None: twice the shards the cluster runs at once. Workers load the params from
-    ``params_path`` and ``overrides``, so that path must be readable where they run."""
+    ``params_path`` and ``overrides``, so that path must be readable where they run. A temporary local
+    cluster listens on loopback unless ``listen`` is ``"network"`` (reachable from other machines)."""
+    if address is None and listen == "loopback":
+        listen_on_loopback()
     from prefect_ray import RayTaskRunner
     from prefect_ray.context import remote_options
 
@@ -105,8 +125,10 @@ def annotate_corpus_flow(
     track: bool = True,
     gpus_per_shard: float | None = None,
     window: int | None = None,
+    ray_listen: RayListen = "loopback",
 ) -> dict:
-    """Annotate ``corpus`` into ``out`` (defaults: ``annotate`` in params); returns the run's summary."""
+    """Annotate ``corpus`` into ``out`` (defaults: ``annotate`` in params); returns the run's summary.
+    ``ray_listen``: where a temporary local Ray cluster listens (loopback, or network on purpose)."""
     overrides = list(overrides or [])
     if runner not in ("local", "ray"):
         raise ValueError(f"unknown runner {runner!r}: choose local or ray")
@@ -114,7 +136,13 @@ def annotate_corpus_flow(
         if runner == "local":
             return annotate_locally(corpus, out, model, resume, params_path, overrides, track)
         dispatch = ray_dispatch(
-            ray_address, ray_num_cpus, gpus_per_shard, window, params_path=params_path, overrides=overrides
+            ray_address,
+            ray_num_cpus,
+            gpus_per_shard,
+            window,
+            params_path=params_path,
+            overrides=overrides,
+            listen=ray_listen,
         )
         return annotate_corpus(
             load_params(params_path, overrides), corpus, out, model, resume=resume, track=track, dispatch=dispatch

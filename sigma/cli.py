@@ -466,6 +466,13 @@ def annotate(
         str | None,
         typer.Option(help="Ray cluster for --runner ray (e.g. ray://HEAD:10001); default: a temporary local one."),
     ] = None,
+    ray_listen: Annotated[
+        Literal["loopback", "network"],
+        typer.Option(
+            help="Where the temporary local Ray cluster listens: loopback (this machine only) or network "
+            "(the host's address: other machines can reach it; firewall it)."
+        ),
+    ] = "loopback",
     params: ParamsOpt = Path("params.yaml"),
     set_: SetOpt = None,
     track: TrackOpt = True,
@@ -476,7 +483,8 @@ def annotate(
     (committed shards are kept: fix the cause, then --resume); 2 bad usage or params; 3 the corpus holds
     no pairs; 4 every pair was rejected. With 3 and 4 the outputs and --metrics are still written.
     """
-    _annotate_run(_params(params, set_), corpus, out, model, resume, metrics, runner, ray_address, params, set_, track)
+    ray = (ray_address, ray_listen)
+    _annotate_run(_params(params, set_), corpus, out, model, resume, metrics, runner, ray, params, set_, track)
 
 
 def _annotate_run(
@@ -487,7 +495,7 @@ def _annotate_run(
     resume: bool,
     metrics: Path | None,
     runner: str,
-    ray_address: str | None,
+    ray: tuple[str | None, str],
     params: Path,
     set_: list[str] | None,
     track: bool,
@@ -507,7 +515,8 @@ def _annotate_run(
                 model,
                 resume=resume,
                 runner="ray",
-                ray_address=ray_address,
+                ray_address=ray[0],
+                ray_listen=ray[1],
                 params_path=str(params),
                 overrides=list(set_ or []),
                 track=track,
@@ -557,7 +566,9 @@ def detect(
     except DetectorCheckpointError as exc:
         raise _fail(exc, 2) from None
     model = f"method:detector@{detector}"
-    _annotate_run(_params(params, set_), corpus, out, model, resume, metrics, "local", None, params, set_, track)
+    _annotate_run(
+        _params(params, set_), corpus, out, model, resume, metrics, "local", (None, "loopback"), params, set_, track
+    )
 
 
 @downstream_app.command("labels")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 
 from tests.annotate.outputs import snapshot
@@ -18,16 +19,27 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 def ray_cluster(monkeypatch):
-    """The local Ray cluster the task runner starts binds loopback only; shut down whatever happens."""
+    """The local Ray cluster the task runner starts (on loopback by the code's default, not patched
+    here); shut down whatever happens, and Ray's own switch restored for the tests after."""
     pytest.importorskip("prefect_ray")
     ray = pytest.importorskip("ray")
     monkeypatch.setenv("RAY_USAGE_STATS_ENABLED", "0")
-    # On Linux Ray turns a node IP of 127.0.0.1 (ray.init(_node_ip_address=...)) into the host's routable
-    # address and listens there; with "clusters" off it uses loopback for the node and every server.
-    monkeypatch.setenv("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
-    monkeypatch.setattr(ray._private.ray_constants, "ENABLE_RAY_CLUSTER", False)  # read at import
+    monkeypatch.delenv("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", raising=False)
+    monkeypatch.setattr(ray._private.ray_constants, "ENABLE_RAY_CLUSTER", ray._private.ray_constants.ENABLE_RAY_CLUSTER)
     yield
     ray.shutdown()
+
+
+def listening_addresses() -> set[str]:
+    """The addresses that this process's children (the local Ray cluster) listen on."""
+    addresses = set()
+    for child in psutil.Process().children(recursive=True):
+        try:
+            connections = child.net_connections(kind="inet")
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+        addresses |= {c.laddr.ip for c in connections if c.status == psutil.CONN_LISTEN}
+    return addresses
 
 
 def _stamps(out: Path) -> dict[str, tuple[int, int]]:
@@ -41,6 +53,7 @@ def test_ray_runner_matches_the_in_process_run_and_resumes_one_shard(
     from prefect.client.orchestration import get_client
     from prefect.testing.utilities import prefect_test_harness
 
+    import flows.annotate
     from flows.annotate import annotate_corpus_flow
 
     monkeypatch.chdir(tiny_project)
@@ -70,7 +83,16 @@ def test_ray_runner_matches_the_in_process_run_and_resumes_one_shard(
         n_shards = sum(1 for name in expected if name.endswith("done.json"))
         assert n_shards == 4 and any(name.startswith("masks/") for name in expected)
 
+        seen: list[set[str]] = []
+        real_markers = flows.annotate.markers_in_order
+
+        def markers_while_the_cluster_is_up(*args, **kwargs):
+            seen.append(listening_addresses())
+            yield from real_markers(*args, **kwargs)
+
+        monkeypatch.setattr(flows.annotate, "markers_in_order", markers_while_the_cluster_is_up)
         summary = annotate(out, runner="ray", ray_num_cpus=2)
+        assert seen and seen[0] and seen[0] <= {"127.0.0.1", "::1"}, seen  # nothing reachable from the network
         assert summary["pairs"] == 16
         assert snapshot(out) == expected
 
