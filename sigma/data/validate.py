@@ -7,6 +7,7 @@ then states the contract over its columns, and the report names the ids of the b
 from __future__ import annotations
 
 import hashlib
+import importlib
 import io
 import json
 import os
@@ -188,14 +189,34 @@ def validate_dataset(dataset: str, params: ValidateParams = DEFAULT_VALIDATE_PAR
     return ValidationReport(dataset, len(df), bool(result.success), failures)
 
 
+# The modules whose code measures the columns the suite checks: a change to any re-runs the checks.
+CHECK_CODE = ("sigma.data.validate", "sigma.data.images", "sigma.data.pairs")
+
+
+def suite_fingerprint(params: ValidateParams) -> str:
+    """What a verdict depends on besides the data: the suite itself (every expectation's type, column,
+    bounds and description), the code that measures the checked columns, and great-expectations'
+    version. A changed check re-runs on data that passed the old one."""
+    import great_expectations as gx
+
+    gx.get_context(mode="ephemeral")  # the suite's expectations need a context to be built
+    expectations = [e.configuration.to_json_dict() for e in build_suite(params).expectations]
+    digest = hashlib.sha1(json.dumps(expectations, sort_keys=True, default=str).encode())
+    digest.update(gx.__version__.encode())
+    for module in CHECK_CODE:
+        digest.update(Path(str(importlib.import_module(module).__file__)).read_bytes())
+    return digest.hexdigest()
+
+
 def local_fingerprint(dataset: str, params: ValidateParams) -> str | None:
     """A key that changes whenever the dataset may have: the manifest's bytes and, for every file it
     names, its path, size, modification time and inode (the stat key DVC's own state uses), plus the
-    suite's params. ``None`` when the manifest or a file lies on S3 (validated every time)."""
+    suite and the checking code (:func:`suite_fingerprint`). ``None`` when the manifest or a file lies
+    on S3 (validated every time)."""
     uri = manifest_uri(dataset)
     if storage.is_s3(uri):
         return None
-    digest = hashlib.sha1(params.model_dump_json().encode())
+    digest = hashlib.sha1(suite_fingerprint(params).encode())
     root = storage.parent(uri)
     try:
         digest.update(Path(uri).read_bytes())

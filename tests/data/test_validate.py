@@ -1,6 +1,8 @@
 """The expectation suite catches each kind of bad row and names it."""
 
 import json
+import sys
+import types
 
 import numpy as np
 import pytest
@@ -111,4 +113,42 @@ def test_a_passing_dataset_is_validated_once_per_content(folder, tmp_path, monke
     for _ in range(2):  # a failure is never remembered: each call reports it
         report = validate.validate_once(str(folder), params)
         assert not report.success and "edited image exists" in report.format()
+    assert len(calls) == 4
+
+
+def test_a_changed_check_or_checking_code_validates_again(folder, tmp_path, monkeypatch):
+    """Data that passed the old suite is not taken as passing a new one: the key holds the suite's
+    expectations and the checking code, not only the data and params."""
+    import great_expectations as gx
+
+    import sigma.data.validate as validate
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    calls = []
+    monkeypatch.setattr(validate, "validate_dataset", lambda d, p: calls.append(d) or validate_dataset(d, p))
+    (folder / "manifest.jsonl").write_text(json.dumps(good("a")) + "\n")
+    params = ValidateParams()
+    assert validate.validate_once(str(folder), params).success and len(calls) == 1
+
+    real_suite = validate.build_suite
+
+    def stricter(p):
+        suite = real_suite(p)
+        suite.add_expectation(gx.expectations.ExpectColumnValuesToMatchRegex(column="id", regex="^[0-9]+$"))
+        return suite
+
+    monkeypatch.setattr(validate, "build_suite", stricter)
+    report = validate.validate_once(str(folder), params)  # "a" fails the new check: not served from the cache
+    assert len(calls) == 2 and not report.success
+    monkeypatch.setattr(validate, "build_suite", real_suite)
+
+    checking_code = tmp_path / "checks.py"
+    checking_code.write_text("# version 1\n")
+    monkeypatch.setattr(validate, "CHECK_CODE", (*validate.CHECK_CODE, "checks_under_test"))
+    monkeypatch.setitem(sys.modules, "checks_under_test", types.SimpleNamespace(__file__=str(checking_code)))
+    validate.validate_once(str(folder), params)
+    validate.validate_once(str(folder), params)
+    assert len(calls) == 3
+    checking_code.write_text("# version 2: a fixed check\n")
+    validate.validate_once(str(folder), params)
     assert len(calls) == 4
