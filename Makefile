@@ -17,7 +17,7 @@ export DVC_NO_ANALYTICS := 1
 export GX_ANALYTICS_ENABLED := false
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: install run test lint data clean help serve browser
+.PHONY: install run test lint data clean help serve browser postgres
 
 help:  ## list targets
 	@grep -E '^[a-z]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/ -/'
@@ -60,10 +60,19 @@ browser:  ## install Chromium and chromedriver from the Debian packages (the rev
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
 	else echo "note: run 'sudo apt-get install chromium chromium-driver' to run the browser test"; fi
 
+# The MLflow-on-PostgreSQL test starts a throw-away PostgreSQL server: Debian's server binaries, installed
+# with apt as root; elsewhere this stops with the command to run (the test fails without them).
+PG_BIN := $(firstword $(wildcard /usr/lib/postgresql/*/bin/pg_ctl) $(shell command -v pg_ctl 2>/dev/null))
+postgres:  ## install the PostgreSQL server binaries (initdb, pg_ctl) the tracking-server test starts
+	@if [ -n "$(PG_BIN)" ] || [ -n "$$SIGMA_PG_BIN" ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
+	else echo "error: PostgreSQL server binaries not found: run 'sudo apt-get install postgresql' (or set SIGMA_PG_BIN to the folder holding initdb and pg_ctl)"; exit 1; fi
+
 # Two pytest-xdist workers, a test file each at a time (module fixtures stay in one worker): most of the
 # suite is single-threaded Python (stage subprocesses, servers, imports), so on 2 cores it took 12 min
 # instead of 17. `pytest` alone runs it in one process.
-test: lint browser  ## lint, then run the whole test suite (unit, data, model, integration, browser)
+test: lint browser postgres  ## lint, then run the whole test suite (unit, data, model, integration, browser)
 	$(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder
 
 serve: install  ## serve the prefect.yaml deployments from this process (starts a local Prefect server without PREFECT_API_URL)

@@ -91,3 +91,11 @@ def test_the_files_the_stack_builds_from_exist():
             source = volume.split(":", 1)[0]
             if source.startswith("."):
                 assert (INFRA / source).exists(), volume
+
+
+def test_make_test_brings_the_postgresql_server_the_tracking_test_needs():
+    """A fresh machine without PostgreSQL gets it installed by `make test` (or the command to run), so the
+    MLflow-on-PostgreSQL test runs instead of skipping."""
+    dry = subprocess.run(["make", "-n", "test", "PG_BIN="], cwd=ROOT, capture_output=True, text=True)
+    assert dry.returncode == 0, dry.stderr
+    assert "apt-get install -y -qq postgresql" in dry.stdout and "sudo apt-get install postgresql" in dry.stdout

@@ -31,7 +31,11 @@ import pytest
 
 from tests.s3_fixtures import moto_s3  # noqa: F401 - a fixture used by mlflow_server
 
-PG_BIN_CANDIDATES = [os.environ.get("SIGMA_PG_BIN", ""), "/usr/lib/postgresql/15/bin"]
+PG_BIN_CANDIDATES = [
+    os.environ.get("SIGMA_PG_BIN", ""),
+    *sorted((str(p.parent) for p in Path("/usr/lib/postgresql").glob("*/bin/pg_ctl")), reverse=True),
+    *([str(Path(found).parent)] if (found := shutil.which("pg_ctl")) else []),
+]
 MLFLOW_BUCKET = "mlflow"
 MLFLOW_PREFIX = "artifacts"
 START_ATTEMPTS = 3  # a free port can be taken between probing it and binding it: retry on a new one
@@ -109,8 +113,11 @@ class Postgres:
 def postgres_mlflow_db() -> str:
     """``postgresql://postgres@127.0.0.1:PORT/mlflow`` on a fresh cluster, stopped and deleted at teardown."""
     pg_bin = _pg_bin()
-    if pg_bin is None:
-        pytest.skip(f"PostgreSQL server binaries (initdb, pg_ctl) not found in {[c for c in PG_BIN_CANDIDATES if c]}")
+    if pg_bin is None:  # `make test` installs them (make postgres): missing here is a broken set-up, not a skip
+        pytest.fail(
+            f"PostgreSQL server binaries (initdb, pg_ctl) not found in {[c for c in PG_BIN_CANDIDATES if c]}: "
+            "run `make postgres` (apt, as root) or `sudo apt-get install postgresql`, or set SIGMA_PG_BIN"
+        )
     as_user: list[str] = []
     root = Path(tempfile.mkdtemp(prefix="sigma-pg-"))  # directly under /tmp: the postgres user must reach it
     if os.geteuid() == 0:
