@@ -15,9 +15,10 @@ def copy_edit_corpus(tiny_project: Path, root: Path) -> list[EditPair]:
 
 
 def snapshot(out: Path) -> dict[str, bytes]:
-    """Every output file's bytes, with the OUT path (in the absolute paths of the IMDL export) normalised.
-    Nothing else may differ between runs: no timings, hostnames or registry versions live in OUT."""
-    return {
-        str(path.relative_to(out)): path.read_bytes().replace(str(out).encode(), b"OUT")
-        for path in sorted(p for p in out.rglob("*") if p.is_file())
-    }
+    """Every output file's bytes, by path relative to OUT. Nothing may differ between runs: no timings,
+    hostnames or registry versions live in OUT, and no absolute path of OUT either (the default export
+    is relative, so a moved or synced OUT stays valid): a leaked one fails here, naming the file."""
+    files = {str(path.relative_to(out)): path.read_bytes() for path in sorted(p for p in out.rglob("*") if p.is_file())}
+    leaked = [name for name, data in files.items() if str(out.resolve()).encode() in data or str(out).encode() in data]
+    assert not leaked, f"OUT's absolute path {out} is written in {leaked}"
+    return files

@@ -87,14 +87,24 @@ def test_annotation_writes_masks_records_rejects_and_the_imdlbenco_list(corpus, 
     def resolved(path: str) -> str:
         return str((out / path).resolve())
 
+    def kept(r: dict) -> bool:  # the export's rules, stated here rather than taken from the code under test
+        area_ok = cfg.min_area <= r["area"] <= cfg.max_area and r["score"] >= cfg.min_confidence
+        return area_ok and not (cfg.skip_global and r["parsed"]["action"] == "global")
+
+    by_mask = {str((out / r["mask"]).resolve()): r["id"] for r in records}
+    exported = []
     for split in splits:
         entries = json.loads((out / f"imdlbenco.{split}.json").read_text())
-        assert [[resolved(e[0]), resolved(e[1])] for e in entries if e[1] != "Negative"] == [
+        pairs_here = [[resolved(e[0]), resolved(e[1])] for e in entries if e[1] != "Negative"]
+        exported += [by_mask[mask] for _, mask in pairs_here]
+        assert pairs_here == [
             [str(Path(r["edited"]).resolve()), str((out / r["mask"]).resolve())]
             for r in records
-            if r["split"] == split and keep_for_training(r, cfg)
+            if r["split"] == split and kept(r)
         ]
         negatives += [resolved(e[0]) for e in entries if e[1] == "Negative"]
+    assert exported and "unsure" in exported  # some pairs are kept, a known one among them
+    assert not {"missing", "corrupt", "mismatch", "chatty"} & set(exported)
     assert sorted(negatives) == sorted({str(Path(r["original"]).resolve()) for r in records})
     assert summary["imdlbenco_negatives"] == len(negatives)
     assert sum(summary["imdlbenco_filtered"].values()) == sum(not keep_for_training(r, cfg) for r in records)

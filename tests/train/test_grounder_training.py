@@ -5,8 +5,10 @@ import json
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 from sigma.config import SourceParams, load_params
+from sigma.data.photos import iter_coco
 from sigma.model.backbones import build_backbone
 from sigma.model.grounding import build_grounder
 from sigma.train.grounder import train_grounder_stage
@@ -40,14 +42,27 @@ def test_trained_head_grounds_concepts_better_than_whole_image(coco_tiny, tmp_pa
     assert summary["train"]["miou"] > whole_image + 0.1, summary
     assert 0 <= summary["held_out"]["miou"] <= 1
 
-    # The saved head loads through the registry and grounds images.
+    # The saved head loads through the registry and finds, in photos it trained on, the objects named.
     backbone = build_backbone(params.model.backbone)
     grounder = build_grounder(params.model.grounder, backbone)
-    images = torch.rand(2, 3, 128, 128)
-    maps = grounder.ground(images, ["a person", "a zebra"])
-    assert len(maps) == 2
-    for m in maps:
-        assert m is None or (m.shape == (16, 16) and float(m.min()) >= 0 and float(m.max()) <= 1)
+    source = params.data.sources[0]
+    photos = [p for p in iter_coco(source.path, str(source.annotations)) if p.instances]
+    picked = [(p, max(p.instances, key=lambda i: i.area)) for p in photos]
+    picked = sorted(picked, key=lambda pi: -pi[1].area)[:4]  # the largest objects: a 16x16 map resolves them
+    images = torch.stack(
+        [
+            F.interpolate(torch.from_numpy(p.image).permute(2, 0, 1)[None].float() / 255, size=(128, 128))[0]
+            for p, _ in picked
+        ]
+    )
+    maps = grounder.ground(images, [f"a {instance.category}" for _, instance in picked])
+    assert len(maps) == len(picked) and all(m is not None for m in maps)  # the objects are there: found
+    inside_beats_outside = 0
+    for m, (_, instance) in zip(maps, picked, strict=True):
+        assert m.shape == (16, 16) and 0 <= float(m.min()) <= float(m.max()) <= 1
+        mask = F.interpolate(torch.from_numpy(instance.mask)[None, None].float(), size=(16, 16))[0, 0] > 0.5
+        inside_beats_outside += float(m[mask].mean()) > float(m[~mask].mean())
+    assert inside_beats_outside >= len(picked) - 1, "the maps do not point at the named objects"
 
 
 def test_sources_without_instances_are_a_clear_error(tmp_path):
