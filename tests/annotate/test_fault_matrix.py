@@ -9,6 +9,8 @@ from __future__ import annotations
 import io
 import json
 import os
+import tempfile
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -17,6 +19,7 @@ from PIL import Image
 
 from sigma.annotate.run import annotate_corpus
 from sigma.config import BenchmarkSpec
+from sigma.data import storage
 from sigma.data.images import encode_png
 from sigma.eval.benchmarks import iter_benchmark
 from sigma.eval.evaluate import evaluate
@@ -120,12 +123,36 @@ def matrix(tiny_project, tmp_path, monkeypatch):
     return root, pairs, reasons, odd
 
 
-@pytest.mark.slow
-def test_every_bad_row_is_rejected_once_and_every_good_row_annotated_once(matrix, tmp_path, tiny_checkpoint):
-    root, pairs, reasons, odd = matrix
-    before = {p for p in tmp_path.rglob("*")}
+def _files(folders: list[Path], skip: Path) -> dict[Path, tuple[int, int]]:
+    """Every file and folder under ``folders`` (but not under ``skip``) with its size and mtime."""
+    found = {}
+    for folder in folders:
+        for path in folder.rglob("*"):
+            if path != skip and skip not in path.parents:
+                stat = path.lstat()
+                found[path] = (stat.st_size, stat.st_mtime_ns)
+    return found
 
+
+@pytest.mark.slow
+def test_every_bad_row_is_rejected_once_and_every_good_row_annotated_once(
+    matrix, tmp_path, tiny_checkpoint, monkeypatch
+):
+    root, pairs, reasons, odd = matrix
+    temp = tmp_path / "system-temp"  # the run's system temp folder, watched like the rest
+    temp.mkdir()
+    monkeypatch.setenv("TMPDIR", str(temp))
+    monkeypatch.setenv("SQLITE_TMPDIR", str(temp))
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+    import matplotlib.pyplot  # noqa: F401 - its font cache stays where it is: only the run's writes are watched
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "user-cache"))  # this test's own: no other test writes it
+    user_cache = storage.user_cache("")
+    user_cache.mkdir(parents=True)
     out = tmp_path / "out"
+    watched = [tmp_path, user_cache, Path.cwd()]  # cwd: the project folder the run starts in
+    before = _files(watched, out)
+
     summary = annotate_corpus(tiny_params(*ANNOTATE), str(root), str(out), tiny_checkpoint, track=False)
 
     rejects = [json.loads(line) for line in (out / "rejects.jsonl").read_text().splitlines()]
@@ -141,8 +168,9 @@ def test_every_bad_row_is_rejected_once_and_every_good_row_annotated_once(matrix
     assert set(annotated) == {p.id for p in pairs} | odd
     assert summary["annotated"] + summary["rejected"] == summary["pairs"]
     assert "other" not in summary["rejects_by_reason"]  # every reason has its category
-    written = {p for p in tmp_path.rglob("*")} - before
-    assert all(p == out or out in p.parents for p in written), "something was written outside OUT"
+    after = _files(watched, out)
+    changed = sorted(str(p) for p in after.keys() | before.keys() if after.get(p) != before.get(p))
+    assert changed == [], "written outside OUT (temp folder, user cache, working folder or beside OUT)"
 
 
 def test_evaluate_rejects_the_same_bad_rows_and_scores_the_rest(matrix):
