@@ -3,7 +3,7 @@ bytes as the in-process runner, and a resume on Ray redoes only the shards witho
 
 from __future__ import annotations
 
-import time
+import ipaddress
 from pathlib import Path
 
 import psutil
@@ -30,6 +30,11 @@ def ray_cluster(monkeypatch):
     ray.shutdown()
 
 
+def is_loopback(address: str) -> bool:
+    ip = ipaddress.ip_address(address)
+    return ip.is_loopback or bool(getattr(ip, "ipv4_mapped", None) and ip.ipv4_mapped.is_loopback)
+
+
 def listening_addresses() -> set[str]:
     """The addresses that this process's children (the local Ray cluster) listen on."""
     addresses = set()
@@ -50,8 +55,8 @@ def test_ray_runner_matches_the_in_process_run_and_resumes_one_shard(
     tiny_project, tiny_checkpoint, tmp_path, monkeypatch, ray_cluster
 ):
     import torch
-    from prefect.client.orchestration import get_client
     from prefect.testing.utilities import prefect_test_harness
+    from prefect_ray import RayTaskRunner
 
     import flows.annotate
     from flows.annotate import annotate_corpus_flow
@@ -83,6 +88,14 @@ def test_ray_runner_matches_the_in_process_run_and_resumes_one_shard(
         n_shards = sum(1 for name in expected if name.endswith("done.json"))
         assert n_shards == 4 and any(name.startswith("masks/") for name in expected)
 
+        submitted: list[int] = []
+        real_submit = RayTaskRunner.submit
+
+        def counted_submit(self, task, parameters=None, *args, **kwargs):
+            submitted.append(parameters["task"].index)
+            return real_submit(self, task, parameters, *args, **kwargs)
+
+        monkeypatch.setattr(RayTaskRunner, "submit", counted_submit)
         seen: list[set[str]] = []
         real_markers = flows.annotate.markers_in_order
 
@@ -92,7 +105,7 @@ def test_ray_runner_matches_the_in_process_run_and_resumes_one_shard(
 
         monkeypatch.setattr(flows.annotate, "markers_in_order", markers_while_the_cluster_is_up)
         summary = annotate(out, runner="ray", ray_num_cpus=2)
-        assert seen and seen[0] and seen[0] <= {"127.0.0.1", "::1"}, seen  # nothing reachable from the network
+        assert seen and seen[0] and all(map(is_loopback, seen[0])), seen  # nothing reachable from the network
         assert summary["pairs"] == 16
         assert snapshot(out) == expected
 
@@ -104,14 +117,7 @@ def test_ray_runner_matches_the_in_process_run_and_resumes_one_shard(
         redone = {name for name in after if after[name] != before.get(name)}
         assert redone == {"000001.annotations.jsonl", "000001.rejects.jsonl", "000001.done.json"}
 
-        # One task run per shard, plus exactly one for the resumed shard. Their final states are not
-        # asserted: a Ray worker's last state event can be lost when the temporary cluster shuts down
-        # (seen in CI: a finished shard still RUNNING in the API a minute later). The outputs above,
-        # byte for byte, are what show each shard ran once.
-        with get_client(sync_client=True) as client:
-            for _ in range(300):  # task runs are created through events too: wait for them to arrive
-                runs = [r for r in client.read_task_runs() if r.name.startswith("annotate_shard")]
-                if len(runs) >= n_shards + 1:
-                    break
-                time.sleep(0.1)
-        assert len(runs) == n_shards + 1
+        # One shard task submitted per shard, plus exactly one for the resumed shard: counted where the
+        # dispatch submits them (the API's task runs arrive through events, which a shutting-down
+        # temporary cluster can lose). The outputs above, byte for byte, show each shard ran once.
+        assert submitted == [*range(n_shards), 1]
