@@ -1,3 +1,4 @@
+import os
 from pathlib import Path
 
 import pytest
@@ -135,3 +136,45 @@ def test_every_trained_ablation_variant_is_tracked_by_dvc():
     trained = {params.ablation.checkpoint_of(v) for v in params.ablation.variants if v.model is not None}
     assert trained == {o for o in stages["ablation_train"]["outs"] if isinstance(o, str)}
     assert trained <= set(stages["ablation"]["deps"])
+
+
+@pytest.mark.slow
+def test_the_wheel_carries_the_defaults_and_loads_them_outside_a_checkout(tmp_path):
+    """``sigma/defaults.yaml`` is a link to ``params.yaml`` in the checkout: only a built wheel shows
+    that the installed package carries the file itself."""
+    import shutil
+    import subprocess
+    import sys
+    import zipfile
+
+    source = tmp_path / "source"  # a copy: building in the checkout would leave build/ and egg-info there
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md", "params.yaml"):
+        shutil.copy2(ROOT / name, source / name)
+    for package in ("sigma", "flows"):
+        shutil.copytree(ROOT / package, source / package, symlinks=True, ignore=shutil.ignore_patterns("__pycache__"))
+    built = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path), "."],
+        cwd=source,
+        capture_output=True,
+        text=True,
+    )
+    assert built.returncode == 0, built.stderr[-3000:]
+    (wheel,) = tmp_path.glob("sigma_annotator-*.whl")
+    site = tmp_path / "site"
+    with zipfile.ZipFile(wheel) as archive:
+        assert archive.read("sigma/defaults.yaml") == (ROOT / "params.yaml").read_bytes()
+        archive.extractall(site)
+
+    elsewhere = tmp_path / "elsewhere"  # no params.yaml, no checkout on the path
+    elsewhere.mkdir()
+    probe = "from sigma.config import load_params, packaged_defaults; print(packaged_defaults()); load_params()"
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=elsewhere,
+        env={**os.environ, "PYTHONPATH": str(site)},
+        capture_output=True,
+        text=True,
+    )
+    assert loaded.returncode == 0, loaded.stderr[-3000:]
+    assert loaded.stdout.strip() == str(site / "sigma" / "defaults.yaml")
