@@ -9,7 +9,7 @@ from sigma.model.parsing import ParsedInstruction, RuleParser, build_parser, lis
 from sigma.model.parsing.base import Edit
 from sigma.model.parsing.llm import parse_json_answer
 from sigma.model.parsing.rules import PATTERNS
-from sigma.model.parsing.table import load_table, score_parser
+from sigma.model.parsing.table import judge, load_table, score_parser
 
 MIN_CONFIDENCE = ParserParams().min_confidence
 PARSER = RuleParser()
@@ -30,6 +30,30 @@ def test_rules_parser_meets_the_table_accuracy():
     report = "\n".join(f"{r.kind}: {r.text!r} -> {got} (want {r.edits})" for r, got in misses)
     assert total.action_accuracy >= 0.95, report
     assert total.concept_accuracy >= 0.90, report
+
+
+# The rows the rule parser gets wrong today, each with what it gets wrong: strict, so a fix shows up too.
+KNOWN_MISSES = {
+    "the candle should be a light bulb": "the new object comes out as 'light bulb': 'a' is read as part of 'should be a'",
+}
+
+
+def _row_cases():
+    for index, row in enumerate(load_table()):
+        miss = KNOWN_MISSES.get(row.text)
+        marks = [pytest.mark.xfail(strict=True, reason=miss)] if miss else []
+        yield pytest.param(row, id=f"{row.kind}-{index}", marks=marks)
+
+
+@pytest.mark.parametrize("row", _row_cases())
+def test_every_row_of_the_table_keeps_parsing(row):
+    """Overall thresholds let a few rows regress unseen: every row that parses today must keep parsing."""
+    predicted = tuple(edit.as_tuple() for edit in PARSER.parse(row.text).edits)
+    assert judge(row, predicted) == (True, True), (row.text, row.edits, predicted)
+
+
+def test_every_known_miss_is_a_row_of_the_table():
+    assert set(KNOWN_MISSES) <= {row.text for row in load_table()}
 
 
 @pytest.mark.parametrize("kind", sorted({r.kind for r in load_table()}))
