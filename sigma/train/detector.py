@@ -138,7 +138,7 @@ def train_detector(
     val_set = load_resized(val_entries, recipe.input_size, str(val_json)) if val_entries else None
 
     accelerator = Accelerator(cpu=not torch.cuda.is_available())
-    model = build_detector(spec.name, recipe.input_size, **spec.kwargs)
+    model = build_detector(spec.name, recipe.input_size, **spec.kwargs).to(memory_format=torch.channels_last)
     generator = torch.Generator().manual_seed(seed)
     loader = DataLoader(
         TensorDataset(train_set.images, train_set.masks),
@@ -146,7 +146,8 @@ def train_detector(
         shuffle=True,
         generator=generator,
     )
-    optimiser = torch.optim.AdamW(model.parameters(), lr=recipe.lr, weight_decay=recipe.weight_decay)
+    trained = [p for p in model.parameters() if p.requires_grad]
+    optimiser = torch.optim.AdamW(trained, lr=recipe.lr, weight_decay=recipe.weight_decay)
     steps = recipe.epochs * len(loader)
     schedule = get_cosine_schedule_with_warmup(optimiser, min(steps // 10, 50), steps)
     model, optimiser, loader, schedule = accelerator.prepare(model, optimiser, loader, schedule)

@@ -105,3 +105,20 @@ def test_training_reads_the_imdlbenco_files_and_names_a_bad_entry(tmp_path):
     write_imdl(labels, [["only-one-path"]])
     with pytest.raises(ImdlJsonError, match="entry 0"):
         train_detector(SPEC, RECIPE, labels, None, tmp_path / "d.st", track=False)
+
+
+def test_frozen_stages_keep_their_loaded_weights_and_statistics_through_training(tmp_path):
+    root = tmp_path / "corpus"
+    train = square_corpus(root, 8, seed=4)
+    labels = write_imdl(root / "labels.json", [[p, f"masks/{Path(p).name}"] for p, _ in train])
+    spec = DetectorSpec(name="mobilenet_unet", kwargs={"decoder_dim": 8, "frozen_stages": 2})
+    recipe = RECIPE.model_copy(update={"epochs": 1})
+    train_detector(spec, recipe, labels, None, tmp_path / "d.st", seed=0, track=False)
+    loaded = build_detector("mobilenet_unet", 48, decoder_dim=8, frozen_stages=2).state_dict()
+    trained = load_detector(tmp_path / "d.st", device="cpu").state_dict()
+    stage = {k: k.startswith(("stages.0.", "stages.1.")) for k in loaded}
+    assert all(torch.equal(loaded[k], trained[k]) for k in loaded if stage[k])  # running stats included
+    assert not all(torch.equal(loaded[k], trained[k]) for k in loaded if not stage[k])
+    with pytest.raises(ValueError, match="frozen_stages"):
+        build_detector("mobilenet_unet", 48, frozen_stages=9)
+

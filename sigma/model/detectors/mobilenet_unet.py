@@ -18,12 +18,23 @@ TAPS = (2, 4, 7, 14)
 
 class MobileNetUNet(Detector):
     """Encoder taps at strides 2-16, fused top-down (1x1 laterals, upsample, add, 3x3 conv) into a
-    ``decoder_dim``-channel stride-2 map, a 1x1 head, and a bilinear upsample to the input."""
+    ``decoder_dim``-channel stride-2 map, a 1x1 head, and a bilinear upsample to the input.
+
+    ``frozen_stages``: the first encoder stages (ImageNet's generic low-level filters) kept as loaded,
+    batch-norm statistics included; their backward pass is the costliest, at the highest resolution.
+    """
 
     def __init__(
-        self, input_size: int = 160, decoder_dim: int = 32, pretrained: bool = True, weights: str | None = None
+        self,
+        input_size: int = 160,
+        decoder_dim: int = 32,
+        pretrained: bool = True,
+        weights: str | None = None,
+        frozen_stages: int = 0,
     ):
         super().__init__(input_size)
+        if not 0 <= frozen_stages <= len(TAPS):
+            raise ValueError(f"frozen_stages must be 0-{len(TAPS)}, got {frozen_stages}")
         net = torchvision.models.mobilenet_v2(weights=None)
         if pretrained:
             net.load_state_dict(load_state_dict(weights or packaged_weights()))
@@ -33,6 +44,13 @@ class MobileNetUNet(Detector):
         self.laterals = nn.ModuleList(nn.Conv2d(c, decoder_dim, 1) for c in channels)
         self.smooth = nn.ModuleList(ConvNormAct(decoder_dim, decoder_dim) for _ in channels[:-1])
         self.head = nn.Conv2d(decoder_dim, 1, 1)
+        self.frozen_stages = frozen_stages
+        self.stages[:frozen_stages].requires_grad_(False)
+
+    def train(self, mode: bool = True) -> MobileNetUNet:
+        super().train(mode)
+        self.stages[: self.frozen_stages].eval()
+        return self
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         size = x.shape[-2:]
