@@ -121,4 +121,3 @@ def test_frozen_stages_keep_their_loaded_weights_and_statistics_through_training
     assert not all(torch.equal(loaded[k], trained[k]) for k in loaded if not stage[k])
     with pytest.raises(ValueError, match="frozen_stages"):
         build_detector("mobilenet_unet", 48, frozen_stages=9)
-
