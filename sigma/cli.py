@@ -495,7 +495,7 @@ def _annotate_run(
     resume: bool,
     metrics: Path | None,
     runner: str,
-    ray: tuple[str | None, str],
+    ray: tuple[str | None, Literal["loopback", "network"]],
     params: Path,
     set_: list[str] | None,
     track: bool,

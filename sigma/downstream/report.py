@@ -86,13 +86,21 @@ def summary_frame(metrics: dict[str, Any], labels: dict[str, Any], baseline: str
                 and row["f1"] - other(detector, baseline, column, "f1")
                 > max(row["spread"], other(detector, baseline, column, "spread"))
             ),
-            f"{column} % of truth": 100 * row["f1"] / other(detector, LABEL_TRUTH, column, "f1"),
+            f"{column} % of truth": share_of_truth(row["f1"], other(detector, LABEL_TRUTH, column, "f1")),
         }
         if np.isfinite(row["fp"]):
             entry[f"{column} FP%"] = row["fp"]
     frame = pd.DataFrame.from_dict(rows, orient="index")
     frame.index = pd.MultiIndex.from_tuples(frame.index, names=["detector", "labels"])
     return frame
+
+
+MIN_TRUTH_F1 = 1.0  # percent: a truth-trained detector below this did not learn, so no share is taken of it
+
+
+def share_of_truth(f1: float, truth_f1: float) -> float:
+    """``f1`` as a percentage of the truth-trained detector's F1; NaN when that one learnt nothing."""
+    return 100 * f1 / truth_f1 if truth_f1 >= MIN_TRUTH_F1 else np.nan
 
 
 def label_f1(labels: dict[str, Any], source: str) -> float:
@@ -132,7 +140,8 @@ def to_markdown(frame: pd.DataFrame, baseline: str) -> str:
         "predicted share of authentic images' pixels. `±` is half the range over the seeds (in brackets: "
         f"how many); the gain is over the detector of the same architecture trained on `{baseline}` labels, "
         "`*` where both cells have several seeds and the gain exceeds both their ranges; % of truth: the F1 "
-        "as a share of the truth-trained detector's. Label F1: the source's own masks against the truth on "
+        f"as a share of the truth-trained detector's (– where that one scores under {MIN_TRUTH_F1:g} F1: it did "
+        "not learn). Label F1: the source's own masks against the truth on "
         "the training split.\n"
     )
     return "\n".join(lines) + "\n" + legend

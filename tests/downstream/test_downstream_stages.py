@@ -58,3 +58,12 @@ def test_labels_train_evaluate_report(downstream_project, monkeypatch):
     truth_row = next(r for r in rows if "| truth |" in r)
     assert "(2)" in truth_row, "the truth cell is the mean of two seeds"
     assert "gain vs pixdiff_morph" in table and "% of truth" in table
+
+
+def test_the_share_of_truth_is_left_blank_when_the_truth_trained_detector_learnt_nothing():
+    import math
+
+    from sigma.downstream.report import share_of_truth
+
+    assert share_of_truth(22.0, 20.0) == 110.0
+    assert math.isnan(share_of_truth(19.7, 0.03))  # not 60 000 %
