@@ -4,8 +4,8 @@ Writes to ``DEST`` (default ``OUT/reviewed``): ``imdlbenco.<split>.json`` (and `
 ``sigma annotate`` does, with the same ``annotate`` filters; ``manifest.jsonl``, the kept pairs in this
 project's pair format with their masks (a benchmark or training corpus); ``summary.json``, with how
 many pairs were accepted, rejected, flagged and left unreviewed; ``review_calibration.{json,png}``,
-the accept rate by confidence, when there are decisions. OUT itself is only read. Paths follow ``annotate.export_paths``
-relative to ``DEST``.
+the accept rate by confidence, when there are decisions. OUT itself is only read. Paths follow
+``annotate.export_paths`` relative to ``DEST``.
 """
 
 from __future__ import annotations

@@ -19,8 +19,8 @@ from sigma.registry import Registry
 Reader = Callable[[str], Iterator[EditPair]]
 READERS: Registry[Reader] = Registry("corpus layout")
 register_corpus = READERS.register
-LAYOUT_NAME = re.compile(r"[a-z][a-z0-9_]*")  # what NAME in NAME:ROOT looks like (not a path, not s3)
 corpus_reader = READERS.get
+LAYOUT_NAME = re.compile(r"[a-z][a-z0-9_]*")  # what NAME in NAME:ROOT looks like (not a path, not s3)
 
 
 class CorpusLayoutError(ValueError):
