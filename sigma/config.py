@@ -64,7 +64,7 @@ class PerturbParams(Section):
         return self
 
 
-EDIT_KINDS = ("remove", "recolour", "replace", "add", "global", "none")  # none: an unchanged pair (all-zero mask)
+EDIT_KINDS = ("remove", "recolour", "replace", "add", "copy_move", "global", "none")  # none: an unchanged pair (all-zero mask)
 
 
 class SynthKindParams(Section):

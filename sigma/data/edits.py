@@ -156,6 +156,48 @@ def add(photo: Photo, donor: Photo, donor_inst: Instance, rng: np.random.Generat
     return Edit(edited, pasted, text, parsed, "add", {"added": donor_inst.category})
 
 
+MIN_SHIFT, MAX_SHIFT = 1.0, 1.8  # copy-move offset, in object extents along the direction: beside itself
+
+
+def _shift(
+    target: Instance, shape: tuple[int, int], rng: np.random.Generator
+) -> tuple[tuple[int, int], tuple[int, int]]:
+    """A direction ``(dx, dy)`` with room for the object beside itself (the roomiest when none
+    has) and the object's new centre ``(x, y)`` that way."""
+    h, w = shape
+    ys, xs = np.nonzero(target.mask)
+    width, height = int(np.ptp(xs)) + 1, int(np.ptp(ys)) + 1
+    extent = {(-1, 0): width, (1, 0): width, (0, -1): height, (0, 1): height}
+    room = {(-1, 0): xs.min(), (1, 0): w - 1 - xs.max(), (0, -1): ys.min(), (0, 1): h - 1 - ys.max()}
+    fits = [d for d in instructions.DIRECTIONS if room[d] >= MIN_SHIFT * extent[d]]
+    direction = fits[rng.integers(len(fits))] if fits else max(room, key=lambda d: room[d])
+    step = int(extent[direction] * rng.uniform(MIN_SHIFT, MAX_SHIFT))
+    centre = ((xs.min() + xs.max()) // 2, (ys.min() + ys.max()) // 2)  # as :func:`paste` places the box
+    return direction, (int(centre[0]) + direction[0] * step, int(centre[1]) + direction[1] * step)
+
+
+def copy_move(photo: Photo, target: Instance, rng: np.random.Generator, inpaint: Inpainter) -> Edit:
+    """Content of the photo pasted elsewhere in the same photo: moved (its old place inpainted) or
+    duplicated. The truth is every pixel that changed: where the copy landed and, for a move, the
+    vacated place (``extra['copy']`` says which)."""
+    moved = rng.random() < 0.5
+    direction, centre = _shift(target, photo.image.shape[:2], rng)
+    rgb, obj = _cutout(photo, target)
+    base = photo.image
+    region = np.zeros(base.shape[:2], bool)
+    if moved:
+        region = _dilate(target.mask, int(rng.integers(2, 6)))
+        base = inpaint(base, region, rng)
+    edited, pasted = paste(base, rgb, obj, centre, obj.shape[0])
+    changed = (region | pasted) & (edited != photo.image).any(-1)
+    if moved:
+        text, parsed = instructions.move(rng, target.category, direction)
+    else:
+        text, parsed = instructions.duplicate(rng, target.category)
+    extra = {"target": target.category, "copy": "move" if moved else "duplicate"}
+    return Edit(edited, changed, text, parsed, "copy_move", extra)
+
+
 def _grade(image: np.ndarray, style: str) -> np.ndarray:
     img = image.astype(np.float32) / 255
     grey = img.mean(-1, keepdims=True)

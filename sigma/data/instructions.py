@@ -52,6 +52,26 @@ ADD = (
     "place {b_art} near the {c}",
     "add {b_art} beside the {c}",
 )
+MOVE = (  # {d}: a direction phrase of DIRECTIONS
+    "move the {a} {d}",
+    "shift the {a} {d}",
+    "drag the {a} {d}",
+    "slide the {a} {d}",
+    "move the {a} a bit {d}",
+)
+DIRECTIONS = {  # (dx, dy) sign -> how an instruction says it
+    (-1, 0): ("to the left", "left"),
+    (1, 0): ("to the right", "right"),
+    (0, -1): ("up", "upwards"),
+    (0, 1): ("down", "downwards"),
+}
+DUPLICATE = (
+    "duplicate the {a}",
+    "add another {a}",
+    "make a copy of the {a}",
+    "clone the {a}",
+    "copy the {a} next to it",
+)
 GLOBAL = {
     "winter": ("make it look like winter", "turn the scene into a snowy winter day", "make it winter"),
     "autumn": ("make it look like autumn", "give the photo an autumn look", "change the season to fall"),
@@ -101,6 +121,17 @@ def add(rng: np.random.Generator, b: str, context: str | None) -> tuple[str, dic
     templates = ADD if context else tuple(t for t in ADD if "{c}" not in t)
     text = pick(rng, templates).format(b_art=concept(b), c=context)
     return text, {"original": None, "edited": concept(b), "action": "add"}
+
+
+def move(rng: np.random.Generator, a: str, direction: tuple[int, int]) -> tuple[str, dict]:
+    """The object leaves one place for another: grounded in both images."""
+    text = pick(rng, MOVE).format(a=a, d=pick(rng, DIRECTIONS[direction]))
+    return text, {"original": concept(a), "edited": concept(a), "action": "move"}
+
+
+def duplicate(rng: np.random.Generator, a: str) -> tuple[str, dict]:
+    """A second copy of an object already in the photo: an addition of that object."""
+    return pick(rng, DUPLICATE).format(a=a), {"original": None, "edited": concept(a), "action": "add"}
 
 
 def global_style(rng: np.random.Generator, style: str) -> tuple[str, dict]:

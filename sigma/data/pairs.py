@@ -17,9 +17,9 @@ from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 from sigma.data import storage
 
 MANIFEST = "manifest.jsonl"
-EDIT_TYPES = ("add", "remove", "replace", "attribute_change", "global", "none", "other")
+EDIT_TYPES = ("add", "remove", "replace", "attribute_change", "copy_move", "global", "none", "other")
 SYNTH_KINDS = ("inpaint", "edit", "calib", "dev", "downstream")  # the ``kind`` key of pairs sigma.data.synth writes
-EditType = Literal["add", "remove", "replace", "attribute_change", "global", "none", "other"]
+EditType = Literal["add", "remove", "replace", "attribute_change", "copy_move", "global", "none", "other"]
 
 
 class ManifestError(ValueError):

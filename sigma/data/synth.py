@@ -35,7 +35,7 @@ from sigma.data.workers import spawn_pool
 
 KINDS = SYNTH_KINDS
 TRAINING_KINDS = ("inpaint", "edit", "calib")  # what training reads; ``dev`` is a benchmark
-INSTANCE_EDITS = ("remove", "recolour", "replace", "add")
+INSTANCE_EDITS = ("remove", "recolour", "replace", "add", "copy_move")
 SEGMENT_TRIES = 8  # photos drawn for a natural segment when no photo has annotated instances
 MAX_SEGMENT_AREA = 0.3  # larger natural segments are background (sky, wall, floor), not objects
 SEGMENT_CACHE = 256  # photos whose segments stay in memory (each a list of full-size masks)
@@ -166,6 +166,8 @@ class Synthesiser:
             edit = edits.remove(photo, target, rng, self.inpaint)
         elif kind == "recolour":
             edit = edits.recolour(photo, target, rng)
+        elif kind == "copy_move":
+            edit = edits.copy_move(photo, target, rng, self.inpaint)
         else:
             if segment is None:
                 donor, donor_inst = self.donor_for(self.split(photo), target.category, rng)

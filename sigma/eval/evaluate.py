@@ -27,22 +27,39 @@ KIND_NAMES = {
     "attribute_change": "recolour",
     "replace": "replacement",
     "add": "addition",
+    "copy_move": "copy-move",
     "global": "global",
 }
 STRENGTH_EDGES = (0.25, 0.5, 0.75)  # perturbation-strength bins of synthetic pairs
 
 
+def sub_kind(pair: EditPair) -> str | None:
+    """What a synthetic attribute change or copy-move did: ``attribute/recolour`` (or ``blur``,
+    ``fade``, ``brighten``, ``darken``), ``copy/move`` or ``copy/duplicate``; else ``None``."""
+    extra = pair.model_extra or {}
+    if pair.edit_type == "attribute_change" and ("colour" in extra or "attribute" in extra):
+        return f"attribute/{extra.get('attribute', 'recolour')}"
+    if pair.edit_type == "copy_move" and "copy" in extra:
+        return f"copy/{extra['copy']}"
+    return None
+
+
 def pair_groups(pair: EditPair) -> list[str]:
-    """The report groups of a pair: ``kind/<edit kind>`` (``kind/side-effect`` too when the edit
-    changed something unintended), ``drift/<level>`` (dev benchmark) and ``strength/<bin>``."""
+    """The report groups of a pair: ``kind/<edit kind>`` and its sub-kind (:func:`sub_kind`),
+    ``kind/side-effect`` too when the edit changed something unintended, ``drift/<level>`` and
+    ``drift/<level>/<edit kind>`` (dev benchmark) and ``strength/<bin>``."""
     groups = []
     if pair.edit_type in KIND_NAMES:
         groups.append(f"kind/{KIND_NAMES[pair.edit_type]}")
+    if (sub := sub_kind(pair)) is not None:
+        groups.append(sub)
     if pair.side_effect_mask:
         groups.append("kind/side-effect")
     drift = (pair.model_extra or {}).get("drift")
     if drift is not None:
         groups.append(f"drift/{drift}")
+        if pair.edit_type in KIND_NAMES:  # each kind at each drift level: where a method's lead holds
+            groups.append(f"drift/{drift}/{KIND_NAMES[pair.edit_type]}")
     strength = (pair.model_extra or {}).get("perturb_strength")
     if strength is not None:
         edges = (0.0, *STRENGTH_EDGES, 1.0)

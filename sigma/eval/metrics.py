@@ -120,6 +120,8 @@ class PixelScores:
         if self.per_image:
             f1s, ious = zip(*self.per_image, strict=True)
             out |= {"f1": float(np.mean(f1s)), "iou": float(np.mean(ious)), "bf1": float(np.mean(self.bf1))}
+            # The benchmark's own noise: the standard error of the mean per-image F1 over its pairs.
+            out["f1_se"] = float(np.std(f1s, ddof=1) / np.sqrt(len(f1s))) if len(f1s) > 1 else 0.0
             out |= dict(zip(("f1_pooled", "iou_pooled"), f1_iou(*map(int, self.pooled)), strict=True))
             auc = auc_from_histograms(self.auc_pos, self.auc_neg)
             if auc is not None:

@@ -36,7 +36,7 @@ def drift_levels(by_method: dict[str, dict], count: str) -> list[str]:
         g.removeprefix("drift/")
         for m in by_method.values()
         for g, gm in m.get("groups", {}).items()
-        if g.startswith("drift/") and gm.get(count)
+        if g.startswith("drift/") and g.count("/") == 1 and gm.get(count)  # not drift/<level>/<kind>
     }
     return sorted(levels, key=lambda lv: (DRIFT_ORDER.index(lv), "") if lv in DRIFT_ORDER else (len(DRIFT_ORDER), lv))
 

@@ -17,7 +17,8 @@ def intent_map(
     (then the uniform ``eps``). add -> ``A_e``; remove -> ``A_o``; replace / attribute_change ->
     ``A_o * A_e``, or the one found when the other was not (our choice: the paper's product with
     ``eps`` would erase a found object whenever "a dark dog" is not detected); global -> the whole
-    image (the truth of a global edit is the whole image); no action -> ``eps`` everywhere.
+    image (the truth of a global edit is the whole image); move -> ``max(A_o, A_e)``, where the object
+    was and where it is now; no action -> ``eps`` everywhere.
     Returns ``(h, w)`` = ``grid``.
     """
     uniform = torch.full(grid, eps)
@@ -35,6 +36,8 @@ def intent_map(
         return a_o
     if action in ("replace", "attribute_change"):
         return a_o * a_e
+    if action == "move":
+        return torch.maximum(a_o, a_e)
     return uniform
 
 

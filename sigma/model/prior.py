@@ -13,8 +13,8 @@ from sigma.model.intent import intent_map
 from sigma.model.parsing.base import ParsedInstruction
 
 # Which grounded concept each action's intent map reads (the other is never computed).
-USES_ORIGINAL = ("remove", "replace", "attribute_change")
-USES_EDITED = ("add", "replace", "attribute_change")
+USES_ORIGINAL = ("remove", "replace", "attribute_change", "move")
+USES_EDITED = ("add", "replace", "attribute_change", "move")
 
 
 def image_key(image: torch.Tensor) -> str:

@@ -2,21 +2,25 @@
 
 import hashlib
 import json
+from collections import Counter
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
 import sigma.data.synth as synth
+from sigma.data import edits
 from sigma.config import DataParams, ParserParams, PerturbParams, SourceParams, SynthKindParams
 from sigma.data.builtin import iter_builtin
 from sigma.data.dataset import EditPairDataset
 from sigma.data.images import decode_image, decode_mask
+from sigma.data.inpainters import build_inpainter
 from sigma.data.photos import fit_max_side, load_photos
 from sigma.data.synth import Synthesiser, split_of, synthesise
 from sigma.model.parsing import RuleParser
 
-ALL_EDITS = {"remove": 1.0, "recolour": 1.0, "replace": 1.0, "add": 1.0, "global": 0.5}
+ALL_EDITS = {"remove": 1.0, "recolour": 1.0, "replace": 1.0, "add": 1.0, "copy_move": 1.0, "global": 0.5}
 
 
 def data_params(strength=(0.0, 0.0), n=24, side_effect=0.5, sources=None) -> DataParams:
@@ -98,12 +102,48 @@ def test_pixels_outside_the_mask_are_unchanged_without_perturbation(tmp_path, ph
 def test_edit_mix_covers_every_kind_and_side_effects_join_the_mask(tmp_path, photos):
     synthesise("edit", photos, data_params(n=40), tmp_path)
     rows = [json.loads(line) for line in (tmp_path / "manifest.jsonl").read_text().splitlines()]
-    assert {r["edit_type"] for r in rows} == {"remove", "attribute_change", "replace", "add", "global"}
+    assert {r["edit_type"] for r in rows} == {"remove", "attribute_change", "replace", "add", "copy_move", "global"}
     assert all(r["mask_area"] == 1.0 for r in rows if r["edit_type"] == "global")
     side = [r for r in rows if r.get("side_effect")]
     assert side, "side_effect_prob=0.5 produced no side effect"
     assert all(r.get("side_effect_mask") for r in side)
     assert not any(r.get("side_effect_mask") for r in rows if not r.get("side_effect"))
+
+
+def test_copy_move_truth_is_exactly_the_changed_pixels(tmp_path, photos):
+    params = data_params(n=24, side_effect=0.0)
+    params = params.model_copy(update={"edit": params.edit.model_copy(update={"edit_mix": {"copy_move": 1.0}})})
+    synthesise("edit", photos, params, tmp_path)
+    copies = Counter()
+    for item in EditPairDataset(str(tmp_path)):
+        copies[item["meta"]["copy"]] += 1
+        original, edited = (np.asarray(item[k].permute(1, 2, 0) * 255).round() for k in ("original", "edited"))
+        changed = (original != edited).any(-1)
+        assert (changed == (item["mask"][0].numpy() > 0)).all(), item["id"]  # no drift: truth == change
+    assert copies["move"] and copies["duplicate"], copies
+
+
+def test_a_duplicate_is_the_object_itself_beside_its_source(photos):
+    inpaint = build_inpainter("telea", None, 1)
+    checked = 0
+    for i, photo in enumerate(photos[:8]):
+        target = photo.instances[0]
+        edit = edits.copy_move(photo, target, np.random.default_rng(i), inpaint)
+        changed = (edit.edited != photo.image).any(-1)
+        assert (changed == edit.mask).all()
+        if edit.extra["copy"] == "move":
+            assert (edit.mask & target.mask).any(), "a move changes the vacated place too"
+            continue
+        assert not (edit.mask & target.mask).any(), "a duplicate leaves its source as it was"
+        (ys, xs), (cy, cx) = np.nonzero(target.mask), np.nonzero(changed)
+        dy, dx = cy.min() - ys.min(), cx.min() - xs.min()
+        inner = cv2.erode(target.mask.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+        iy, ix = np.nonzero(inner)
+        inside = (iy + dy < photo.image.shape[0]) & (ix + dx < photo.image.shape[1])
+        copied = edit.edited[iy[inside] + dy, ix[inside] + dx] == photo.image[iy[inside], ix[inside]]
+        assert copied.all(-1).mean() > 0.95, f"photo {i}: the pasted pixels are not the object's own"
+        checked += 1
+    assert checked, "no duplicate drawn"
 
 
 def test_side_effect_masks_are_the_unasked_part_of_the_mask(tmp_path, photos):

@@ -42,6 +42,25 @@ def test_groups_name_the_edit_kind_side_effects_and_strength_bin():
     assert pair_groups(EditPair(id="b", original="o", edited="e", perturb_strength=1.0)) == ["strength/0.75-1.00"]
 
 
+@pytest.mark.parametrize(
+    "edit_type, extra, groups",
+    [
+        ("attribute_change", {"colour": "red"}, ["kind/recolour", "attribute/recolour"]),
+        ("attribute_change", {"attribute": "blur"}, ["kind/recolour", "attribute/blur"]),
+        ("copy_move", {"copy": "move"}, ["kind/copy-move", "copy/move"]),
+        ("copy_move", {"copy": "duplicate"}, ["kind/copy-move", "copy/duplicate"]),
+        ("attribute_change", {}, ["kind/recolour"]),  # a corpus's own pair says no more
+    ],
+)
+def test_attribute_changes_and_copy_moves_are_also_grouped_by_what_they_did(edit_type, extra, groups):
+    assert pair_groups(EditPair(id="a", original="o", edited="e", edit_type=edit_type, **extra)) == groups
+
+
+def test_a_dev_pair_is_also_grouped_by_its_kind_at_its_drift_level():
+    pair = EditPair(id="a", original="o", edited="e", edit_type="copy_move", copy="move", drift="heavy")
+    assert pair_groups(pair) == ["kind/copy-move", "copy/move", "drift/heavy", "drift/heavy/copy-move"]
+
+
 def test_a_corrupt_or_missing_pair_is_rejected_with_its_reason_and_the_rest_scored(project):
     pairs = list(iter_benchmark(BenchmarkSpec(name="e", path="data/synth/edit")))
     (project / "data/synth/edit" / pairs[0].edited.split("data/synth/edit/")[1]).write_bytes(b"not a png")
@@ -50,7 +69,7 @@ def test_a_corrupt_or_missing_pair_is_rejected_with_its_reason_and_the_rest_scor
     assert [r["id"] for r in result.rejects] == [pairs[0].id, pairs[1].id]
     assert "edited" in result.rejects[0]["reason"] and "not found" in result.rejects[1]["reason"]
     assert result.summary["n_manipulated"] == len(pairs) - 2
-    assert {g.split("/")[0] for g in result.groups} == {"kind", "strength"}
+    assert {"kind", "strength"} <= {g.split("/")[0] for g in result.groups} <= {"kind", "attribute", "copy", "strength"}
     assert sum(result.groups[g]["n_manipulated"] for g in result.groups if g.startswith("strength/")) == len(pairs) - 2
 
 

@@ -52,7 +52,7 @@ TYPES = {
     "tune_transfer": "global",
     "action_change": "other",
     "counting": "other",
-    "movement": "other",
+    "movement": "copy_move",
     "relation": "other",
     "resize": "other",
     "rotation_change": "other",

@@ -145,6 +145,7 @@ def keyword_edit_type(category) -> str | None:
         (("background", "style", "env", "weather", "season", "tone", "light", "global"), "global"),
         (("add", "insert"), "add"),
         (("remov", "eras", "delet"), "remove"),
+        (("move", "copy", "duplicat", "clone"), "copy_move"),  # after "remov": "remove" holds "move"
         (("replac", "swap"), "replace"),
         (("attr", "color", "colour", "material", "texture", "appearance", "text"), "attribute_change"),
     )

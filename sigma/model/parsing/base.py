@@ -6,8 +6,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-ACTIONS = ("add", "remove", "replace", "attribute_change", "global")
-Action = Literal["add", "remove", "replace", "attribute_change", "global"]
+ACTIONS = ("add", "remove", "replace", "attribute_change", "move", "global")
+Action = Literal["add", "remove", "replace", "attribute_change", "move", "global"]
 
 
 def _blank_is_none(value: object) -> object:

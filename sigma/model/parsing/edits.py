@@ -67,6 +67,16 @@ def added(y: str) -> list[Edit]:
     return [Edit(edited=concept_of(normalise(part), has_article(part)), action="add") for part in objects]
 
 
+def moved(x: str) -> list[Edit]:
+    """The object leaves its place for another: the same concept in both images."""
+    return [Edit(original=(c := concept_of(normalise(part))), edited=c, action="move") for part in _coordinated(x)]
+
+
+def duplicated(x: str) -> list[Edit]:
+    """A second copy of an object already there: an addition of that object."""
+    return [Edit(edited=concept_of(normalise(part)), action="add") for part in _coordinated(x)]
+
+
 def replaced(x: str, y: str) -> list[Edit]:
     original, edited = concept_of(normalise(x), has_article(x)), concept_of(normalise(y), has_article(y))
     return [Edit(original=original, edited=edited, action="replace")]

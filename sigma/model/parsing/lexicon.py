@@ -86,13 +86,17 @@ VERBS = words(
     "remove delete erase eliminate clear wipe cut lose ditch take get add put place insert include draw paste drop "
     "hang give replace swap substitute exchange switch trade change turn transform convert morph make "
     "paint color colour recolor recolour dye tint brighten lighten darken dim shade blur defocus desaturate "
-    "fade set render apply use increase decrease boost reduce enhance have let show"
+    "fade set render apply use increase decrease boost reduce enhance have let show "
+    "move shift slide drag push pull relocate reposition nudge duplicate clone copy replicate double"
 )
 GERUNDS = {
     "removing": "remove",
     "deleting": "delete",
     "erasing": "erase",
     "adding": "add",
+    "moving": "move",
+    "shifting": "shift",
+    "duplicating": "duplicate",
     "putting": "put",
     "placing": "place",
     "inserting": "insert",

@@ -22,7 +22,7 @@ from sigma.model.parsing.table import TableRow, load_table
 SYSTEM = (
     'Parse an image-editing instruction into JSON: {"edits": [...]}, one object per edit it asks for, '
     "in order, each with keys original (the object in the original image, or null), edited (the object "
-    "in the edited image, or null) and action (one of add, remove, replace, attribute_change, global). "
+    "in the edited image, or null) and action (one of add, remove, replace, attribute_change, move, global). "
     'An instruction that asks for no edit gives {"edits": []}. Answer with the JSON object only.'
 )
 TRIPLE = {"original", "edited", "action"}

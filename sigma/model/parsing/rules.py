@@ -116,6 +116,13 @@ REMOVE_VERBS = (
     r"lose|ditch|cut out|hide"
 )
 ADD_VERBS = r"add|put|place|insert|include|draw|paste|drop|hang|stick|show|bring in"
+MOVE_VERBS = r"move|shift|slide|drag|push|pull|relocate|reposition|nudge"
+DUPLICATE_VERBS = r"duplicate|clone|copy|replicate|double|mirror copy"
+# Where an object goes: what ends the object phrase after a move or copy verb.
+PLACEMENT = (
+    r"(?:to|towards?|into|onto|over|across|closer|further|farther|away|next to|beside|near|behind|under|above|"
+    r"below|in front|a bit|a little|slightly|more|up|down|upwards|downwards|left|right|forward|back|so that)"
+)
 ATTRIBUTE_VERBS = {
     "bright": r"brighten|lighten",
     "dark": r"darken|dim|shade",
@@ -186,6 +193,24 @@ PATTERNS: tuple[Pattern, ...] = (
         ("make it so there is no fence",),
     ),
     # -- edits --------------------------------------------------------------------------------
+    Pattern(
+        "move",
+        (rf"^(?:{MOVE_VERBS})\s+(?P<x>.+?)(?:\s+{PLACEMENT}\b.*)?$",),
+        lambda m: build.moved(m["x"]),
+        0.95,
+        ("move the cat to the left", "shift the lamp a bit right", "drag the chair closer to the table"),
+    ),
+    Pattern(
+        "duplicate",
+        (
+            rf"^(?:{DUPLICATE_VERBS})\s+(?P<x>.+?)(?:\s+{PLACEMENT}\b.*|\s+(?:next to|beside) it)?$",
+            r"^(?:make|create|add)\s+(?:a|one more|another)\s+(?:copy|duplicate|clone) of\s+(?P<x>.+)$",
+            r"^add (?:another|one more|a second)\s+(?P<x>.+)$",
+        ),
+        lambda m: build.duplicated(m["x"]),
+        0.95,
+        ("duplicate the vase", "make a copy of the bird", "add another chair"),
+    ),
     Pattern(
         "instead_of",
         (
@@ -361,7 +386,7 @@ VAGUE_CONFIDENCE = 0.3  # an edit whose object is "it" or "that": right action, 
 
 def _edit_confidence(edit: Edit) -> float:
     needs = {"remove": ("original",), "add": ("edited",), "replace": ("original", "edited")}
-    needs["attribute_change"] = ("original",)
+    needs["attribute_change"] = needs["move"] = ("original",)
     if any(getattr(edit, slot) is None for slot in needs.get(edit.action, ())):
         return VAGUE_CONFIDENCE
     longest = max((len(c.split()) for c in (edit.original, edit.edited) if c), default=0)
