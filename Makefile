@@ -17,7 +17,7 @@ export DVC_NO_ANALYTICS := 1
 export GX_ANALYTICS_ENABLED := false
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: install run test lint data clean help serve browser postgres
+.PHONY: install run test lint data clean help serve browser postgres large-photos
 
 help:  ## list targets
 	@grep -E '^[a-z]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/ -/'
@@ -43,7 +43,7 @@ data: install  ## bring data/raw to the content data.dvc records
 	  dvc push --quiet data.dvc || echo "warning: could not seed the DVC remote"; \
 	fi
 
-run: data  ## run the whole pipeline (dvc repro) as one MLflow pipeline run
+run: data large-photos  ## run the whole pipeline (dvc repro) as one MLflow pipeline run
 	sigma pipeline -- dvc repro
 	dvc status
 
@@ -68,6 +68,17 @@ postgres:  ## install the PostgreSQL server binaries (initdb, pg_ctl) the tracki
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
 	else echo "error: PostgreSQL server binaries not found: run 'sudo apt-get install postgresql' (or set SIGMA_PG_BIN to the folder holding initdb and pg_ctl)"; exit 1; fi
+
+# The large-photo dev benchmark (data.dev_large): the nature photographs (1280-2560 px, GPL-2+) of Debian's
+# mate-backgrounds package, fetched without installing it (apt-get download needs no root). Elsewhere: put
+# any photos of 1024 px or more in data/large_photos. Without them the benchmark is empty and skipped.
+LARGE_PHOTOS := data/large_photos
+large-photos:  ## fetch the large-photo dev benchmark's photos into data/large_photos (Debian package)
+	@if ls $(LARGE_PHOTOS)/*.jpg >/dev/null 2>&1; then :; \
+	elif command -v apt-get >/dev/null && command -v dpkg-deb >/dev/null; then \
+	  tmp=$$(mktemp -d) && (cd $$tmp && apt-get download -qq mate-backgrounds) && dpkg-deb -x $$tmp/mate-backgrounds_*.deb $$tmp/x && \
+	  mkdir -p $(LARGE_PHOTOS) && cp $$tmp/x/usr/share/backgrounds/mate/nature/*.jpg $(LARGE_PHOTOS)/ && rm -rf $$tmp; \
+	else echo "note: no apt-get here: put photos of 1024 px or more in $(LARGE_PHOTOS) for the large-photo dev benchmark"; fi
 
 # Two pytest-xdist workers, a test file each at a time (module fixtures stay in one worker): most of the
 # suite is single-threaded Python (stage subprocesses, servers, imports), so on 2 cores it took 12 min

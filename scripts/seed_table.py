@@ -32,7 +32,8 @@ def main() -> None:
     )
     parser.add_argument("--groups", default="", help="only groups starting with one of these comma-separated prefixes")
     args = parser.parse_args()
-    by_method = json.load(open(args.metrics))[args.benchmark]
+    with open(args.metrics) as f:
+        by_method = json.load(f)[args.benchmark]
     recipes = {}
     for spec in args.recipe:
         name, _, runs = spec.partition("=")

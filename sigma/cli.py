@@ -142,8 +142,8 @@ def data_synth(
     kind: Annotated[
         str,
         typer.Argument(
-            help="inpaint (Stage I), edit (Stage II), calib (all-zero masks), dev (the real-photo dev benchmark) "
-            "or downstream (the downstream detectors' corpus)."
+            help="inpaint (Stage I), edit (Stage II), calib (all-zero masks), dev (the real-photo dev benchmark), "
+            "downstream (the downstream detectors' corpus) or dev_large (the large-photo dev benchmark)."
         ),
     ],
     out: Annotated[Path | None, typer.Option(help="Output folder; default data/synth/KIND.")] = None,

@@ -64,7 +64,15 @@ class PerturbParams(Section):
         return self
 
 
-EDIT_KINDS = ("remove", "recolour", "replace", "add", "copy_move", "global", "none")  # none: an unchanged pair (all-zero mask)
+EDIT_KINDS = (
+    "remove",
+    "recolour",
+    "replace",
+    "add",
+    "copy_move",
+    "global",
+    "none",
+)  # none: an unchanged pair (all-zero mask)
 
 
 class SynthKindParams(Section):
@@ -99,10 +107,16 @@ class DevParams(SynthKindParams):
 
     source: SourceParams | None = None
     max_side: int = Field(default=640, ge=32)
+    # Smallest edited object or segment, as a share of the image (default: data.min_instance_area):
+    # large photos hold edits of a few thousand pixels that a share of 1% leaves out.
+    min_area: float | None = Field(default=None, gt=0, lt=1)
     levels: dict[str, tuple[float, float]] = Field(
         default_factory=lambda: {"none": (0.0, 0.0), "light": (0.15, 0.35), "heavy": (0.6, 0.9)}
     )
     split: str = "test"
+
+
+DEV_KINDS = ("dev", "dev_large")  # the real-photo dev benchmarks: data.dev (COCO) and data.dev_large (large photos)
 
 
 class DownstreamCorpusParams(SynthKindParams):
@@ -138,6 +152,7 @@ class DataParams(Section):
     calib: SynthKindParams
     dev: DevParams | None = None
     downstream: DownstreamCorpusParams | None = None
+    dev_large: DevParams | None = None
     # Worker processes that synthesise pairs at once, one torch thread each; the data are the same
     # bytes for any number (each pair is drawn from its own RNG stream).
     processes: int = Field(default=1, ge=1)
@@ -219,12 +234,33 @@ class PostprocessParams(Section):
     exact_min_identical: float | None = Field(default=0.5, gt=0, le=1)
     # Predicted regions below this share of the image are dropped (the largest stays). 0: off.
     min_region: float = Field(default=0.005, ge=0, lt=1)
+    # ... unless the model gives one of its pixels at least this probability and most of its pixels
+    # changed more than the pair's re-rendering did (measured as for growth). null: area alone.
+    min_region_keep_prob: float | None = Field(default=0.9, gt=0.5, lt=1)
     # Regions grown by up to this share of the longer side where the pixels changed more than the
     # pair's re-rendering (the grow_quantile of the difference where the model is sure nothing
     # changed) and the model gives at least grow_min_prob. 0: off.
     grow_band: float = Field(default=0.02, ge=0, lt=1)
     grow_quantile: float = Field(default=0.95, gt=0, lt=1)
     grow_min_prob: float = Field(default=0.02, ge=0, lt=1)
+
+
+class TileParams(Section):
+    """A second, finer pass over large pairs (``sigma/model/tiles.py``): overlapping tiles of the
+    pair, each through the whole model at its own input size, stitched back at the pair's size."""
+
+    # Pairs whose longer side exceeds this are tiled as well; null: off.
+    min_side: int | None = Field(default=960, ge=64)
+    size: int = Field(default=640, ge=64)  # tile side, in the pair's pixels
+    overlap: int = Field(default=64, ge=0)  # pixels shared by neighbouring tiles (their logits averaged)
+    # max: a pixel is the surer of the whole-pair pass and the tiles; tiles: the tiles alone
+    combine: Literal["max", "tiles"] = "max"
+
+    @model_validator(mode="after")
+    def _overlap_below_size(self) -> TileParams:
+        if self.overlap >= self.size:
+            raise ValueError(f"tiles.overlap ({self.overlap}) must be below tiles.size ({self.size})")
+        return self
 
 
 class ModelParams(Section):
@@ -251,6 +287,7 @@ class ModelParams(Section):
     # (sigma/model/pixel_stats.py, beyond the paper): what an ImageNet backbone is invariant to.
     pixel_stats: bool = True
     postprocess: PostprocessParams = PostprocessParams()
+    tiles: TileParams = TileParams()
     grounder: GrounderParams = GrounderParams()
 
     @model_validator(mode="after")
@@ -378,6 +415,8 @@ class BenchmarkSpec(Section):
     split: str | None = None  # keep only pairs of this split (pair-format datasets)
     limit: int | None = Field(default=None, ge=1)
     optional: bool = False  # an empty dataset (e.g. the dev benchmark without its source) is skipped
+    # Only these of the evaluated methods run on it (null: all): a slow benchmark for the ones it is for.
+    methods: list[str] | None = None
 
 
 class RobustnessParams(Section):

@@ -18,7 +18,14 @@ from sigma.data import storage
 
 MANIFEST = "manifest.jsonl"
 EDIT_TYPES = ("add", "remove", "replace", "attribute_change", "copy_move", "global", "none", "other")
-SYNTH_KINDS = ("inpaint", "edit", "calib", "dev", "downstream")  # the ``kind`` key of pairs sigma.data.synth writes
+SYNTH_KINDS = (
+    "inpaint",
+    "edit",
+    "calib",
+    "dev",
+    "downstream",
+    "dev_large",
+)  # the ``kind`` key of pairs sigma.data.synth writes
 EditType = Literal["add", "remove", "replace", "attribute_change", "copy_move", "global", "none", "other"]
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sigma.config import DataParams, ValidateParams
+from sigma.config import DEV_KINDS, DataParams, ValidateParams
 from sigma.data.pairs import ManifestError
 from sigma.data.storage import StorageError, write_json_atomic
 from sigma.data.validate import ValidationReport, validate_once
@@ -20,8 +20,8 @@ def synth_stage(kind: str, data: DataParams, out: str | Path | None = None, trac
     from sigma.data.photos import load_photos
     from sigma.data.synth import synthesise
 
-    if kind == "dev":
-        photos, skipped = dev_photos(data)
+    if kind in DEV_KINDS:
+        photos, skipped = dev_photos(data, kind)
     elif kind == "downstream":
         if data.downstream is None:
             raise ValueError("params.yaml has no data.downstream section: add one to build the downstream corpus")
@@ -39,19 +39,22 @@ def synth_stage(kind: str, data: DataParams, out: str | Path | None = None, trac
     return summary
 
 
-def dev_photos(data: DataParams) -> tuple[list, str | None]:
-    """The dev benchmark's photos, or none and the reason when its source is absent (a user's clone
-    without the shared COCO subset): the benchmark is then empty and the pipeline runs on."""
+def dev_photos(data: DataParams, kind: str = "dev") -> tuple[list, str | None]:
+    """A dev benchmark's photos (``kind``: ``dev`` or ``dev_large``), or none and the reason when its
+    source is absent (a user's clone without the shared COCO subset or the large photos): the
+    benchmark is then empty and the pipeline runs on."""
     from sigma.data.photos import load_photos
 
-    if data.dev is None:
-        raise ValueError("params.yaml has no data.dev section: add one to build the dev benchmark")
-    if data.dev.source is None:
-        return [], "data.dev.source is not set"
-    source = data.dev.source
+    params = getattr(data, kind)
+    if params is None:
+        raise ValueError(f"params.yaml has no data.{kind} section: add one to build the {kind} benchmark")
+    if params.source is None:
+        return [], f"data.{kind}.source is not set"
+    source = params.source
     if source.path and not source.path.startswith("s3://") and not Path(source.path).exists():
-        return [], f"dev benchmark source {source.path} not found"
-    return load_photos([source], data.dev.max_side), None
+        hint = " (`make large-photos` fetches them)" if kind == "dev_large" else ""
+        return [], f"{kind} benchmark source {source.path} not found{hint}"
+    return load_photos([source], params.max_side), None
 
 
 def validate_stage(

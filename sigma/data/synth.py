@@ -55,8 +55,15 @@ def fold_of(photo_id: str, folds: int) -> int:
     return int(hashlib.sha1(f"fold:{base}".encode()).hexdigest()[:8], 16) % folds
 
 
-def eligible(photo: Photo, data: DataParams) -> list[Instance]:
-    return [i for i in photo.instances if data.min_instance_area <= i.area <= data.max_instance_area]
+def area_range(data: DataParams, params: SynthKindParams) -> tuple[float, float]:
+    """The area shares an edited object or segment may cover: a dev benchmark's ``min_area``, or
+    ``data.min_instance_area``, up to ``data.max_instance_area``."""
+    low = params.min_area if isinstance(params, DevParams) else None
+    return (data.min_instance_area if low is None else low), data.max_instance_area
+
+
+def eligible(photo: Photo, area: tuple[float, float]) -> list[Instance]:
+    return [i for i in photo.instances if area[0] <= i.area <= area[1]]
 
 
 class Synthesiser:
@@ -64,7 +71,8 @@ class Synthesiser:
 
     def __init__(self, photos: list[Photo], data: DataParams, params: SynthKindParams):
         self.photos, self.data, self.params = photos, data, params
-        candidates = [(p, eligible(p, data)) for p in photos]
+        self.area = area_range(data, params)
+        candidates = [(p, eligible(p, self.area)) for p in photos]
         self.with_instances = [(p, ins) for p, ins in candidates if ins]
         self.donors = [(p, i) for p, ins in self.with_instances for i in ins]
         self.splits = {p.id: split_of(p.id, data.split.val, data.split.test) for p in photos}
@@ -108,8 +116,8 @@ class Synthesiser:
         """The photo's natural segments (:mod:`sigma.data.segments`), kept for the last
         :data:`SEGMENT_CACHE` photos asked about."""
         if photo.id not in self._segments:
-            max_area = min(self.data.max_instance_area, MAX_SEGMENT_AREA)
-            self._segments[photo.id] = segment_instances(photo, self.data.min_instance_area, max_area)
+            min_area, max_area = self.area[0], min(self.area[1], MAX_SEGMENT_AREA)
+            self._segments[photo.id] = segment_instances(photo, min_area, max_area)
         return self._segments[photo.id]
 
     def segment_target(self, rng: np.random.Generator) -> tuple[Photo, Instance, Photo, Instance] | None:

@@ -31,6 +31,7 @@ KIND_NAMES = {
     "global": "global",
 }
 STRENGTH_EDGES = (0.25, 0.5, 0.75)  # perturbation-strength bins of synthetic pairs
+SMALL_EDIT = 0.005  # an edit of at most this share of the image is ``area/small``
 
 
 def sub_kind(pair: EditPair) -> str | None:
@@ -47,7 +48,8 @@ def sub_kind(pair: EditPair) -> str | None:
 def pair_groups(pair: EditPair) -> list[str]:
     """The report groups of a pair: ``kind/<edit kind>`` and its sub-kind (:func:`sub_kind`),
     ``kind/side-effect`` too when the edit changed something unintended, ``drift/<level>`` and
-    ``drift/<level>/<edit kind>`` (dev benchmark) and ``strength/<bin>``."""
+    ``drift/<level>/<edit kind>`` (dev benchmark), ``area/small`` (edits of at most
+    :data:`SMALL_EDIT` of the image) and ``strength/<bin>``."""
     groups = []
     if pair.edit_type in KIND_NAMES:
         groups.append(f"kind/{KIND_NAMES[pair.edit_type]}")
@@ -60,6 +62,9 @@ def pair_groups(pair: EditPair) -> list[str]:
         groups.append(f"drift/{drift}")
         if pair.edit_type in KIND_NAMES:  # each kind at each drift level: where a method's lead holds
             groups.append(f"drift/{drift}/{KIND_NAMES[pair.edit_type]}")
+    area = (pair.model_extra or {}).get("mask_area")
+    if area is not None and 0 < area <= SMALL_EDIT:
+        groups.append("area/small")
     strength = (pair.model_extra or {}).get("perturb_strength")
     if strength is not None:
         edges = (0.0, *STRENGTH_EDGES, 1.0)

@@ -41,9 +41,11 @@ def seed_scores(by_method: dict[str, dict], runs: list[str], key: str = "f1") ->
     return out
 
 
-def compare(by_method: dict[str, dict], recipes: dict[str, list[str]], lead: tuple[str, str] | None = None) -> pd.DataFrame:
+def compare(
+    by_method: dict[str, dict], recipes: dict[str, list[str]], lead: tuple[str, str] | None = None
+) -> pd.DataFrame:
     """Rows: groups; columns: ``<recipe>`` as ``mean (spread)``, ``n`` and, with ``lead=(a, b)``,
-    ``a - b`` marked ``*`` where the gap exceeds both spreads."""
+    ``a - b`` marked ``*`` where both have two seeds or more and the gap exceeds both spreads."""
     scores = {name: seed_scores(by_method, runs) for name, runs in recipes.items()}
     groups = [g for g in next(iter(scores.values())) if all(g in s for s in scores.values())]
     rows = []
@@ -54,6 +56,7 @@ def compare(by_method: dict[str, dict], recipes: dict[str, list[str]], lead: tup
         if lead:
             a, b = scores[lead[0]][g], scores[lead[1]][g]
             gap = a.mean - b.mean
-            row[f"{lead[0]} - {lead[1]}"] = f"{gap:+.2f}" + ("*" if abs(gap) > max(a.spread, b.spread) else "")
+            beyond = min(a.seeds, b.seeds) > 1 and abs(gap) > max(a.spread, b.spread)  # one seed has no spread
+            row[f"{lead[0]} - {lead[1]}"] = f"{gap:+.2f}" + ("*" if beyond else "")
         rows.append(row)
     return pd.DataFrame(rows).set_index("group")

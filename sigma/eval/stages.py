@@ -66,6 +66,7 @@ def evaluate_methods(
                 build(name), pairs, batch_size=cfg.batch_size, total=len(pairs), description=f"{spec.name}: {name}"
             )
             for name in methods
+            if spec.methods is None or name in spec.methods
         }
     return results
 

@@ -9,7 +9,9 @@ the same result:
   the rule never fires there and the network decides.
 - **Small regions** (as segment-anything's ``min_mask_region_area``): predicted regions smaller
   than a share of the image are dropped, except the largest, so a single small edit survives
-  while scattered specks of re-rendering noise go.
+  while scattered specks of re-rendering noise go. A small region the model is sure of, whose
+  pixels changed more than the pair's re-rendering changed the rest, stays: small edits in large
+  images are that size, and a speck of noise is neither.
 - **Growth along the pixel difference** (hysteresis in the spirit of Canny's): the network's regions
   stop a few pixels inside an edit's boundary (its maps are coarser than the pixels), so each
   region is grown into a band around it wherever the pixels changed more than the pair's own
@@ -29,6 +31,7 @@ from sigma.config import PostprocessParams
 EXACT_LOGIT = 10.0  # sigmoid(10) > 0.9999: a bit-level difference is certain
 GROWN_LOGIT = 1.0  # sigmoid(1) = 0.73: pixel evidence next to a region, surer than not, not certain
 SURE_UNCHANGED = 0.05  # the re-rendering noise level is measured where the model's probability is below this
+MIN_EVIDENCE = 0.5  # a small region is kept only when this share of its pixels changed beyond that noise
 
 
 def channel_max_difference(original: torch.Tensor, edited: torch.Tensor) -> np.ndarray:
@@ -72,9 +75,29 @@ def exact_difference(
     return torch.where(torch.from_numpy(differs).to(edit.device), EXACT_LOGIT, -EXACT_LOGIT).to(edit.dtype)
 
 
-def drop_small_regions(edit: torch.Tensor, min_share: float) -> torch.Tensor:
+def changed_beyond_noise(edit: np.ndarray, original: torch.Tensor, edited: torch.Tensor, quantile: float) -> np.ndarray:
+    """``(H, W)`` bool: pixels whose 3x3 difference (largest over channels) exceeds the ``quantile``
+    of that difference where the model is sure nothing changed (the pair's own re-rendering noise);
+    all False when the model is sure of no pixel. ``edit``: logits ``(H, W)``."""
+    sure_unchanged = edit < np.log(SURE_UNCHANGED / (1 - SURE_UNCHANGED))
+    # One re-rendered pixel is noise, a 3x3 patch is evidence: 3x3 sums (9x the mean, exact integers).
+    diff = cv2.boxFilter(channel_max_difference(original, edited), cv2.CV_32S, (3, 3), normalize=False)
+    if not sure_unchanged.any():
+        return np.zeros(edit.shape, bool)
+    noise = histogram_quantile(np.bincount(diff[sure_unchanged]), quantile)
+    return np.asarray(diff > noise)
+
+
+def drop_small_regions(
+    edit: torch.Tensor,
+    min_share: float,
+    evidence: np.ndarray | None = None,
+    keep_logit: float | None = None,
+) -> torch.Tensor:
     """``edit`` logits ``(H, W)`` with each 8-connected positive region smaller than ``min_share``
-    of the image, except the largest region, flipped negative."""
+    of the image, except the largest region, flipped negative. With ``keep_logit`` and ``evidence``
+    (``(H, W)`` bool, the pixels that changed beyond the re-rendering noise), a small region that
+    reaches ``keep_logit`` and whose pixels are mostly evidence stays."""
     positive = (edit > 0).cpu().numpy()
     labels, n = ndimage.label(positive, structure=np.ones((3, 3), bool))
     if n < 2:
@@ -83,6 +106,10 @@ def drop_small_regions(edit: torch.Tensor, min_share: float) -> torch.Tensor:
     small = sizes < min_share * positive.size
     small[0] = False  # the background
     small[1 + np.argmax(sizes[1:])] = False  # the largest region stays
+    if small.any() and keep_logit is not None and evidence is not None:
+        peak = ndimage.maximum(edit.float().cpu().numpy(), labels, np.arange(n + 1))
+        backed = np.bincount(labels.ravel(), weights=evidence.ravel(), minlength=n + 1) / np.maximum(sizes, 1)
+        small &= ~((peak >= keep_logit) & (backed >= MIN_EVIDENCE))
     if not small.any():
         return edit
     drop = torch.from_numpy(small[labels]).to(edit.device)
@@ -103,16 +130,13 @@ def grow_along_difference(
     the sure-unchanged pixels, and their own probability is at least ``min_prob``."""
     logits = edit.float().cpu().numpy()
     core = logits > 0
-    sure_unchanged = logits < np.log(SURE_UNCHANGED / (1 - SURE_UNCHANGED))
-    if not core.any() or not sure_unchanged.any():
+    if not core.any():
         return edit
-    # One re-rendered pixel is noise, a 3x3 patch is evidence: 3x3 sums (9x the mean, exact integers).
-    diff = cv2.boxFilter(channel_max_difference(original, edited), cv2.CV_32S, (3, 3), normalize=False)
-    noise = histogram_quantile(np.bincount(diff[sure_unchanged]), quantile)
+    evidence = changed_beyond_noise(logits, original, edited, quantile)
     radius = max(1, round(band * max(core.shape)))
     disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
     near = cv2.dilate(core.astype(np.uint8), disk) > 0
-    grown = near & ~core & (diff > noise) & (logits >= np.log(min_prob / (1 - min_prob)))
+    grown = near & ~core & evidence & (logits >= np.log(min_prob / (1 - min_prob)))
     if not grown.any():
         return edit
     return torch.where(torch.from_numpy(grown).to(edit.device), GROWN_LOGIT, edit).to(edit.dtype)
@@ -128,7 +152,14 @@ def postprocess(
         if exact is not edit:
             return exact  # exact already: nothing left to clean
     if cfg.min_region > 0:
-        edit = drop_small_regions(edit, cfg.min_region)
+        keep = cfg.min_region_keep_prob
+        evidence = (
+            None
+            if keep is None
+            else changed_beyond_noise(edit.float().cpu().numpy(), original, edited, cfg.grow_quantile)
+        )
+        keep_logit = None if keep is None else float(np.log(keep / (1 - keep)))
+        edit = drop_small_regions(edit, cfg.min_region, evidence, keep_logit)
     if cfg.grow_band > 0:
         edit = grow_along_difference(edit, original, edited, cfg.grow_band, cfg.grow_quantile, cfg.grow_min_prob)
     return edit

@@ -27,6 +27,7 @@ from sigma.model.pixel_stats import PixelStatisticsDifference
 from sigma.model.postprocess import postprocess
 from sigma.model.prior import IntentPrior
 from sigma.model.refine import FullResolutionRefiner, Skips
+from sigma.model.tiles import combine, needs_tiles, stitch, tile_boxes
 
 # ``(original, edited, instruction)``: uint8 ``(H, W, 3)`` arrays of one size and the edit instruction.
 PairTriple = tuple[np.ndarray, np.ndarray, str]
@@ -234,10 +235,11 @@ class SigmaAnnotator(nn.Module):
             yield outputs[i]
 
     def _predict_group(
-        self, group: list[PairTriple], use_instruction: bool
+        self, group: list[PairTriple], use_instruction: bool, whole_pass_only: bool = False
     ) -> list[tuple[torch.Tensor, torch.Tensor, ParsedInstruction]]:
         """Pairs of one canvas size: one backbone and model pass, then each pair refined and resized
-        to its own size."""
+        to its own size; a large pair's tiles as well (:mod:`sigma.model.tiles`), then the logit rules.
+        ``whole_pass_only``: the first part alone (a tile's own pass)."""
         pixels = [(image_view(o), image_view(e)) for o, e, _ in group]  # uint8, resized before conversion
         (o, covered), (e, _) = self.prepare([p[0] for p in pixels]), self.prepare([p[1] for p in pixels])
         features, skips = self.backbone_pass(o, e)  # one backbone pass serves the grounder too
@@ -259,10 +261,27 @@ class SigmaAnnotator(nn.Module):
                     # Channels-first: resampling two channels stored channels-last is ~4x slower.
                     logits = F.interpolate(logits.contiguous(), size=size, mode="bilinear", align_corners=False)
             logits = logits[0].float()
-            logits[0] = postprocess(logits[0], *pixels[i], self.config.postprocess)
+            if not whole_pass_only:
+                if needs_tiles(size, self.config.tiles):
+                    tiled = self._tiled_logits(group[i], use_instruction)
+                    logits = combine(logits, tiled, self.config.tiles.combine)
+                logits[0] = postprocess(logits[0], *pixels[i], self.config.postprocess)
             full_intent = crop_resize(intent[i : i + 1].float(), covered[i], size)[0, 0]
             outputs.append((logits, full_intent, parsed[i]))
         return outputs
+
+    def _tiled_logits(self, pair: PairTriple, use_instruction: bool, batch_size: int = 8) -> torch.Tensor:
+        """``(2, H, W)`` logits of one pair from its overlapping tiles, each through the whole model
+        (its own backbone pass, prior and refinement), stitched; before the logit rules."""
+        original, edited, instruction = pair
+        cfg = self.config.tiles
+        boxes = tile_boxes(original.shape[:2], cfg.size, cfg.overlap)
+        tiles = [(original[y0:y1, x0:x1], edited[y0:y1, x0:x1], instruction) for y0, y1, x0, x1 in boxes]
+        logits = []
+        for start in range(0, len(tiles), batch_size):  # tiles share one size: one canvas per batch
+            chunk = tiles[start : start + batch_size]
+            logits += [out[0] for out in self._predict_group(chunk, use_instruction, whole_pass_only=True)]
+        return stitch(logits, boxes, original.shape[:2])
 
     def annotate(
         self, pairs: Iterable[PairTriple], batch_size: int = 8, threshold: float | None = None

@@ -97,3 +97,35 @@ def test_dev_benchmark_without_its_source_is_empty_and_says_why(tmp_path):
     )
     assert summary["n_pairs"] == 0 and "not found" in summary["skipped"]
     assert read_manifest(str(tmp_path / "dev")) == []
+
+
+def test_the_large_photo_benchmark_edits_small_segments_of_a_folder_of_photos(tmp_path):
+    from PIL import Image
+
+    from sigma.data.builtin import iter_builtin
+
+    folder = tmp_path / "large"
+    folder.mkdir()
+    for k, photo in enumerate(iter_builtin(n_scenes=3, size=(1100, 800))):  # photos above 1024 px
+        Image.fromarray(photo.image).save(folder / f"p{k}.png")
+    plain = SynthKindParams(n_pairs=1)
+    dev_large = DevParams(
+        n_pairs=4,
+        seed=5,
+        source=SourceParams(kind="folder", path=str(folder)),
+        max_side=1100,
+        min_area=0.0005,
+        natural_segments=1.0,
+        edit_mix={"remove": 1.0, "copy_move": 1.0},
+    )
+    data = DataParams(inpaint=plain, edit=plain, calib=plain, dev_large=dev_large)
+    summary = synth_stage("dev_large", data, tmp_path / "out", track=False)
+    assert summary["n_pairs"] == 4
+    pairs = read_manifest(str(tmp_path / "out"))
+    assert all(p.kind == "dev_large" and p.model_extra["drift"] for p in pairs)
+    areas = [p.model_extra["mask_area"] for p in pairs]
+    assert min(areas) < 0.01, areas  # below data.min_instance_area: the small edits a large photo holds
+    with Image.open(tmp_path / "out" / pairs[0].edited) as edited:
+        assert max(edited.size) == 1100
+    missing = data.model_copy(update={"dev_large": dev_large.model_copy(update={"source": None})})
+    assert synth_stage("dev_large", missing, tmp_path / "none", track=False)["n_pairs"] == 0

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 import sigma.data.synth as synth
-from sigma.data import edits
 from sigma.config import DataParams, ParserParams, PerturbParams, SourceParams, SynthKindParams
+from sigma.data import edits
 from sigma.data.builtin import iter_builtin
 from sigma.data.dataset import EditPairDataset
 from sigma.data.images import decode_image, decode_mask

@@ -11,6 +11,7 @@ from sigma.model.checkpoint import legacy_model_config
 from sigma.model.postprocess import (
     EXACT_LOGIT,
     GROWN_LOGIT,
+    changed_beyond_noise,
     drop_small_regions,
     exact_difference,
     grow_along_difference,
@@ -165,3 +166,20 @@ def test_the_annotator_returns_an_exact_pairs_difference_at_native_size(size):
     as_array = lambda t: t.permute(1, 2, 0).numpy()  # noqa: E731
     (annotation,) = model.annotate([(as_array(original), as_array(edited), "remove the cat")])
     assert np.array_equal(annotation.mask, truth.numpy())
+
+
+def test_a_small_region_stays_when_the_model_is_sure_and_the_pixels_changed_beyond_the_noise():
+    original, edited, _ = _re_rendered_box(size=(100, 100), box=(10, 40, 10, 40))
+    edited[:, 70:74, 70:74] = (edited[:, 70:74, 70:74].int() + 60).clamp(0, 255).to(torch.uint8)  # a small edit
+    edit = torch.full((100, 100), -6.0)
+    edit[10:40, 10:40] = 4.0
+    evidence = changed_beyond_noise(edit.numpy(), original, edited, 0.95)
+    sure, unsure, unbacked = edit.clone(), edit.clone(), edit.clone()
+    sure[70:74, 70:74] = 3.0  # p 0.95, on changed pixels
+    unsure[70:74, 70:74] = 0.5  # p 0.62
+    unbacked[80:84, 10:14] = 3.0  # sure, but nothing changed there beyond the re-rendering
+    keep = float(np.log(0.9 / 0.1))
+    assert (drop_small_regions(sure, 0.005, evidence, keep)[70:74, 70:74] > 0).all()
+    assert (drop_small_regions(unsure, 0.005, evidence, keep)[70:74, 70:74] < 0).all()
+    assert (drop_small_regions(unbacked, 0.005, evidence, keep)[80:84, 10:14] < 0).all()
+    assert (drop_small_regions(sure, 0.005)[70:74, 70:74] < 0).all()  # area alone: dropped

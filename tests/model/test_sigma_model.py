@@ -199,6 +199,7 @@ def test_intent_map_rules(action, grounded):
         "remove": a_o,
         "replace": a_o * a_e,
         "attribute_change": a_o * a_e,
+        "move": torch.maximum(a_o, a_e),  # where it was and where it is now
         "global": torch.ones(GRID),
         None: uniform,
     }
@@ -216,6 +217,7 @@ def test_intent_map_missing_concept_is_eps_or_the_other_concept(action, grounded
         "remove": uniform,
         "replace": a_e,
         "attribute_change": a_e,
+        "move": torch.maximum(uniform, a_e),
         "global": whole,
         None: uniform,
     }
@@ -224,6 +226,7 @@ def test_intent_map_missing_concept_is_eps_or_the_other_concept(action, grounded
         "remove": a_o,
         "replace": a_o,
         "attribute_change": a_o,
+        "move": torch.maximum(a_o, uniform),
         "global": whole,
         None: uniform,
     }
