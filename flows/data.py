@@ -6,7 +6,7 @@ from __future__ import annotations
 from prefect import flow, task
 
 from flows.common import mlflow_flow_run
-from sigma.config import load_params
+from sigma.config import DEV_KINDS, load_params
 from sigma.data.stages import synth_stage, validate_stage
 from sigma.data.synth import TRAINING_KINDS
 
@@ -24,7 +24,7 @@ def vae(params_path: str, overrides: list[str], track: bool = True) -> dict | No
     from sigma.train.vae import train_vae_stage
 
     params = load_params(params_path, overrides)
-    kinds = [getattr(params.data, kind) for kind in (*TRAINING_KINDS, "dev")]
+    kinds = [getattr(params.data, kind) for kind in (*TRAINING_KINDS, *DEV_KINDS)]
     needed = {kind.perturb.vae for kind in kinds if kind is not None} - {None}
     if not needed or all(Path(p).exists() for p in needed):
         return None
@@ -49,14 +49,16 @@ def data_flow(
     track: bool = True,
 ) -> dict[str, dict]:
     """Synthesise inpaint/edit/calib pairs and fail the run if any dataset breaks the suite; then the
-    real-photo dev benchmark when ``data.dev`` is configured (dvc.yaml: ``synth_dev``)."""
+    dev benchmarks configured (``data.dev``, ``data.dev_large``; dvc.yaml: ``synth_dev``, ``synth_dev_large``)."""
     overrides = overrides or []
     with mlflow_flow_run("data", track):
         vae(params_path, overrides, track)
         summaries = {kind: synth(kind, params_path, overrides, out_root, track) for kind in TRAINING_KINDS}
         validate([f"{out_root}/{kind}" for kind in TRAINING_KINDS], params_path, overrides, report)
-        if load_params(params_path, overrides).data.dev is not None:
-            summaries["dev"] = synth("dev", params_path, overrides, out_root, track)
+        data = load_params(params_path, overrides).data
+        for kind in DEV_KINDS:
+            if getattr(data, kind) is not None:
+                summaries[kind] = synth(kind, params_path, overrides, out_root, track)
     return summaries
 
 

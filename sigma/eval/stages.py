@@ -66,7 +66,7 @@ def evaluate_methods(
                 build(name), pairs, batch_size=cfg.batch_size, total=len(pairs), description=f"{spec.name}: {name}"
             )
             for name in methods
-            if spec.methods is None or name in spec.methods
+            if spec.methods is None or split_method(name)[0] in spec.methods  # sigma@CKPT is a sigma
         }
     return results
 

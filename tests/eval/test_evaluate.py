@@ -179,14 +179,15 @@ def test_an_empty_optional_benchmark_is_skipped_and_a_required_one_is_an_error(p
         )
 
 
-def test_a_benchmark_runs_only_the_methods_it_names(project):
+def test_a_benchmark_runs_only_the_methods_it_names(project, tiny_checkpoint):
     benchmarks = (
         "evaluate.benchmarks=[{name: all_methods, path: data/synth/edit}, "
-        "{name: one_method, path: data/synth/edit, methods: [pixdiff_otsu]}]"
+        "{name: one_method, path: data/synth/edit, methods: [pixdiff_otsu, sigma]}]"
     )
     out = project / "metrics" / "evaluate.json"
     params = tiny_params(benchmarks, "evaluate.robustness.benchmark=all_methods")
-    evaluate_stage(params, out, methods=["pixdiff_otsu", "pixdiff_fixed_10"], track=False)
+    pinned = f"sigma@{tiny_checkpoint}"  # a pinned checkpoint runs where its method does
+    evaluate_stage(params, out, methods=["pixdiff_otsu", "pixdiff_fixed_10", pinned], track=False)
     metrics = json.loads(out.read_text())
-    assert set(metrics["all_methods"]) == {"pixdiff_otsu", "pixdiff_fixed_10"}
-    assert set(metrics["one_method"]) == {"pixdiff_otsu"}
+    assert set(metrics["all_methods"]) == {"pixdiff_otsu", "pixdiff_fixed_10", pinned}
+    assert set(metrics["one_method"]) == {"pixdiff_otsu", pinned}
