@@ -33,7 +33,13 @@ def test_data_flow_synthesises_and_validates(tmp_path, monkeypatch):
     with prefect_test_harness():
         summaries = data_flow(str(ROOT / "params.yaml"), overrides, str(tmp_path / "synth"), str(tmp_path / "v.json"))
     dev_pairs = 2 if (ROOT.parent / "shared" / "data" / "coco_tiny").exists() else 0  # its source is ../shared
-    assert {k: s["n_pairs"] for k, s in summaries.items()} == {"inpaint": 2, "edit": 3, "calib": 2, "dev": dev_pairs, "dev_large": 0}
+    assert {k: s["n_pairs"] for k, s in summaries.items()} == {
+        "inpaint": 2,
+        "edit": 3,
+        "calib": 2,
+        "dev": dev_pairs,
+        "dev_large": 0,
+    }
     assert json.loads((tmp_path / "v.json").read_text())["success"] is True
 
 
