@@ -21,6 +21,9 @@ the same result:
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import cache
+
 import cv2
 import numpy as np
 import torch
@@ -75,29 +78,34 @@ def exact_difference(
     return torch.where(torch.from_numpy(differs).to(edit.device), EXACT_LOGIT, -EXACT_LOGIT).to(edit.dtype)
 
 
-def changed_beyond_noise(edit: np.ndarray, original: torch.Tensor, edited: torch.Tensor, quantile: float) -> np.ndarray:
-    """``(H, W)`` bool: pixels whose 3x3 difference (largest over channels) exceeds the ``quantile``
-    of that difference where the model is sure nothing changed (the pair's own re-rendering noise);
-    all False when the model is sure of no pixel. ``edit``: logits ``(H, W)``."""
+def patch_difference(original: torch.Tensor, edited: torch.Tensor) -> np.ndarray:
+    """Both images ``(3, H, W)`` uint8 -> ``(H, W)`` int32 3x3 sums of :func:`channel_max_difference`
+    (9x the mean, exact integers): one re-rendered pixel is noise, a 3x3 patch is evidence."""
+    return cv2.boxFilter(channel_max_difference(original, edited), cv2.CV_32S, (3, 3), normalize=False)
+
+
+def changed_beyond_noise(edit: np.ndarray, patch: np.ndarray, quantile: float) -> np.ndarray:
+    """``(H, W)`` bool: pixels whose :func:`patch_difference` ``patch`` exceeds its ``quantile`` where
+    the model is sure nothing changed (the pair's own re-rendering noise); all False when the model
+    is sure of no pixel. ``edit``: logits ``(H, W)``."""
     sure_unchanged = edit < np.log(SURE_UNCHANGED / (1 - SURE_UNCHANGED))
-    # One re-rendered pixel is noise, a 3x3 patch is evidence: 3x3 sums (9x the mean, exact integers).
-    diff = cv2.boxFilter(channel_max_difference(original, edited), cv2.CV_32S, (3, 3), normalize=False)
     if not sure_unchanged.any():
         return np.zeros(edit.shape, bool)
-    noise = histogram_quantile(np.bincount(diff[sure_unchanged]), quantile)
-    return np.asarray(diff > noise)
+    noise = histogram_quantile(np.bincount(patch[sure_unchanged]), quantile)
+    return np.asarray(patch > noise)
 
 
 def drop_small_regions(
     edit: torch.Tensor,
     min_share: float,
-    evidence: np.ndarray | None = None,
+    evidence: Callable[[], np.ndarray] | None = None,
     keep_logit: float | None = None,
 ) -> torch.Tensor:
     """``edit`` logits ``(H, W)`` with each 8-connected positive region smaller than ``min_share``
     of the image, except the largest region, flipped negative. With ``keep_logit`` and ``evidence``
-    (``(H, W)`` bool, the pixels that changed beyond the re-rendering noise), a small region that
-    reaches ``keep_logit`` and whose pixels are mostly evidence stays."""
+    (giving ``(H, W)`` bool, the pixels that changed beyond the re-rendering noise; called only when
+    there is a small region), a small region that reaches ``keep_logit`` and whose pixels are mostly
+    evidence stays."""
     positive = (edit > 0).cpu().numpy()
     labels, n = ndimage.label(positive, structure=np.ones((3, 3), bool))
     if n < 2:
@@ -108,7 +116,7 @@ def drop_small_regions(
     small[1 + np.argmax(sizes[1:])] = False  # the largest region stays
     if small.any() and keep_logit is not None and evidence is not None:
         peak = ndimage.maximum(edit.float().cpu().numpy(), labels, np.arange(n + 1))
-        backed = np.bincount(labels.ravel(), weights=evidence.ravel(), minlength=n + 1) / np.maximum(sizes, 1)
+        backed = np.bincount(labels.ravel(), weights=evidence().ravel(), minlength=n + 1) / np.maximum(sizes, 1)
         small &= ~((peak >= keep_logit) & (backed >= MIN_EVIDENCE))
     if not small.any():
         return edit
@@ -123,16 +131,18 @@ def grow_along_difference(
     band: float,
     quantile: float = 0.95,
     min_prob: float = 0.02,
+    patch: Callable[[], np.ndarray] | None = None,
 ) -> torch.Tensor:
     """``edit`` logits ``(H, W)``; both images ``(3, H, W)`` (uint8) -> ``edit`` with the pixels
     within ``band`` x the longer side of a positive region set to :data:`GROWN_LOGIT` where their
     3x3-mean difference (largest over channels) exceeds the ``quantile`` of that difference over
-    the sure-unchanged pixels, and their own probability is at least ``min_prob``."""
+    the sure-unchanged pixels, and their own probability is at least ``min_prob``. ``patch`` gives
+    the pair's :func:`patch_difference` when a caller already has it."""
     logits = edit.float().cpu().numpy()
     core = logits > 0
     if not core.any():
         return edit
-    evidence = changed_beyond_noise(logits, original, edited, quantile)
+    evidence = changed_beyond_noise(logits, patch() if patch else patch_difference(original, edited), quantile)
     radius = max(1, round(band * max(core.shape)))
     disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
     near = cv2.dilate(core.astype(np.uint8), disk) > 0
@@ -151,15 +161,18 @@ def postprocess(
         exact = exact_difference(edit, original, edited, cfg.exact_min_identical)
         if exact is not edit:
             return exact  # exact already: nothing left to clean
+    patch = cache(lambda: patch_difference(original, edited))  # read by both rules below, made once
     if cfg.min_region > 0:
         keep = cfg.min_region_keep_prob
-        evidence = (
-            None
-            if keep is None
-            else changed_beyond_noise(edit.float().cpu().numpy(), original, edited, cfg.grow_quantile)
-        )
+        before = edit  # the noise is measured on the logits the small regions were found in
+
+        def evidence() -> np.ndarray:
+            return changed_beyond_noise(before.float().cpu().numpy(), patch(), cfg.grow_quantile)
+
         keep_logit = None if keep is None else float(np.log(keep / (1 - keep)))
-        edit = drop_small_regions(edit, cfg.min_region, evidence, keep_logit)
+        edit = drop_small_regions(edit, cfg.min_region, None if keep is None else evidence, keep_logit)
     if cfg.grow_band > 0:
-        edit = grow_along_difference(edit, original, edited, cfg.grow_band, cfg.grow_quantile, cfg.grow_min_prob)
+        edit = grow_along_difference(
+            edit, original, edited, cfg.grow_band, cfg.grow_quantile, cfg.grow_min_prob, patch=patch
+        )
     return edit

@@ -12,21 +12,12 @@ from sigma.model.build import build_sigma
 from sigma.model.checkpoint import load_checkpoint, save_checkpoint
 from sigma.model.geometry import canvas_size, capped_size, crop_resize, fitted_size, letterbox
 from sigma.model.refine import FullResolutionRefiner
-
-TINY = {
-    "backbone": {"input_size": 64},
-    "dim": 16,
-    "heads": 2,
-    "decoder_dim": 8,
-    "grounder": {"name": "none"},
-    "refine": {"dim": 8, "max_side": 96},
-}
+from tests.model.conftest import TINY, tiny_sigma
 
 
 @pytest.fixture(scope="module")
 def tiny_model():
-    torch.manual_seed(0)
-    return build_sigma(ModelParams.model_validate(TINY), load_grounder=False).eval()
+    return tiny_sigma(refine={"dim": 8, "max_side": 96})
 
 
 def test_fitted_and_capped_sizes_keep_the_aspect():

@@ -6,7 +6,6 @@ import pytest
 import torch
 
 from sigma.config import ModelParams, PostprocessParams
-from sigma.model.build import build_sigma
 from sigma.model.checkpoint import legacy_model_config
 from sigma.model.postprocess import (
     EXACT_LOGIT,
@@ -16,8 +15,10 @@ from sigma.model.postprocess import (
     exact_difference,
     grow_along_difference,
     histogram_quantile,
+    patch_difference,
     postprocess,
 )
+from tests.model.conftest import tiny_sigma
 
 OFF = PostprocessParams(exact_min_identical=None, min_region=0, grow_band=0)
 
@@ -148,20 +149,7 @@ def test_checkpoints_from_before_the_rules_load_without_them():
 
 @pytest.mark.parametrize("size", [(33, 17), (48, 64)])
 def test_the_annotator_returns_an_exact_pairs_difference_at_native_size(size):
-    torch.manual_seed(0)
-    model = build_sigma(
-        ModelParams.model_validate(
-            {
-                "backbone": {"input_size": 64},
-                "dim": 16,
-                "heads": 2,
-                "decoder_dim": 8,
-                "grounder": {"name": "none"},
-                "refine": {"dim": 8, "max_side": 32},
-            }
-        ),
-        load_grounder=False,
-    ).eval()
+    model = tiny_sigma()
     original, edited, truth = _pair(size, box=(2, 9, 3, 12))
     as_array = lambda t: t.permute(1, 2, 0).numpy()  # noqa: E731
     (annotation,) = model.annotate([(as_array(original), as_array(edited), "remove the cat")])
@@ -173,7 +161,7 @@ def test_a_small_region_stays_when_the_model_is_sure_and_the_pixels_changed_beyo
     edited[:, 70:74, 70:74] = (edited[:, 70:74, 70:74].int() + 60).clamp(0, 255).to(torch.uint8)  # a small edit
     edit = torch.full((100, 100), -6.0)
     edit[10:40, 10:40] = 4.0
-    evidence = changed_beyond_noise(edit.numpy(), original, edited, 0.95)
+    evidence = lambda: changed_beyond_noise(edit.numpy(), patch_difference(original, edited), 0.95)  # noqa: E731
     sure, unsure, unbacked = edit.clone(), edit.clone(), edit.clone()
     sure[70:74, 70:74] = 3.0  # p 0.95, on changed pixels
     unsure[70:74, 70:74] = 0.5  # p 0.62

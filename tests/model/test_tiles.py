@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from sigma.config import ModelParams, TileParams
-from sigma.model.build import build_sigma
+from sigma.config import TileParams
 from sigma.model.tiles import combine, needs_tiles, stitch, tile_boxes
+from tests.model.conftest import tiny_sigma
 
 
 @pytest.mark.parametrize("shape", [(1067, 1600), (1600, 1600), (700, 641), (300, 400)])
@@ -42,20 +42,6 @@ def test_only_pairs_above_min_side_are_tiled():
         TileParams(size=64, overlap=64)
 
 
-def _tiny(tiles: TileParams):
-    torch.manual_seed(0)
-    config = {
-        "backbone": {"input_size": 64},
-        "dim": 16,
-        "heads": 2,
-        "decoder_dim": 8,
-        "grounder": {"name": "none"},
-        "refine": {"dim": 8, "max_side": 32},
-        "tiles": tiles.model_dump(),
-    }
-    return build_sigma(ModelParams.model_validate(config), load_grounder=False).eval()
-
-
 def test_a_small_edit_in_a_1600_px_pair_with_no_drift_is_found_at_that_size(monkeypatch):
     rng = np.random.default_rng(0)
     original = rng.integers(0, 256, (1200, 1600, 3), dtype=np.uint8)
@@ -63,7 +49,7 @@ def test_a_small_edit_in_a_1600_px_pair_with_no_drift_is_found_at_that_size(monk
     edited[700:740, 1100:1140] = 255 - edited[700:740, 1100:1140]  # 0.08 % of the image
     truth = np.zeros((1200, 1600), bool)
     truth[700:740, 1100:1140] = True
-    model = _tiny(TileParams(min_side=960, size=640, overlap=64))
+    model = tiny_sigma(tiles=TileParams(min_side=960, size=640, overlap=64).model_dump())
     tiled = []
     original_tiled = type(model)._tiled_logits
     monkeypatch.setattr(
@@ -79,7 +65,7 @@ def test_a_tile_goes_through_the_same_model_as_a_pair_of_its_size():
     rng = np.random.default_rng(1)
     original = rng.integers(0, 256, (1000, 1300, 3), dtype=np.uint8)
     edited = np.clip(original.astype(int) + rng.integers(-3, 4, original.shape), 0, 255).astype(np.uint8)
-    model = _tiny(TileParams(min_side=960, size=640, overlap=64))
+    model = tiny_sigma(tiles=TileParams(min_side=960, size=640, overlap=64).model_dump())
     box = tile_boxes(original.shape[:2], 640, 64)[0]
     y0, y1, x0, x1 = box
     with torch.inference_mode():
