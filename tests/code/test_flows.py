@@ -29,6 +29,8 @@ def test_data_flow_synthesises_and_validates(tmp_path, monkeypatch):
         "data.edit.perturb.vae=null",
         "data.calib.perturb.vae=null",
         "data.dev.perturb.vae=null",
+        "data.dev_large.perturb.vae=null",
+        f"data.dev_large.source.path={tmp_path}/no-large-photos",  # as in a clone without `make large-photos`
     ]  # no trained VAE in a clean clone: with one kind still naming models/vae, the flow trained the full VAE there
     with prefect_test_harness():
         summaries = data_flow(str(ROOT / "params.yaml"), overrides, str(tmp_path / "synth"), str(tmp_path / "v.json"))
@@ -209,6 +211,7 @@ MISSING = [
     "data.edit.perturb.vae=null",
     "data.calib.perturb.vae=null",
     "data.dev.perturb.vae=null",
+    "data.dev_large.perturb.vae=null",
 ]
 
 
@@ -223,7 +226,8 @@ def test_pipeline_runs_the_stages_in_order(prefect_api, tmp_path, monkeypatch):
         "synth_edit",
         "synth_calib",
         "validate",
-        "synth_dev",  # data flow, its validation
+        "synth_dev",
+        "synth_dev_large",  # data flow, its validation
         "gate",
         "grounder",
         "stage1",
@@ -262,7 +266,15 @@ def test_failed_validation_gate_stops_the_flow_before_training(prefect_api, tmp_
     recorder.calls.clear()
     with pytest.raises(ValidationFailed):
         pipeline_flow(str(ROOT / "params.yaml"), MISSING, track=False)
-    assert recorder.calls == ["synth_inpaint", "synth_edit", "synth_calib", "validate", "synth_dev", "gate"]
+    assert recorder.calls == [
+        "synth_inpaint",
+        "synth_edit",
+        "synth_calib",
+        "validate",
+        "synth_dev",
+        "synth_dev_large",
+        "gate",
+    ]
 
 
 def test_flow_run_and_mlflow_runs_point_at_each_other(prefect_api, tmp_path, monkeypatch):
