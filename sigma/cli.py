@@ -390,13 +390,18 @@ def ablation(
 def tables(
     metrics_dir: Annotated[Path, typer.Option(help="Where evaluate/ablation/robustness JSON are.")] = Path("metrics"),
     reports: Annotated[Path, typer.Option(help="Output folder.")] = Path("reports"),
+    only: Annotated[
+        list[str] | None,
+        typer.Option(help="Write only this table (repeatable): table1, ablation, robustness; default: all."),
+    ] = None,
     params: ParamsOpt = Path("params.yaml"),
     set_: SetOpt = None,
 ) -> None:
-    """Write reports/table1, ablation (.md/.csv/.tex) and robustness.png from the metrics."""
+    """Write reports/table1 (with its per-benchmark breakdown), ablation (.md/.csv/.tex) and
+    robustness.png from the metrics that exist."""
     from sigma.eval.tables import tables_stage
 
-    _run_stage(tables_stage, _params(params, set_), metrics_dir, reports)
+    _run_stage(tables_stage, _params(params, set_), metrics_dir, reports, only)
 
 
 @app.command()
@@ -700,14 +705,14 @@ def review(
 ) -> None:
     """Look at the masks of an annotation run, accept, reject or flag them (OUT/review.jsonl); see docs/review.md."""
     import uvicorn
-    from rich.progress import Progress
 
     from sigma.data.storage import StorageError
+    from sigma.progress import LoggedProgress
     from sigma.review.app import create_app
     from sigma.review.index import AnnotationIndex
 
     try:
-        with Progress(transient=True, console=console) as bar:
+        with LoggedProgress(transient=True, console=console) as bar:
             job = bar.add_task("indexing annotations.jsonl", total=None)
             AnnotationIndex(out, progress=lambda n: bar.advance(job, n))  # cached: create_app reopens it
         app_ = create_app(out, str(root), reviewer)

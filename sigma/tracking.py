@@ -193,18 +193,29 @@ def report_stage_times(times: dict[str, float], total: float) -> None:
 
 def run_pipeline(command: list[str], name: str = "pipeline") -> int:
     """Run ``command`` (e.g. ``dvc repro``) inside a parent MLflow run that its stages nest under;
-    print and log each stage's wall time.
+    print and log each stage's wall time. A ``dvc repro`` first prints the stages it will run with
+    their expected times, and its stage times then update the record (:mod:`sigma.plan`).
 
     The run ends FAILED when the command fails; returns the command's exit code.
     """
     import mlflow
 
+    from sigma import plan
+
+    targets = plan.repro_targets(command)
+    if targets is not None:
+        try:
+            plan.print_plan(plan.stages_to_run(targets), plan.recorded_times())
+        except Exception as exc:  # the plan is a courtesy: the run itself decides, and reports its errors
+            print(f"(no plan: {type(exc).__name__}: {exc})", file=sys.stderr)
     with start_run(name) as run, tempfile.TemporaryDirectory() as tmp:
         times = Path(tmp) / "stage_times.jsonl"
         env = {**os.environ, PIPELINE_RUN_ENV: run.info.run_id, STAGE_TIMES_ENV: str(times)}
         start = time.monotonic()
         code = subprocess.call(command, env=env)
         report_stage_times(stage_times(times), round(time.monotonic() - start, 1))
+        if targets is not None:
+            plan.update_record(stage_times(times))
         mlflow.set_tag("sigma.command", " ".join(command))
         if code:
             mlflow.end_run(status="FAILED")

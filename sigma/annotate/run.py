@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from itertools import chain, islice
 from typing import Any, cast
 
-from rich.progress import MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import MofNCompleteColumn, TextColumn, TimeElapsedColumn
 
 from sigma.annotate.corpora import open_corpus
 from sigma.annotate.dedup import first_occurrences
@@ -24,6 +24,7 @@ from sigma.annotate.shard import ShardTask, annotate_shard
 from sigma.config import Params
 from sigma.data import storage
 from sigma.model.sigma import SigmaAnnotator
+from sigma.progress import LoggedProgress
 
 log = logging.getLogger(__name__)
 
@@ -241,7 +242,7 @@ def annotate_corpus(
     start = time.perf_counter()
     markers: list[dict[str, Any]] = []
     try:
-        with Progress(*PROGRESS_COLUMNS, transient=True) as bar:
+        with LoggedProgress(*PROGRESS_COLUMNS, transient=True) as bar:
             job = bar.add_task(corpus, total=None, rate=0.0)
 
             def advance(n: int) -> None:

@@ -21,7 +21,6 @@ from pathlib import Path
 
 import numpy as np
 from cachetools import LRUCache
-from rich.progress import Progress
 
 from sigma.config import DataParams, DevParams, SynthKindParams
 from sigma.data import edits
@@ -32,6 +31,7 @@ from sigma.data.perturb import draw_strength, perturb
 from sigma.data.photos import Instance, Photo
 from sigma.data.segments import segment_instances
 from sigma.data.workers import spawn_pool
+from sigma.progress import LoggedProgress
 
 KINDS = SYNTH_KINDS
 TRAINING_KINDS = ("inpaint", "edit", "calib")  # what training reads; ``dev`` is a benchmark
@@ -292,7 +292,7 @@ def synthesise(kind: str, photos: list[Photo], data: DataParams, out_dir: str | 
     (tmp / "images").mkdir(parents=True)
     (tmp / "masks").mkdir()
     pairs: list[EditPair] = []
-    with Progress(transient=True) as progress:
+    with LoggedProgress(transient=True) as progress:
         task = progress.add_task(f"synth {kind}", total=params.n_pairs)
         for pair in map_pairs(kind, photos, data, tmp, params.n_pairs if photos else 0):
             pairs.append(pair)

@@ -9,11 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from rich.progress import MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import MofNCompleteColumn, TextColumn, TimeElapsedColumn
 
 from sigma.config import Params
 from sigma.data import storage
 from sigma.data.workers import spawn_pool
+from sigma.progress import LoggedProgress
 from sigma.train.detector import train_detector
 
 Cell = tuple[str, str, int]  # (detector, label source, seed)
@@ -49,7 +50,7 @@ def train_stage(params: Params, metrics: str | Path | None = None, track: bool =
     cells = cfg.cells()
     columns = (TextColumn("train detectors"), MofNCompleteColumn(), TimeElapsedColumn())
     results: list[dict[str, Any]] = []
-    with Progress(*columns, transient=True) as bar:
+    with LoggedProgress(*columns, transient=True) as bar:
         job = bar.add_task("cells", total=len(cells))
         if cfg.processes > 1 and len(cells) > 1:
             threads = max(1, torch.get_num_threads() // cfg.processes)

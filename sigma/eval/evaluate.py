@@ -15,12 +15,13 @@ from itertools import islice
 from typing import Any
 
 import numpy as np
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
 
 from sigma.data.dataset import PairError, load_pair_arrays
 from sigma.data.pairs import EditPair
 from sigma.eval.methods.base import Method
 from sigma.eval.metrics import PixelScores
+from sigma.progress import LoggedProgress
 
 KIND_NAMES = {
     "remove": "removal",
@@ -121,8 +122,8 @@ def decoded_batches(
             yield [(p, a) for p, a in good if a["mask"] is not None], bad
 
 
-def progress_bar() -> Progress:
-    return Progress(
+def progress_bar() -> LoggedProgress:
+    return LoggedProgress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), transient=True
     )
 

@@ -177,35 +177,58 @@ def method_titles(names) -> dict[str, str]:
     return titles
 
 
-def tables_stage(params: Params, metrics_dir: Path, reports: Path) -> dict:
-    """Write every table and plot whose metrics exist; return the paths written."""
+def write_table1(params: Params, metrics_dir: Path, reports: Path) -> list[Path]:
+    """``table1`` and its per-benchmark ``breakdown`` from ``evaluate.json``."""
+    results = json.loads((metrics_dir / "evaluate.json").read_text())
+    rows = [m for m in params.evaluate.methods if any(m in r for r in results.values())]
+    written = write_table(score_frame(results, rows, method_titles(rows)), reports / "table1")
+    for bench, by_method in results.items():
+        frame = breakdown_frame(by_method, rows, method_titles(rows))
+        if frame is not None:
+            written += write_table(frame, reports / "breakdown" / bench)
+    return written
+
+
+def write_ablation(params: Params, metrics_dir: Path, reports: Path) -> list[Path]:
+    """The ``ablation`` table from ``ablation.json`` (``{variant: {benchmark: metrics}}``)."""
+    variants = json.loads((metrics_dir / "ablation.json").read_text())
+    by_bench: dict[str, dict] = {}
+    for variant, benches in variants.items():
+        for bench, m in benches.items():
+            by_bench.setdefault(bench, {})[variant] = m
+    order = [v.name for v in params.ablation.variants if v.name in variants]
+    titles = {v.name: v.label for v in params.ablation.variants}
+    return write_table(score_frame(by_bench, order, titles), reports / "ablation")
+
+
+def write_robustness(params: Params, metrics_dir: Path, reports: Path) -> list[Path]:
+    """``robustness.png`` and its CSVs from ``robustness.json``."""
+    report = json.loads((metrics_dir / "robustness.json").read_text())
+    titles = method_titles({p["method"] for p in report["points"]})
+    return [plot_robustness(report, reports / "robustness.png", titles), *robustness_csvs(report, reports)]
+
+
+# Each table and the metrics file it reads. Table 1 needs only the evaluation (`make run`); the
+# ablation and robustness read the long stages (`make paper`), so dvc.yaml runs them apart.
+TABLES = {
+    "table1": ("evaluate.json", write_table1),
+    "ablation": ("ablation.json", write_ablation),
+    "robustness": ("robustness.json", write_robustness),
+}
+
+
+def tables_stage(params: Params, metrics_dir: Path, reports: Path, only: list[str] | None = None) -> dict:
+    """Write every table of :data:`TABLES` (or those in ``only``) whose metrics exist; return the
+    paths written."""
+    unknown = sorted(set(only or ()) - set(TABLES))
+    if unknown:
+        raise ValueError(f"unknown table(s) {unknown}; known: {sorted(TABLES)}")
     written: list[Path] = []
-    evaluate_json = metrics_dir / "evaluate.json"
-    if evaluate_json.exists():
-        results = json.loads(evaluate_json.read_text())
-        rows = [m for m in params.evaluate.methods if any(m in r for r in results.values())]
-        written += write_table(score_frame(results, rows, method_titles(rows)), reports / "table1")
-        for bench, by_method in results.items():
-            frame = breakdown_frame(by_method, rows, method_titles(rows))
-            if frame is not None:
-                written += write_table(frame, reports / "breakdown" / bench)
-    ablation_json = metrics_dir / "ablation.json"
-    if ablation_json.exists():
-        variants = json.loads(ablation_json.read_text())  # {variant: {benchmark: metrics}}
-        by_bench: dict[str, dict] = {}
-        for variant, benches in variants.items():
-            for bench, m in benches.items():
-                by_bench.setdefault(bench, {})[variant] = m
-        order = [v.name for v in params.ablation.variants if v.name in variants]
-        titles = {v.name: v.label for v in params.ablation.variants}
-        written += write_table(score_frame(by_bench, order, titles), reports / "ablation")
-    robustness_json = metrics_dir / "robustness.json"
-    if robustness_json.exists():
-        report = json.loads(robustness_json.read_text())
-        written.append(
-            plot_robustness(report, reports / "robustness.png", method_titles({p["method"] for p in report["points"]}))
-        )
-        written += robustness_csvs(report, reports)
+    for name in only or TABLES:
+        metrics, write = TABLES[name]
+        if (metrics_dir / metrics).exists():
+            written += write(params, metrics_dir, reports)
     if not written:
-        raise FileNotFoundError(f"no metrics in {metrics_dir}: run `sigma evaluate` (dvc repro evaluate) first")
+        wanted = [TABLES[name][0] for name in only or TABLES]
+        raise FileNotFoundError(f"none of {wanted} in {metrics_dir}: run `sigma evaluate` (dvc repro evaluate) first")
     return {"written": [str(p) for p in written]}

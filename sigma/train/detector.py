@@ -21,7 +21,6 @@ import torch
 import torch.nn.functional as F
 from accelerate import Accelerator
 from accelerate.utils import set_seed
-from rich.progress import Progress
 from torch.utils.data import DataLoader, TensorDataset
 from transformers import get_cosine_schedule_with_warmup
 
@@ -31,6 +30,7 @@ from sigma.data.images import ImageDecodeError, decode_image, decode_mask
 from sigma.eval.metrics import PixelScores
 from sigma.model.detectors import Detector, build_detector, save_detector
 from sigma.model.detectors.base import normalise, resize_image
+from sigma.progress import LoggedProgress
 from sigma.train.losses import seg_loss
 
 NEGATIVE = "Negative"
@@ -78,7 +78,7 @@ def load_resized(entries: list[tuple[str, str | None]], size: int, what: str = "
     """
     images = torch.empty(len(entries), 3, size, size, dtype=torch.uint8)
     masks = torch.zeros(len(entries), 1, size, size, dtype=torch.uint8)
-    with Progress(transient=True) as bar:
+    with LoggedProgress(transient=True) as bar:
         job = bar.add_task(f"reading {what}", total=len(entries))
         for i, (image_path, mask_path) in enumerate(entries):
             try:

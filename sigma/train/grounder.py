@@ -16,7 +16,6 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from rich.progress import Progress
 
 from sigma.config import Params
 from sigma.data.dataset import resized, to_tensor
@@ -27,6 +26,7 @@ from sigma.data.synth import fold_of, split_of
 from sigma.model.backbones import build_backbone
 from sigma.model.grounding.learned import UPSAMPLE, ConceptMaskHead
 from sigma.model.grounding.text_encoder import SentenceEncoder
+from sigma.progress import LoggedProgress
 from sigma.train.crossfit import FOLD_KEY, HEAD_KEY
 from sigma.train.losses import seg_loss
 
@@ -120,7 +120,7 @@ def fit_head(
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=cfg.lr, total_steps=steps)
     n_levels = len(feats[0]) if feats else 0
     losses: list[float] = []
-    with Progress(transient=True) as progress:
+    with LoggedProgress(transient=True) as progress:
         task = progress.add_task(desc, total=steps)
         for _ in range(cfg.epochs):
             head.train()

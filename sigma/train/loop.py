@@ -10,12 +10,13 @@ from typing import TypeVar
 import torch
 from accelerate import Accelerator
 from accelerate.utils import set_seed
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
 from torch.utils.data import DataLoader
 from transformers import get_cosine_schedule_with_warmup
 
 from sigma.config import TrainParams, ValidateParams
 from sigma.data.dataset import EditPairDataset
+from sigma.progress import LoggedProgress
 from sigma.train.batches import EpochSampler, TrainPairs, collate, train_pairs
 
 STATE_DIR = "state"  # under the stage's out folder: the resumable accelerate state
@@ -78,8 +79,8 @@ def train_loader(model, dataset: str, split: str, cfg: TrainParams) -> tuple[Dat
     return loader, sampler, items
 
 
-def progress_bar() -> Progress:
-    return Progress(
+def progress_bar() -> LoggedProgress:
+    return LoggedProgress(
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),

@@ -13,13 +13,14 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, TextColumn, TimeRemainingColumn
 
 from sigma.config import Params
 from sigma.data.photos import load_photos
 from sigma.data.storage import write_json_atomic
 from sigma.data.synth import TRAINING_KINDS, split_of
 from sigma.data.vae import load_vae, round_trip, save_vae, small_vae
+from sigma.progress import LoggedProgress
 
 
 def _crops(images: list[np.ndarray], n: int, size: int, rng: np.random.Generator) -> torch.Tensor:
@@ -65,7 +66,7 @@ def train_vae_stage(params: Params, track: bool = True, metrics: str | Path | No
             TextColumn("loss {task.fields[loss]:.4f}"),
             TimeRemainingColumn(),
         )
-        with Progress(*columns, transient=True) as progress:
+        with LoggedProgress(*columns, transient=True) as progress:
             task = progress.add_task("training VAE", total=cfg.steps, loss=float("nan"))
             for _ in range(cfg.steps):
                 x = _crops(train, cfg.batch_size, cfg.crop_size, rng) * 2 - 1

@@ -150,3 +150,14 @@ def test_drift_levels_get_their_own_columns_outside_the_average(tmp_path):
 def test_no_metrics_is_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="sigma evaluate"):
         tables_stage(tiny_params(), tmp_path, tmp_path / "reports")
+
+
+def test_only_writes_the_named_tables_and_rejects_unknown_names(metrics, tmp_path):
+    """dvc.yaml's table1 stage (make run) must not need, nor write, the ablation and robustness outputs."""
+    reports = tmp_path / "reports"
+    written = tables_stage(tiny_params("evaluate.methods=[pixdiff_otsu, sigma]"), metrics, reports, only=["table1"])
+    assert (reports / "table1.md").exists()
+    assert not (reports / "ablation.md").exists() and not (reports / "robustness.png").exists()
+    assert all("ablation" not in p and "robustness" not in p for p in written["written"])
+    with pytest.raises(ValueError, match="unknown table"):
+        tables_stage(tiny_params(), metrics, reports, only=["table2"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import mlflow
 import pytest
@@ -11,6 +12,7 @@ from mlflow import MlflowClient
 from safetensors.torch import load_file
 
 from sigma.model.checkpoint import load_checkpoint, weights_digest
+from sigma.progress import LOG_SECONDS_ENV
 from sigma.train.stage1 import train_stage1
 from sigma.train.stage2 import train_stage2
 from sigma.train.vae import train_vae_stage
@@ -86,3 +88,16 @@ def test_stage2_without_stage1_is_a_clear_error(tiny_project, tmp_path, monkeypa
     monkeypatch.chdir(tiny_project)
     with pytest.raises(FileNotFoundError, match="stage1"):
         train_stage2(tiny_params(f"stage1.out={tmp_path / 'nothing'}"), track=False)
+
+
+def test_a_piped_stage_run_prints_progress_lines(tiny_project, tmp_path, monkeypatch, capsys):
+    """Outside a terminal (a log, a Prefect worker) the training bar also prints plain lines."""
+    monkeypatch.chdir(tiny_project)
+    monkeypatch.setenv(LOG_SECONDS_ENV, "0")  # a line per step: the tiny run lasts seconds, not 30 s
+    steps = train_stage1(tiny_params(f"stage1.out={tmp_path / 'piped'}"), track=False)["steps"]
+    captured = capsys.readouterr()
+    lines = [
+        line for line in (captured.out + captured.err).splitlines() if re.search(r": \d+/\d+ \(\d+%\) loss=", line)
+    ]
+    assert len(lines) == steps
+    assert f"{steps}/{steps} (100%)" in lines[-1] and "left " in lines[-1]
