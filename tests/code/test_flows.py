@@ -215,6 +215,10 @@ MISSING = [
 ]
 
 
+# The data flow's calls: the training kinds, their validation, then the dev benchmarks.
+DATA_FLOW_CALLS = ["synth_inpaint", "synth_edit", "synth_calib", "validate", "synth_dev", "synth_dev_large"]
+
+
 def test_pipeline_runs_the_stages_in_order(prefect_api, tmp_path, monkeypatch):
     from flows.pipeline import pipeline_flow
 
@@ -222,12 +226,7 @@ def test_pipeline_runs_the_stages_in_order(prefect_api, tmp_path, monkeypatch):
     recorder = Recorder(monkeypatch)
     summaries = pipeline_flow(str(ROOT / "params.yaml"), MISSING, track=False)
     assert recorder.calls == [
-        "synth_inpaint",
-        "synth_edit",
-        "synth_calib",
-        "validate",
-        "synth_dev",
-        "synth_dev_large",  # data flow, its validation
+        *DATA_FLOW_CALLS,
         "gate",
         "grounder",
         "stage1",
@@ -266,15 +265,7 @@ def test_failed_validation_gate_stops_the_flow_before_training(prefect_api, tmp_
     recorder.calls.clear()
     with pytest.raises(ValidationFailed):
         pipeline_flow(str(ROOT / "params.yaml"), MISSING, track=False)
-    assert recorder.calls == [
-        "synth_inpaint",
-        "synth_edit",
-        "synth_calib",
-        "validate",
-        "synth_dev",
-        "synth_dev_large",
-        "gate",
-    ]
+    assert recorder.calls == [*DATA_FLOW_CALLS, "gate"]
 
 
 def test_flow_run_and_mlflow_runs_point_at_each_other(prefect_api, tmp_path, monkeypatch):
