@@ -73,6 +73,8 @@ def print_plan(stages: list[str], times: dict[str, float], console: Console | No
     if stages:
         known = [times[s] for s in stages if s in times]
         unknown = len(stages) - len(known)
-        total = f"{sum(known) / 60:.1f} min" + (f" + {unknown} stage(s) with no record" if unknown else "")
+        parts = [f"{sum(known) / 60:.1f} min"] if known else []
+        parts += [f"{unknown} stage(s) with no record"] if unknown else []
+        total = " + ".join(parts)
         table.add_row("total", total, style="bold")
     (console or Console(stderr=True)).print(table)

@@ -68,3 +68,11 @@ def test_the_plan_totals_the_known_times(capsys):
     print_plan(["vae", "stage1", "new"], {"vae": 600.0, "stage1": 300.0}, console)
     out = capsys.readouterr().out
     assert "15.0 min + 1 stage(s) with no record" in out
+
+
+def test_a_plan_with_no_record_says_so(capsys):
+    from rich.console import Console
+
+    print_plan(["vae"], {}, Console(file=sys.stdout, width=120))
+    out = capsys.readouterr().out
+    assert "1 stage(s) with no record" in out and "0.0 min" not in out
