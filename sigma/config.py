@@ -487,6 +487,9 @@ class AblationParams(Section):
     benchmarks: list[str] = ["synth_edit"]  # names from evaluate.benchmarks
     variants: list[AblationVariant] = []
     processes: int = Field(default=1, ge=1)  # variants trained side by side (sigma/train/ablation.py)
+    # The trained variants' Stage I epochs (null: stage1.epochs). The table compares variants with one
+    # another, so a smaller budget serves where it keeps their ranking (docs/evaluation.md).
+    epochs: int | None = Field(default=None, ge=1)
 
     def checkpoint_of(self, variant: AblationVariant) -> str:
         """Where a variant's weights are: its ``checkpoint``, or where its training writes them."""

@@ -1,5 +1,6 @@
 """The ablation variants (``ablation.variants`` with ``model`` overrides): each is trained like
-Stage I, with the same data and ``stage1`` params, into ``ablation.out/NAME``.
+Stage I, with the same data and ``stage1`` params, into ``ablation.out/NAME``, for ``ablation.epochs``
+(null: ``stage1.epochs``).
 
 With ``ablation.processes`` > 1 the variants train side by side, each in a spawned process with an
 equal share of the torch threads: for machines whose cores one small model cannot keep busy. On 2 CPU
@@ -24,6 +25,7 @@ def _train_variant(params: Params, track: bool) -> None:
 def train_ablation(params: Params, names: list[str] | None = None, track: bool = True) -> dict:
     """Train the variants named (default: every one with model overrides); returns their checkpoints."""
     trained, jobs = {}, []
+    epochs = params.ablation.epochs or params.stage1.epochs
     for variant in params.ablation.variants:
         if variant.model is None or (names and variant.name not in names):
             continue
@@ -32,7 +34,7 @@ def train_ablation(params: Params, names: list[str] | None = None, track: bool =
         variant_params = params.model_copy(
             update={
                 "model": with_overrides(params.model, variant.model),
-                "stage1": params.stage1.model_copy(update={"out": str(out)}),
+                "stage1": params.stage1.model_copy(update={"out": str(out), "epochs": epochs}),
             }
         )
         jobs.append(variant_params)

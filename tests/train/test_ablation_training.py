@@ -39,3 +39,14 @@ def test_variants_train_side_by_side_in_worker_processes(tiny_project, tmp_path,
     assert sorted(trained) == ["drb", "multi_scale"]
     for checkpoint in trained.values():
         assert Path(checkpoint).is_file()
+
+
+@pytest.mark.parametrize("ablation_epochs, expected", [("2", 2), ("null", 3)])
+def test_variants_train_for_the_ablation_budget(tmp_path, monkeypatch, ablation_epochs, expected):
+    jobs = []
+    monkeypatch.setattr(ablation, "_train_variant", lambda job, track: jobs.append(job))
+    params = tiny_params(f"ablation.out={tmp_path}", "stage1.epochs=3", f"ablation.epochs={ablation_epochs}")
+    trained = train_ablation(params, track=False)
+    assert len(jobs) == len(trained) > 1
+    assert {job.stage1.epochs for job in jobs} == {expected}
+    assert {job.stage2.epochs for job in jobs} == {params.stage2.epochs}  # only the variants' Stage I budget
