@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -72,6 +74,29 @@ def downscale(vae: AutoencoderKL) -> int:
     return 2 ** (len(vae.config.block_out_channels) - 1)
 
 
+# The mid-block attention spans the whole latent: its cost grows with the square of the pixels, minutes
+# for one 1600-px photo on a CPU. Larger images round-trip in overlapping tiles of TILE_SIDE px (diffusers'
+# tiled encode / decode, blended), each as costly as a small image; those up to TILED_ABOVE px (every
+# training pair, the COCO dev benchmark) exactly as before. A 1600-px round trip takes 4.4 s (8.2 at 512-px
+# tiles); on a 640-px photo forced through 256-px tiles, PSNR 33.4 dB against 34.1 untiled (41.9 between them).
+TILED_ABOVE = 1024
+TILE_SIDE = 256
+
+
+@contextmanager
+def tiling(vae: AutoencoderKL, size: tuple[int, int]) -> Iterator[None]:
+    """Within the block, ``vae`` encodes and decodes an image of ``size`` ``(H, W)`` in tiles when its
+    longer side exceeds :data:`TILED_ABOVE`."""
+    saved = vae.use_tiling, vae.tile_sample_min_size, vae.tile_latent_min_size
+    if max(size) > TILED_ABOVE:
+        vae.use_tiling, vae.tile_sample_min_size = True, TILE_SIDE
+        vae.tile_latent_min_size = TILE_SIDE // downscale(vae)
+    try:
+        yield
+    finally:
+        vae.use_tiling, vae.tile_sample_min_size, vae.tile_latent_min_size = saved
+
+
 @torch.no_grad()
 def round_trip(
     vae: AutoencoderKL,
@@ -83,7 +108,8 @@ def round_trip(
     """``images`` ``(B, 3, H, W)`` in [0, 1], ``sigma`` ``(B,)`` latent noise std -> round-tripped images.
 
     Noise is added to the scaled latents (the diffusion model's units, ``scaling_factor``); sizes
-    that the VAE cannot halve evenly are reflect-padded and cropped back. ``colour_fix_sigma``:
+    that the VAE cannot halve evenly are reflect-padded and cropped back; images larger than
+    :data:`TILED_ABOVE` px go through in tiles (:func:`tiling`). ``colour_fix_sigma``:
     :func:`colour_fix`'s, by default the VAE's own (its folder's ``round_trip.json``; else 0).
     """
     if colour_fix_sigma is None:
@@ -93,10 +119,11 @@ def round_trip(
     pad = (0, (-w) % k, 0, (-h) % k)
     x = F.pad(images * 2 - 1, pad, mode="reflect") if any(pad) else images * 2 - 1
     scale = vae.config.scaling_factor
-    latents = vae.encode(x.to(vae.dtype)).latent_dist.mode() * scale
-    noise = torch.randn(latents.shape, generator=generator, dtype=latents.dtype).to(latents.device)
-    latents = latents + noise * sigma.to(latents)[:, None, None, None]
-    out = (vae.decode(latents / scale).sample[..., :h, :w].float() + 1) / 2
+    with tiling(vae, (h, w)):
+        latents = vae.encode(x.to(vae.dtype)).latent_dist.mode() * scale
+        noise = torch.randn(latents.shape, generator=generator, dtype=latents.dtype).to(latents.device)
+        latents = latents + noise * sigma.to(latents)[:, None, None, None]
+        out = (vae.decode(latents / scale).sample[..., :h, :w].float() + 1) / 2
     return colour_fix(out, images.float(), colour_fix_sigma).clamp(0, 1)
 
 

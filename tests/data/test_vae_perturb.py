@@ -10,7 +10,7 @@ from sigma.data.dataset import EditPairDataset
 from sigma.data.perturb import perturb
 from sigma.data.photos import fit_max_side
 from sigma.data.synth import synthesise
-from sigma.data.vae import load_vae, round_trip, round_trip_image, small_vae
+from sigma.data.vae import TILE_SIDE, TILED_ABOVE, load_vae, round_trip, round_trip_image, small_vae
 
 
 @pytest.fixture(scope="module")
@@ -107,3 +107,20 @@ def test_colour_fix_keeps_the_colours_an_untrained_vae_loses(vae_dir, tmp_path):
     assert getattr(load_vae(str(vae_dir)), "colour_fix_sigma", 0.0) == 0.0  # a plain diffusers folder: no fix
     tiny = torch.rand(1, 3, 4, 6)  # smaller than the blur's reach
     assert round_trip(reloaded, tiny, torch.zeros(1)).shape == tiny.shape
+
+
+def test_a_photo_above_the_tiling_size_round_trips_in_tiles_and_a_smaller_one_whole(vae_dir):
+    vae = load_vae(vae_dir)
+    seen: list[tuple[int, int]] = []
+    vae.encoder.register_forward_pre_hook(lambda _m, args: seen.append(tuple(args[0].shape[-2:])))
+    rng = np.random.default_rng(0)
+    small = (rng.random((300, 500, 3)) * 255).astype(np.uint8)
+    large = (rng.random((TILED_ABOVE + 4, 600, 3)) * 255).astype(np.uint8)
+
+    assert round_trip_image(vae, small, 0.0, 0).shape == small.shape
+    assert seen == [(300, 500)]
+    seen.clear()
+    out = round_trip_image(vae, large, 0.0, 0)
+    assert out.shape == large.shape and out.dtype == np.uint8
+    assert len(seen) > 1 and max(max(s) for s in seen) <= TILE_SIDE
+    assert not vae.use_tiling  # the next, smaller photo goes through whole again
