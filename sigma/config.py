@@ -552,6 +552,9 @@ class AnnotateParams(Section):
     # relative: to the export file's folder (OUT survives moving, syncing and `dvc pull` elsewhere;
     # run imdlbenco from OUT); absolute: local absolute paths / s3:// URIs (run it from anywhere)
     export_paths: Literal["relative", "absolute"] = "relative"
+    # full: each pair's whole mask; intended: without the side-effect pixels, where the split is known
+    # (masks_intended/); a pair whose split is unknown keeps its whole mask either way
+    export_mask: Literal["full", "intended"] = "full"
 
 
 class DetectorTrainParams(Section):

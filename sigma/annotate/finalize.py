@@ -86,7 +86,8 @@ def finalize(layout: OutputLayout, cfg: AnnotateParams, n_shards: int) -> dict:
                     files["annotations.jsonl"].write(raw.decode() + "\n")
                     counts["annotated"] += 1
                     histogram += np.histogram([record["area"]], AREA_BINS)[0]
-                    export.add(record, layout.path(record["mask"]))
+                    intended = record.get("mask_intended")
+                    export.add(record, layout.path(record["mask"]), intended and layout.path(intended))
                 for raw in storage.iter_lines(layout.shard_file(index, "rejects.jsonl")):
                     files["rejects.jsonl"].write(raw.decode() + "\n")
                     reasons[reason_category(json.loads(raw)["reason"])] += 1

@@ -10,6 +10,8 @@ with ``[image, "Negative"]`` for unedited images.
   OUT (a local corpus, an S3 OUT) is absolute either way.
 - The originals of annotated pairs are the negatives (``annotate.negatives``), each once.
 - Pairs left out are counted by reason: ``global``, ``area``, ``confidence``.
+- ``annotate.export_mask: intended`` lists each pair's mask without its side-effect pixels where the
+  split is known (``masks_intended/``); a pair whose split is unknown keeps its whole mask.
 """
 
 from __future__ import annotations
@@ -79,7 +81,11 @@ class ImdlExport:
         self._file(name).write(("," if self.entries[name] else "") + "\n  " + json.dumps(entry))
         self.entries[name] += 1
 
-    def add(self, record: dict[str, Any], mask_path: str) -> None:
+    def add(self, record: dict[str, Any], mask_path: str, intended_path: str | None = None) -> None:
+        """One record: its mask at ``mask_path`` (``intended_path``: the mask without its side effects,
+        exported instead under ``annotate.export_mask: intended``; None where the split is unknown)."""
+        if self.cfg.export_mask == "intended" and intended_path:
+            mask_path = intended_path
         split = record.get("split")
         reason = filter_reason(record, self.cfg)
         if reason:

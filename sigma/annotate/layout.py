@@ -4,7 +4,8 @@
 
     OUT/run.json                      what produced OUT (corpus, model, params): --resume must match
     OUT/masks/<name>.png              0/255 at the edited image's resolution
-    OUT/masks_side/<name>.png         the unintended-change part, when it is not empty
+    OUT/masks_side/<name>.png         the unintended-change part, when it is not empty and the split is known
+    OUT/masks_intended/<name>.png     the mask without that part (annotate.export_mask: intended), likewise
     OUT/shards/<k>.annotations.jsonl  records of shard k      } written before the marker
     OUT/shards/<k>.rejects.jsonl      rejects of shard k      }
     OUT/shards/<k>.done.json          the commit marker: shard k is complete

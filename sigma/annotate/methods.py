@@ -38,7 +38,10 @@ class MethodAnnotator(torch.nn.Module):
         self.uri, self.name = uri, uri[len(PREFIX) :]
         self.method = build_method(self.name, batch_size=batch_size)
         self.config = SimpleNamespace(threshold=0.5)
-        self.prior = SimpleNamespace(source=lambda _parsed: f"none: {self.name} labels the pair")
+        self.prior = SimpleNamespace(
+            source=lambda _parsed: f"none: {self.name} labels the pair",
+            unknown_split_reason=lambda _parsed, _intent: f"{self.name} does not split its masks",
+        )
         self.device_anchor = torch.nn.Parameter(torch.zeros(1), requires_grad=False)  # the engine reads the device
 
     def fuse_for_inference(self) -> MethodAnnotator:

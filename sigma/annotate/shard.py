@@ -22,6 +22,7 @@ from sigma.config import AnnotateParams
 from sigma.data import storage
 from sigma.data.images import DEFAULT_MAX_PIXELS, ImageDecodeError, decode_image, encode_png
 from sigma.data.pairs import EditPair
+from sigma.model.annotation import INTENDED_THRESHOLD
 from sigma.model.sigma import SigmaAnnotator
 
 
@@ -100,6 +101,8 @@ def _record(
     size: tuple[int, int],
     mask_rel: str,
     side_rel: str | None,
+    intended_rel: str | None,
+    unknown_split: str | None,
     parsed,
     prior: str,
     model_info: dict,
@@ -116,8 +119,13 @@ def _record(
         "prior": prior,
         "mask": mask_rel,
         "mask_side": side_rel,
+        "mask_intended": intended_rel,
+        # The intended / side-effect split holds only where the instruction was grounded; else both are null
+        # and the reason says why (masks_side/ and the intended export then leave the pair alone).
+        "split_known": unknown_split is None,
+        "split_unknown_reason": unknown_split,
         "area": round(area, 6),
-        "side_area": round(side_area, 6),
+        "side_area": round(side_area, 6) if unknown_split is None else None,
         "score": round(score, 6),
         "height": size[0],
         "width": size[1],
@@ -132,7 +140,7 @@ def _masks(logits: torch.Tensor, threshold: float) -> tuple[np.ndarray, np.ndarr
     ``(H, W)`` bool and the confidence ``mean |2p - 1|``; thresholding runs where the logits are."""
     edit, intended = torch.sigmoid(logits.float())
     mask = edit > threshold
-    side = mask & (intended <= 0.5)
+    side = mask & (intended <= INTENDED_THRESHOLD)
     score = (2 * edit - 1).abs().mean().item()
     return mask.cpu().numpy(), side.cpu().numpy(), score
 
@@ -183,12 +191,14 @@ def annotate_shard(
             triples = [(i["original"].numpy(), i["edited"].numpy(), i["pair"].instruction) for i in good]
             with torch.inference_mode(), autocast:
                 outputs = [
-                    (*_masks(logits, threshold), parsed)
-                    for logits, _, parsed in model.iter_outputs(triples, batch_size=cfg.batch_size)
+                    (*_masks(logits, threshold), parsed, model.prior.unknown_split_reason(parsed, intent))
+                    for logits, intent, parsed in model.iter_outputs(triples, batch_size=cfg.batch_size)
                 ]
-            for item, (mask, side, score, parsed) in zip(good, outputs, strict=True):
+            for item, (mask, side, score, parsed, unknown_split) in zip(good, outputs, strict=True):
                 name = mask_name(item["pair"].id)
-                mask_rel, side_rel = f"masks/{name}", f"masks_side/{name}" if side.any() else None
+                split = unknown_split is None and side.any()
+                mask_rel = f"masks/{name}"
+                side_rel, intended_rel = (f"masks_side/{name}", f"masks_intended/{name}") if split else (None, None)
                 records.append(
                     _record(
                         item["pair"],
@@ -198,6 +208,8 @@ def annotate_shard(
                         mask.shape,
                         mask_rel,
                         side_rel,
+                        intended_rel,
+                        unknown_split,
                         parsed,
                         model.prior.source(parsed),
                         model_info,
@@ -205,8 +217,9 @@ def annotate_shard(
                     )
                 )
                 writes.append(pool.submit(_encode_and_write, out, staging, mask_rel, mask))
-                if side_rel:
+                if split:
                     writes.append(pool.submit(_encode_and_write, out, staging, side_rel, side))
+                    writes.append(pool.submit(_encode_and_write, out, staging, intended_rel, mask & ~side))
             if progress is not None:
                 progress(len(batch))
         for write in writes:

@@ -20,7 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemaini
 from sigma.data.dataset import PairError, load_pair_arrays
 from sigma.data.pairs import EditPair
 from sigma.eval.methods.base import Method
-from sigma.eval.metrics import PixelScores
+from sigma.eval.metrics import PixelScores, SplitScores
 from sigma.progress import LoggedProgress
 
 KIND_NAMES = {
@@ -138,8 +138,9 @@ def evaluate(
     description: str = "",
 ) -> EvalResult:
     """Score ``method`` on ``pairs`` (resolved, with masks); ``transform`` degrades each edited image
-    first (robustness sweep)."""
-    overall = PixelScores()
+    first (robustness sweep). A method that splits its masks is also scored on the intended /
+    side-effect split where the pairs carry side effects (:class:`~sigma.eval.metrics.SplitScores`)."""
+    overall, split = PixelScores(), SplitScores()
     grouped: defaultdict[str, PixelScores] = defaultdict(PixelScores)
     records, rejects = [], []
     with progress_bar() as progress:
@@ -152,10 +153,13 @@ def evaluate(
             for (pair, arrays), pred in zip(good, method.predict(triples) if triples else [], strict=True):
                 gt = arrays["mask"]
                 result = overall.add(pred.mask, gt, pred.score)
+                if pred.side_effect is not None:
+                    split.add(pred.mask, pred.side_effect, gt, arrays["side_effect"])
                 groups = pair_groups(pair)
                 for group in groups:
                     grouped[group].add(pred.mask, gt, pred.score)
                 f1, iou = result or (None, None)
                 records.append(PairRecord(pair.id, f1, iou, float((pred.mask & ~gt).mean()), groups))
             progress.advance(task, len(good) + len(bad))
-    return EvalResult(overall.summary(), {g: grouped[g].summary() for g in sorted(grouped)}, records, rejects)
+    summary = overall.summary() | split.summary()  # the split where the method gives one and the truth knows it
+    return EvalResult(summary, {g: grouped[g].summary() for g in sorted(grouped)}, records, rejects)

@@ -23,6 +23,8 @@ from sigma.eval.methods.base import Method
 
 THUMB = 160
 TRUTH, PREDICTION = np.array([40, 200, 80]), np.array([230, 40, 40])
+# the side effects within each, where the truth knows them and the method splits its mask (the review page's yellow)
+TRUTH_SIDE, PREDICTION_SIDE = np.array([40, 120, 230]), np.array([240, 200, 0])
 
 
 def worst_first(records: list[PairRecord], n: int) -> list[PairRecord]:
@@ -33,9 +35,13 @@ def worst_first(records: list[PairRecord], n: int) -> list[PairRecord]:
     return manipulated[: n - n_clean] + clean[:n_clean]
 
 
-def overlay(image: np.ndarray, mask: np.ndarray, colour: np.ndarray) -> np.ndarray:
+def overlay(image: np.ndarray, mask: np.ndarray, colour: np.ndarray, side=None, side_colour=None) -> np.ndarray:
+    """``image`` with ``mask`` tinted ``colour``, and its ``side`` part (within it) ``side_colour``."""
     out = image.astype(np.float32)
     out[mask] = 0.45 * out[mask] + 0.55 * colour
+    if side is not None and side.any():
+        side = side & mask
+        out[side] = 0.45 * image[side] + 0.55 * side_colour
     return out.astype(np.uint8)
 
 
@@ -54,8 +60,8 @@ def _row(benchmark: str, record: PairRecord, arrays: dict, prediction, instructi
     cells = [
         arrays["original"],
         arrays["edited"],
-        overlay(arrays["edited"], arrays["mask"], TRUTH),
-        overlay(arrays["edited"], prediction.mask, PREDICTION),
+        overlay(arrays["edited"], arrays["mask"], TRUTH, arrays.get("side_effect"), TRUTH_SIDE),
+        overlay(arrays["edited"], prediction.mask, PREDICTION, prediction.side_effect, PREDICTION_SIDE),
     ]
     score = (
         f"F1 {record.f1:.3f} · IoU {record.iou:.3f}"
@@ -98,7 +104,8 @@ def write_gallery(
     page = f"""<!doctype html><html><head><meta charset="utf-8"><title>SIGMA gallery ({title})</title>
 <style>{style}</style>
 </head><body><h1>SIGMA gallery: {title}, worst cases first</h1>
-<p>Columns: original | edited | truth (green) | prediction (red).</p>
+<p>Columns: original | edited | truth (green; its side effect blue) | prediction (red; what it calls a side
+effect yellow).</p>
 <table><tr><th>pair</th><th>original</th><th>edited</th><th>truth</th><th>prediction</th></tr>
 {"".join(rows)}</table></body></html>"""
     write_bytes_atomic(str(path), page.encode())

@@ -142,3 +142,51 @@ def summarise(
     for i, (pred, gt) in enumerate(zip(preds, gts, strict=True)):
         acc.add(pred, gt, None if scores is None else scores[i])
     return acc.summary()
+
+
+class SplitScores:
+    """The intended / side-effect split of predicted masks, on a benchmark whose truth knows the part of
+    each edit nobody asked for (synthetic pairs: ``side_effect_mask``; a pair without one has none).
+
+    - intended: per-image F1/IoU of ``mask & ~side`` against ``truth & ~truth_side``, over the pairs
+      with an intended part;
+    - side effect: per-image F1/IoU of ``side`` against ``truth_side``, over the pairs that have one;
+    - side-effect false positives: predicted side-effect pixels as a share of the image, over the
+      manipulated pairs with no side effect.
+
+    :meth:`summary` is empty until a pair with a side effect was added: a benchmark without any
+    measures no split.
+    """
+
+    def __init__(self) -> None:
+        self.intended, self.side = PixelScores(), PixelScores()
+        self.side_fp = self.side_fp_pixels = 0
+
+    def add(self, mask: np.ndarray, side: np.ndarray, truth: np.ndarray, truth_side: np.ndarray | None) -> None:
+        """One pair: ``mask``/``side``/``truth``/``truth_side`` ``(H, W)`` bool (``side`` within ``mask``,
+        ``truth_side`` within ``truth``; None: no side effect)."""
+        truth = truth.astype(bool)
+        truth_side = np.zeros_like(truth) if truth_side is None else truth_side.astype(bool) & truth
+        side = side.astype(bool) & mask
+        if (truth & ~truth_side).any():
+            self.intended.add(mask & ~side, truth & ~truth_side)
+        if truth_side.any():
+            self.side.add(side, truth_side)
+        elif truth.any():
+            self.side_fp += int(side.sum())
+            self.side_fp_pixels += side.size
+
+    def summary(self) -> dict[str, float]:
+        if not self.side.per_image:
+            return {}
+        intended, side = self.intended.summary(), self.side.summary()
+        out = {
+            "intended_f1": intended.get("f1", float("nan")),
+            "intended_iou": intended.get("iou", float("nan")),
+            "side_f1": side["f1"],
+            "side_iou": side["iou"],
+            "n_side_effect": side["n_manipulated"],
+        }
+        if self.side_fp_pixels:
+            out["side_fp_rate"] = self.side_fp / self.side_fp_pixels
+        return out

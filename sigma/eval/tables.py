@@ -3,7 +3,9 @@
 - ``table1``: methods x benchmarks, F1/IoU/BF (boundary F1) in %, "Average" the unweighted mean over
   the benchmarks with manipulated pairs, the best F1 of each column in bold; a benchmark with
   ``drift/<level>`` groups (real-photo dev sets) gets one more column per level, ``<benchmark> (<level>)``,
-  outside the average; false positives on all-zero benchmarks (and drift levels) in their own columns.
+  outside the average; false positives on all-zero benchmarks (and drift levels) in their own columns;
+  the intended / side-effect split (intended F1/IoU, side-effect F1/IoU and false positives) on the
+  benchmarks whose pairs carry side effects.
 - ``ablation``: the configured variants in order, F1/IoU/BF per ablation benchmark and their average.
 - ``breakdown/<benchmark>``: F1 per edit kind and perturbation strength (the metrics' groups).
 - ``robustness.png``: F1 against degradation strength, one panel per degradation.
@@ -22,6 +24,15 @@ from sigma.data import storage
 from sigma.eval.methods import method_entry
 
 SCORES = {"F1": "f1", "IoU": "iou", "BF": "bf1"}  # column suffix -> metrics key, in a cell's order
+# The intended / side-effect split (sigma/eval/metrics.py SplitScores), on benchmarks whose pairs carry side
+# effects; "–" for a method that gives no split.
+SPLIT_COLUMNS = {
+    "intended F1": "intended_f1",
+    "intended IoU": "intended_iou",
+    "side-effect F1": "side_f1",
+    "side-effect IoU": "side_iou",
+    "side-effect FP%": "side_fp_rate",
+}
 DRIFT_ORDER = ("none", "light", "heavy")  # the drift levels' natural order; others follow alphabetically
 
 
@@ -57,7 +68,8 @@ def score_frame(results: dict[str, dict[str, dict]], rows: list[str], titles: di
     """``results[benchmark][row]`` metrics -> one row per ``rows`` entry: ``<bench> F1``/``IoU``/``BF`` (%)
     and the same per drift level (``<bench> (<level>) F1``...), ``Average F1``/``IoU``/``BF`` over the
     benchmarks with manipulated pairs (not their drift levels: each pair would count twice), ``<bench> FP%``
-    (and ``<bench> (<level>) FP%``) for all-zero pairs."""
+    (and ``<bench> (<level>) FP%``) for all-zero pairs, and the intended / side-effect split
+    (:data:`SPLIT_COLUMNS`) where a benchmark's pairs carry side effects."""
     manipulated = [b for b, r in results.items() if any(m.get("n_manipulated") for m in r.values())]
     clean = [b for b, r in results.items() if any(m.get("n_clean") for m in r.values())]
     frame = pd.DataFrame(index=[titles.get(r, r) for r in rows])
@@ -71,6 +83,9 @@ def score_frame(results: dict[str, dict[str, dict]], rows: list[str], titles: di
     for bench in clean:
         for name, group in _columns(bench, results[bench], "n_clean"):
             frame[f"{name} FP%"] = [_metric(results[bench], r, group, "clean_fp_rate") for r in rows]
+    for bench in [b for b, r in results.items() if any("side_f1" in m for m in r.values())]:
+        for column, key in SPLIT_COLUMNS.items():
+            frame[f"{bench} {column}"] = [_metric(results[bench], r, None, key) for r in rows]
     return frame
 
 

@@ -9,6 +9,8 @@ import torch
 
 from sigma.model.parsing.base import ParsedInstruction
 
+INTENDED_THRESHOLD = 0.5  # attribution probability above which a changed pixel is intended, else a side effect
+
 
 @dataclass
 class Annotation:
@@ -33,6 +35,6 @@ def to_annotation(logits: torch.Tensor, threshold: float, parsed: ParsedInstruct
     """Logits ``(2, H, W)`` (edit, attribution) -> :class:`Annotation`."""
     edit_prob, intended_prob = torch.sigmoid(logits.float()).cpu()
     mask = (edit_prob > threshold).numpy()
-    intended = mask & (intended_prob > 0.5).numpy()
+    intended = mask & (intended_prob > INTENDED_THRESHOLD).numpy()
     score = float((2 * edit_prob - 1).abs().mean())
     return Annotation(mask, intended, mask & ~intended, score, parsed)

@@ -15,6 +15,8 @@ from sigma.model.parsing.base import ParsedInstruction
 # Which grounded concept each action's intent map reads (the other is never computed).
 USES_ORIGINAL = ("remove", "replace", "attribute_change", "move")
 USES_EDITED = ("add", "replace", "attribute_change", "move")
+# An intent map reaching no higher than eps + this holds nothing the grounder found (resampling may add a little)
+FOUND_MARGIN = 1e-3
 
 
 def image_key(image: torch.Tensor) -> str:
@@ -115,6 +117,19 @@ class IntentPrior:
             ]
             maps.append(torch.stack(per_edit).amax(0) if per_edit else torch.full(grid, self.eps))
         return torch.stack(maps)[:, None].to(originals.device), parsed
+
+    def unknown_split_reason(self, parsed: ParsedInstruction, intent: torch.Tensor) -> str | None:
+        """Why the intended / side-effect split of a pair cannot hold (None: it can). The split rests on
+        the instruction's grounded prior (``intent`` ``(H, W)``, as :meth:`__call__` made it): without one
+        (no edit parsed, an unsure parse), for a global edit, or when the grounder found none of the
+        concepts (a uniform ``eps`` map), calling every change intended would be a guess."""
+        if (reason := parsed.uniform_reason(self.min_confidence)) is not None:
+            return f"no instruction prior: {reason}"
+        if any(edit.action == "global" for edit in parsed.edits):
+            return "a global edit: the instruction names no region"
+        if float(intent.max()) <= self.eps + FOUND_MARGIN:
+            return "the grounder found none of the instruction's concepts"
+        return None
 
     def source(self, parsed: ParsedInstruction) -> str:
         """What the prior of this parse was made from, for the record: ``instruction`` or

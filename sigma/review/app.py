@@ -47,6 +47,7 @@ def grid_query(
     min_conf: str = "",
     max_conf: str = "",
     side: Literal["", "yes", "no"] = "",
+    attribution: Literal["", "known", "unknown"] = "",
     state: str = "",
     page: int = 1,
     per_page: int = 48,
@@ -61,6 +62,7 @@ def grid_query(
             min_confidence=float(min_conf) if min_conf else None,
             max_confidence=float(max_conf) if max_conf else None,
             side_effect={"yes": True, "no": False}.get(side),
+            split_known={"known": True, "unknown": False}.get(attribution),
             state=state or None,
             page=page,
             per_page=per_page,
@@ -82,6 +84,7 @@ def query_string(q: Query, **changes: Any) -> str:
         "min_conf": "" if q.min_confidence is None else q.min_confidence,
         "max_conf": "" if q.max_confidence is None else q.max_confidence,
         "side": "" if q.side_effect is None else ("yes" if q.side_effect else "no"),
+        "attribution": "" if q.split_known is None else ("known" if q.split_known else "unknown"),
         "state": q.state or "",
         "per_page": q.per_page,
     } | changes

@@ -36,6 +36,7 @@ class Query:
     min_confidence: float | None = None
     max_confidence: float | None = None
     side_effect: bool | None = None
+    split_known: bool | None = None  # the intended / side-effect split known (annotations.jsonl split_known)
     state: str | None = None
     page: int = 1
     per_page: int = 48
@@ -90,11 +91,12 @@ def read_range(uri: str, offset: int, length: int) -> bytes:
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS ann (
     row INTEGER PRIMARY KEY, id TEXT NOT NULL, offset INTEGER NOT NULL, length INTEGER NOT NULL,
-    score REAL, area REAL, side INTEGER, edit_type TEXT, action TEXT, split TEXT
+    score REAL, area REAL, side INTEGER, edit_type TEXT, action TEXT, split TEXT, split_known INTEGER
 );
 CREATE TABLE IF NOT EXISTS decision (id TEXT PRIMARY KEY, decision TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
 """
+INDEX_VERSION = 2  # part of the cache key: an index file of another layout is never reused
 INDEXES = [f"CREATE INDEX IF NOT EXISTS ann_{c} ON ann({c})" for c in ("id", "score", "area", "edit_type", "action")]
 
 
@@ -106,7 +108,7 @@ class AnnotationIndex:
         self.uri = storage.join(self.out, ANNOTATIONS)
         if not storage.exists(self.uri):
             raise storage.MissingFile(f"{self.uri} not found: is {self.out} the OUT of a finished `sigma annotate`?")
-        key = hashlib.sha256(f"{self.out}\n{file_stamp(self.uri)}".encode()).hexdigest()[:20]
+        key = hashlib.sha256(f"{INDEX_VERSION}\n{self.out}\n{file_stamp(self.uri)}".encode()).hexdigest()[:20]
         path = storage.user_cache("review") / f"{key}.sqlite"
         path.parent.mkdir(parents=True, exist_ok=True)
         self.lock = threading.Lock()
@@ -124,6 +126,7 @@ class AnnotationIndex:
             r = json.loads(line)
             action = (r.get("parsed") or {}).get("action")
             side = int(bool(r.get("mask_side")))
+            known = r.get("split_known")  # absent from runs before the split could be unknown
             batch.append(
                 (
                     row,
@@ -136,14 +139,15 @@ class AnnotationIndex:
                     r.get("edit_type"),
                     action,
                     r.get("split"),
+                    None if known is None else int(known),
                 )
             )
             if len(batch) == 10_000:
-                self.db.executemany("INSERT INTO ann VALUES (?,?,?,?,?,?,?,?,?,?)", batch)
+                self.db.executemany("INSERT INTO ann VALUES (?,?,?,?,?,?,?,?,?,?,?)", batch)
                 batch.clear()
                 if progress is not None:
                     progress(10_000)
-        self.db.executemany("INSERT INTO ann VALUES (?,?,?,?,?,?,?,?,?,?)", batch)
+        self.db.executemany("INSERT INTO ann VALUES (?,?,?,?,?,?,?,?,?,?,?)", batch)
         for statement in INDEXES:
             self.db.execute(statement)
         self.db.execute("INSERT OR REPLACE INTO meta VALUES ('complete', '1')")
@@ -178,6 +182,9 @@ class AnnotationIndex:
         if q.side_effect is not None:
             clauses.append("ann.side = ?")
             args.append(int(q.side_effect))
+        if q.split_known is not None:
+            clauses.append("ann.split_known = ?")
+            args.append(int(q.split_known))
         if q.state == "unreviewed":
             clauses.append("decision.decision IS NULL")
         elif q.state:

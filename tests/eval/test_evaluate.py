@@ -10,8 +10,11 @@ import numpy as np
 import pytest
 
 from sigma.config import BenchmarkSpec
+from sigma.data.builtin import iter_builtin
 from sigma.data.dataset import load_pair_arrays
 from sigma.data.pairs import EditPair, read_manifest
+from sigma.data.photos import fit_max_side
+from sigma.data.synth import synthesise
 from sigma.eval.benchmarks import iter_benchmark
 from sigma.eval.evaluate import evaluate, pair_groups
 from sigma.eval.methods import Prediction, build_method
@@ -191,3 +194,33 @@ def test_a_benchmark_runs_only_the_methods_it_names(project, tiny_checkpoint):
     metrics = json.loads(out.read_text())
     assert set(metrics["all_methods"]) == {"pixdiff_otsu", "pixdiff_fixed_10", pinned}
     assert set(metrics["one_method"]) == {"pixdiff_otsu", pinned}
+
+
+def test_a_method_that_splits_its_masks_is_scored_on_the_split_where_pairs_carry_side_effects(tmp_path):
+    params = tiny_params("data.edit.n_pairs=6", "data.edit.side_effect_prob=1.0", "data.edit.perturb.none_prob=1.0")
+    synthesise("edit", [fit_max_side(p, 96) for p in iter_builtin(n_scenes=4)], params.data, tmp_path / "edit")
+    pairs = list(iter_benchmark(BenchmarkSpec(name="e", path=str(tmp_path / "edit"))))
+    truths = {}
+    for pair in pairs:
+        arrays = load_pair_arrays(pair)
+        truths[arrays["edited"].tobytes()] = (arrays["mask"], arrays["side_effect"])
+
+    class Oracle:
+        name = "oracle"
+
+        def __init__(self, split: bool):
+            self.split = split
+
+        def predict(self, triples):
+            out = []
+            for _, edited, _ in triples:
+                mask, side = truths[edited.tobytes()]
+                side = np.zeros_like(mask) if side is None else side
+                out.append(Prediction(mask, mask.astype(np.float32), side if self.split else None))
+            return out
+
+    split = evaluate(Oracle(True), pairs, batch_size=4).summary
+    assert split["n_side_effect"] >= 1
+    assert split["intended_f1"] == split["side_f1"] == split["side_iou"] == 1.0
+    assert split.get("side_fp_rate", 0.0) == 0.0
+    assert "side_f1" not in evaluate(Oracle(False), pairs, batch_size=4).summary  # no split given, none scored

@@ -9,6 +9,7 @@ from sklearn.metrics import roc_auc_score
 from sigma.eval.metrics import (
     BOUNDARY_TOLERANCE,
     PixelScores,
+    SplitScores,
     auc_from_histograms,
     boundary_f1,
     f1_iou,
@@ -137,3 +138,34 @@ def test_summary_reports_the_mean_boundary_f1_over_manipulated_images():
     assert out["bf1"] == pytest.approx((1 / 3 + 1) / 2)
     assert out["f1"] == pytest.approx(0.5) and out["n_clean"] == 1
     assert "bf1" not in summarise([np.zeros((4, 4), bool)], [np.zeros((4, 4), bool)])
+
+
+def _split_pair():
+    """A 10x10 truth: an intended block and a side-effect block."""
+    truth, side = np.zeros((10, 10), bool), np.zeros((10, 10), bool)
+    truth[1:4, 1:4] = True
+    side[6:9, 6:9] = True
+    return truth | side, side
+
+
+def test_an_exact_split_scores_one_and_calling_everything_intended_finds_no_side_effect():
+    truth, side = _split_pair()
+    exact, all_intended = SplitScores(), SplitScores()
+    exact.add(truth, side, truth, side)
+    all_intended.add(truth, np.zeros_like(side), truth, side)
+    assert exact.summary()["intended_f1"] == exact.summary()["side_f1"] == 1.0
+    assert all_intended.summary()["side_f1"] == 0.0
+    assert all_intended.summary()["intended_f1"] == pytest.approx(2 * 9 / (2 * 9 + 9))  # the side block as a FP
+
+
+def test_side_effect_false_positives_count_on_pairs_without_one_and_no_side_effect_measures_no_split():
+    truth, side = _split_pair()
+    scores = SplitScores()
+    scores.add(truth, np.zeros_like(side), truth, None)  # a pair without side effects, split right
+    assert scores.summary() == {}  # no pair with a side effect yet: the benchmark measures no split
+    scores.add(truth, side, truth, side)
+    scores.add(truth, side, truth, None)  # 9 of 100 pixels called a side effect that is not there
+    summary = scores.summary()
+    assert summary["n_side_effect"] == 1
+    assert summary["side_fp_rate"] == pytest.approx(9 / 200)
+    assert summary["intended_f1"] == pytest.approx((1 + 1 + 2 * 9 / (2 * 9 + 9)) / 3)

@@ -161,3 +161,20 @@ def test_only_writes_the_named_tables_and_rejects_unknown_names(metrics, tmp_pat
     assert all("ablation" not in p and "robustness" not in p for p in written["written"])
     with pytest.raises(ValueError, match="unknown table"):
         tables_stage(tiny_params(), metrics, reports, only=["table2"])
+
+
+def test_table1_shows_the_intended_and_side_effect_split_where_a_benchmark_measures_one(metrics, tmp_path):
+    results = json.loads((metrics / "evaluate.json").read_text())
+    split = {"intended_f1": 0.66, "intended_iou": 0.5, "side_f1": 0.4, "side_iou": 0.25, "side_fp_rate": 0.01}
+    results["A"]["sigma"] |= split
+    (metrics / "evaluate.json").write_text(json.dumps(results))
+    tables_stage(tiny_params("evaluate.methods=[pixdiff_otsu, sigma]"), metrics, tmp_path / "reports", only=["table1"])
+    csv = pd.read_csv(tmp_path / "reports" / "table1.csv", index_col="method")
+    assert csv.loc["SIGMA", "A side-effect F1"] == pytest.approx(40.0)
+    assert csv.loc["SIGMA", "A side-effect FP%"] == pytest.approx(1.0)
+    assert np.isnan(csv.loc["PixDiff-Otsu", "A intended F1"])  # no split given
+    assert "B intended F1" not in csv.columns  # B's pairs carry no side effects
+    md = (tmp_path / "reports" / "table1.md").read_text()
+    assert "| A intended (F1/IoU %)" in md and "A side-effect (F1/IoU %)" in md
+    assert "66.00/50.00" in md and "40.00/25.00" in md
+    assert csv.loc["SIGMA", "Average F1"] == pytest.approx(75.0)  # the split stays out of the average

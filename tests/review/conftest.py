@@ -7,8 +7,10 @@ import shutil
 from pathlib import Path
 
 import pytest
+import torch
 
 from sigma.annotate.run import annotate_corpus
+from sigma.model.prior import IntentPrior
 from tests.conftest import tiny_params
 
 ANNOTATE = ["annotate.shard_size=8", "annotate.batch_size=8", "annotate.workers=0"]
@@ -16,10 +18,19 @@ ANNOTATE = ["annotate.shard_size=8", "annotate.batch_size=8", "annotate.workers=
 
 @pytest.fixture(scope="session")
 def annotated_once(tiny_project, tiny_checkpoint, tmp_path_factory) -> Path:
+    """The tiny model has no grounder: as if it found the concepts of every edit but additions, so that
+    the corpus has pairs whose intended / side-effect split is known and pairs whose split is not."""
     out = tmp_path_factory.mktemp("annotated") / "out"
-    annotate_corpus(
-        tiny_params(*ANNOTATE), str(tiny_project / "data/synth/edit"), str(out), tiny_checkpoint, track=False
-    )
+    reason = IntentPrior.unknown_split_reason
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(
+            IntentPrior,
+            "unknown_split_reason",
+            lambda self, p, i: reason(self, p, i if p.action == "add" else torch.ones_like(i)),
+        )
+        annotate_corpus(
+            tiny_params(*ANNOTATE), str(tiny_project / "data/synth/edit"), str(out), tiny_checkpoint, track=False
+        )
     return out
 
 

@@ -55,8 +55,9 @@ def test_pages_cover_every_annotation_once_in_the_chosen_order(annotated):
         ({"min_conf": "0.15", "max_conf": "0.9"}, lambda r: 0.15 <= r["score"] <= 0.9),
         ({"side": "yes"}, lambda r: r["mask_side"] is not None),
         ({"side": "no"}, lambda r: r["mask_side"] is None),
+        ({"attribution": "unknown"}, lambda r: not r["split_known"]),
     ],
-    ids=["edit-type", "action", "confidence", "side-effect", "no-side-effect"],
+    ids=["edit-type", "action", "confidence", "side-effect", "no-side-effect", "split-unknown"],
 )
 def test_filters_keep_exactly_the_matching_annotations(annotated, query, matches):
     client = TestClient(create_app(str(annotated)))

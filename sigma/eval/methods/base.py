@@ -19,10 +19,13 @@ Triple = tuple[np.ndarray, np.ndarray, str]
 
 @dataclass
 class Prediction:
-    """``mask`` ``(H, W)`` bool; ``score`` ``(H, W)`` float32 in [0, 1] that ranks pixels (pixel AUC)."""
+    """``mask`` ``(H, W)`` bool; ``score`` ``(H, W)`` float32 in [0, 1] that ranks pixels (pixel AUC);
+    ``side_effect`` ``(H, W)`` bool within ``mask``: the part the instruction does not explain, from a
+    method that splits its masks (None: no split)."""
 
     mask: np.ndarray
     score: np.ndarray
+    side_effect: np.ndarray | None = None
 
 
 class Method(Protocol):

@@ -12,6 +12,7 @@ import torch
 
 from sigma.config import ChangeDetectionParams
 from sigma.eval.methods.base import Prediction, Triple, register_method
+from sigma.model.annotation import INTENDED_THRESHOLD
 from sigma.model.sigma import SigmaAnnotator
 
 
@@ -36,7 +37,11 @@ class SigmaMethod:
             for logits, intent, _ in self.model.iter_outputs(triples, self.batch_size, self.use_instruction):
                 score = torch.sigmoid(logits[0]) if self.output == "edit" else intent.clamp(0, 1)
                 probs = score.float().cpu().numpy()
-                out.append(Prediction(probs > self.threshold, probs.astype(np.float32)))
+                mask = probs > self.threshold
+                side = None
+                if self.output == "edit" and self.use_instruction:  # the split needs the instruction
+                    side = mask & (torch.sigmoid(logits[1].float()).cpu().numpy() <= INTENDED_THRESHOLD)
+                out.append(Prediction(mask, probs.astype(np.float32), side))
         return out
 
 

@@ -1,0 +1,113 @@
+"""The intended / side-effect split of an annotation run: known only where the instruction was grounded;
+``masks_side/``, ``masks_intended/`` and the ``intended`` export only for those pairs."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+import sigma.annotate.shard as shard
+from sigma.annotate.run import annotate_corpus
+from sigma.data.images import decode_mask
+from sigma.data.pairs import write_manifest
+from sigma.model.parsing import ParsedInstruction
+from sigma.model.parsing.base import Edit
+from sigma.model.prior import IntentPrior
+from tests.annotate.outputs import copy_edit_corpus
+from tests.conftest import tiny_params
+
+ANNOTATE = ["annotate.shard_size=5", "annotate.batch_size=4", "annotate.workers=0"]
+EPS = 0.001
+
+
+def _prior() -> IntentPrior:
+    return IntentPrior(parser=None, grounder=None, eps=EPS, min_confidence=0.5)
+
+
+def _parse(action: str, confidence: float = 1.0) -> ParsedInstruction:
+    return ParsedInstruction.of([Edit(original="cat", edited=None, action=action)], confidence)
+
+
+@pytest.mark.parametrize(
+    "parsed, found, reason",
+    [
+        (ParsedInstruction(), True, "no instruction prior: no edit found"),
+        (_parse("remove", confidence=0.3), True, "no instruction prior: parse confidence 0.30"),
+        (_parse("global"), True, "a global edit"),
+        (_parse("remove"), False, "the grounder found none"),
+        (_parse("remove"), True, None),
+    ],
+)
+def test_the_split_is_unknown_without_a_grounded_instruction(parsed, found, reason):
+    intent = torch.full((8, 8), EPS)
+    if found:
+        intent[2:5, 2:5] = 0.9
+    got = _prior().unknown_split_reason(parsed, intent)
+    assert got == reason if reason is None else got.startswith(reason)
+
+
+@pytest.fixture
+def corpus(tiny_project, tmp_path, monkeypatch):
+    """The tiny edit set and one pair with an unsure parse; every pair's mask its left half, of which the
+    model calls the right half a side effect, and every concept found by the grounder (the tiny model
+    has none), so the parse alone decides whether the split is known."""
+    monkeypatch.chdir(tiny_project)
+    root = tmp_path / "corpus"
+    pairs = copy_edit_corpus(tiny_project, root)
+    write_manifest(str(root), [*pairs, pairs[0].model_copy(update={"id": "unsure", "instruction": "remove it"})])
+
+    def masks(logits, threshold):
+        h, w = logits.shape[-2:]
+        mask, side = np.zeros((h, w), bool), np.zeros((h, w), bool)
+        mask[:, : w // 2] = True
+        side[:, w // 4 : w // 2] = True
+        return mask, side, 0.5
+
+    monkeypatch.setattr(shard, "_masks", masks)
+    reason = IntentPrior.unknown_split_reason
+    monkeypatch.setattr(IntentPrior, "unknown_split_reason", lambda self, p, i: reason(self, p, torch.ones_like(i)))
+    return root
+
+
+def _records(out) -> dict[str, dict]:
+    return {r["id"]: r for r in map(json.loads, (out / "annotations.jsonl").read_text().splitlines())}
+
+
+def test_side_masks_only_where_the_split_is_known_and_the_intended_export_drops_exactly_them(
+    corpus, tmp_path, tiny_checkpoint
+):
+    full, intended = tmp_path / "full", tmp_path / "intended"
+    annotate_corpus(tiny_params(*ANNOTATE), str(corpus), str(full), tiny_checkpoint, track=False)
+    params = tiny_params(*ANNOTATE, "annotate.export_mask=intended")
+    annotate_corpus(params, str(corpus), str(intended), tiny_checkpoint, track=False)
+
+    records = _records(full)
+    unsure = records["unsure"]
+    assert unsure["split_known"] is False and unsure["split_unknown_reason"].startswith("no instruction prior")
+    assert unsure["mask_side"] is unsure["mask_intended"] is unsure["side_area"] is None
+    known = [r for r in records.values() if r["split_known"]]
+    assert known and all(r["parsed"]["action"] != "global" for r in known)
+    assert sorted(p.name for p in (full / "masks_side").iterdir()) == sorted(
+        r["mask_side"].split("/")[-1] for r in known
+    )
+    for r in known:
+        mask, side = decode_mask((full / r["mask"]).read_bytes()), decode_mask((full / r["mask_side"]).read_bytes())
+        np.testing.assert_array_equal(decode_mask((full / r["mask_intended"]).read_bytes()), mask & ~side)
+
+    exported = {  # mask path -> its pixels, as the intended export lists them
+        mask: decode_mask((intended / mask).read_bytes())
+        for split in {r["split"] for r in records.values()}
+        for _, mask in json.loads((intended / f"imdlbenco.{split}.json").read_text())
+        if mask != "Negative"
+    }
+    known_exported = [r for r in known if r["mask_intended"] in exported]
+    assert known_exported and not any(r["mask"] in exported for r in known)
+    for r in known_exported:
+        whole, side = decode_mask((full / r["mask"]).read_bytes()), decode_mask((full / r["mask_side"]).read_bytes())
+        assert side.any()
+        np.testing.assert_array_equal(exported[r["mask_intended"]], whole & ~side)  # exactly the side effect gone
+    assert unsure["mask"] in exported  # an unknown split keeps its whole mask
+    np.testing.assert_array_equal(exported[unsure["mask"]], decode_mask((full / unsure["mask"]).read_bytes()))
