@@ -51,10 +51,13 @@ def dev_photos(data: DataParams, kind: str = "dev") -> tuple[list, str | None]:
     if params.source is None:
         return [], f"data.{kind}.source is not set"
     source = params.source
+    hint = " (`make large-photos` fetches them)" if kind == "dev_large" else ""
     if source.path and not source.path.startswith("s3://") and not Path(source.path).exists():
-        hint = " (`make large-photos` fetches them)" if kind == "dev_large" else ""
         return [], f"{kind} benchmark source {source.path} not found{hint}"
-    return load_photos([source], params.max_side), None
+    try:
+        return load_photos([source], params.max_side), None
+    except FileNotFoundError:  # the folder is there, the photos are not (a clone's data/large_photos)
+        return [], f"no photo in {kind} benchmark source {source.path}{hint}"
 
 
 def validate_stage(

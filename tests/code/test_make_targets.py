@@ -43,3 +43,14 @@ def test_make_run_reaches_the_annotator_without_the_ablation_or_the_downstream_s
 
 def test_make_paper_runs_every_stage():
     assert _repro_targets("paper") == []  # plain `dvc repro`: the whole dvc.yaml
+
+
+def test_the_large_photo_benchmark_is_make_papers_and_follows_its_photos():
+    def plan(target: str) -> str:
+        return subprocess.run(["make", "-n", target], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+
+    assert "mate-backgrounds" not in plan("run")  # about 10 minutes of make run on 2 cores otherwise
+    assert "mate-backgrounds" in plan("paper")
+    stage = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]["synth_dev_large"]
+    assert "${data.dev_large.source.path}" in stage["deps"]  # fetched photos make DVC rebuild the benchmark
+    assert (ROOT / "data/large_photos/.gitkeep").exists()  # so a clone without them still has the dependency

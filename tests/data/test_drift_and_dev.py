@@ -89,13 +89,19 @@ def test_dev_benchmark_cycles_drift_levels_on_real_photos(coco_tiny, tmp_path):
             assert item["mask"].sum() == 0
 
 
-def test_dev_benchmark_without_its_source_is_empty_and_says_why(tmp_path):
+@pytest.mark.parametrize(
+    "kind, source, why",
+    [("coco", "absent", "not found"), ("folder", "empty", "no photo")],  # a clone's data/large_photos: .gitkeep
+)
+def test_dev_benchmark_without_its_source_is_empty_and_says_why(tmp_path, kind, source, why):
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / ".gitkeep").touch()
     plain = SynthKindParams(n_pairs=1)
-    dev = DevParams(n_pairs=5, source=SourceParams(kind="coco", path=str(tmp_path / "absent")))
+    dev = DevParams(n_pairs=5, source=SourceParams(kind=kind, path=str(tmp_path / source)))
     summary = synth_stage(
         "dev", DataParams(inpaint=plain, edit=plain, calib=plain, dev=dev), tmp_path / "dev", track=False
     )
-    assert summary["n_pairs"] == 0 and "not found" in summary["skipped"]
+    assert summary["n_pairs"] == 0 and why in summary["skipped"]
     assert read_manifest(str(tmp_path / "dev")) == []
 
 
