@@ -153,7 +153,7 @@ def evaluate(
             for (pair, arrays), pred in zip(good, method.predict(triples) if triples else [], strict=True):
                 gt = arrays["mask"]
                 result = overall.add(pred.mask, gt, pred.score)
-                if pred.side_effect is not None:
+                if pred.splits:
                     split.add(pred.mask, pred.side_effect, gt, arrays["side_effect"])
                 groups = pair_groups(pair)
                 for group in groups:

@@ -148,11 +148,14 @@ class SplitScores:
     """The intended / side-effect split of predicted masks, on a benchmark whose truth knows the part of
     each edit nobody asked for (synthetic pairs: ``side_effect_mask``; a pair without one has none).
 
+    - ``split_known_share``: the manipulated pairs on which the method gave a split (SIGMA withholds it
+      where its instruction prior is missing: :meth:`sigma.model.prior.IntentPrior.unknown_split_reason`);
     - intended: per-image F1/IoU of ``mask & ~side`` against ``truth & ~truth_side``, over the pairs
-      with an intended part;
-    - side effect: per-image F1/IoU of ``side`` against ``truth_side``, over the pairs that have one;
+      with a known split and an intended part;
+    - side effect: per-image F1/IoU of ``side`` against ``truth_side``, over the pairs with a known split
+      that have one (``n_side_effect_known`` of the ``n_side_effect``);
     - side-effect false positives: predicted side-effect pixels as a share of the image, over the
-      manipulated pairs with no side effect.
+      manipulated pairs with a known split and no side effect.
 
     :meth:`summary` is empty until a pair with a side effect was added: a benchmark without any
     measures no split.
@@ -161,32 +164,43 @@ class SplitScores:
     def __init__(self) -> None:
         self.intended, self.side = PixelScores(), PixelScores()
         self.side_fp = self.side_fp_pixels = 0
+        self.known = self.unknown = self.with_side_effect = 0
 
-    def add(self, mask: np.ndarray, side: np.ndarray, truth: np.ndarray, truth_side: np.ndarray | None) -> None:
+    def add(self, mask: np.ndarray, side: np.ndarray | None, truth: np.ndarray, truth_side: np.ndarray | None) -> None:
         """One pair: ``mask``/``side``/``truth``/``truth_side`` ``(H, W)`` bool (``side`` within ``mask``,
-        ``truth_side`` within ``truth``; None: no side effect)."""
+        None where the method left the split unknown; ``truth_side`` within ``truth``, None: no side effect)."""
         truth = truth.astype(bool)
         truth_side = np.zeros_like(truth) if truth_side is None else truth_side.astype(bool) & truth
+        if not truth.any():
+            return
+        self.with_side_effect += int(truth_side.any())
+        if side is None:
+            self.unknown += 1
+            return
+        self.known += 1
         side = side.astype(bool) & mask
         if (truth & ~truth_side).any():
             self.intended.add(mask & ~side, truth & ~truth_side)
         if truth_side.any():
             self.side.add(side, truth_side)
-        elif truth.any():
+        else:
             self.side_fp += int(side.sum())
             self.side_fp_pixels += side.size
 
     def summary(self) -> dict[str, float]:
-        if not self.side.per_image:
+        if not self.with_side_effect:
             return {}
-        intended, side = self.intended.summary(), self.side.summary()
         out = {
-            "intended_f1": intended.get("f1", float("nan")),
-            "intended_iou": intended.get("iou", float("nan")),
-            "side_f1": side["f1"],
-            "side_iou": side["iou"],
-            "n_side_effect": side["n_manipulated"],
+            "split_known_share": self.known / (self.known + self.unknown),
+            "n_side_effect": self.with_side_effect,
+            "n_side_effect_known": len(self.side.per_image),
         }
+        if self.intended.per_image:
+            intended = self.intended.summary()
+            out |= {"intended_f1": intended["f1"], "intended_iou": intended["iou"]}
+        if self.side.per_image:
+            side = self.side.summary()
+            out |= {"side_f1": side["f1"], "side_iou": side["iou"]}
         if self.side_fp_pixels:
             out["side_fp_rate"] = self.side_fp / self.side_fp_pixels
         return out

@@ -27,6 +27,7 @@ SCORES = {"F1": "f1", "IoU": "iou", "BF": "bf1"}  # column suffix -> metrics key
 # The intended / side-effect split (sigma/eval/metrics.py SplitScores), on benchmarks whose pairs carry side
 # effects; "–" for a method that gives no split.
 SPLIT_COLUMNS = {
+    "split known %": "split_known_share",
     "intended F1": "intended_f1",
     "intended IoU": "intended_iou",
     "side-effect F1": "side_f1",
@@ -83,7 +84,7 @@ def score_frame(results: dict[str, dict[str, dict]], rows: list[str], titles: di
     for bench in clean:
         for name, group in _columns(bench, results[bench], "n_clean"):
             frame[f"{name} FP%"] = [_metric(results[bench], r, group, "clean_fp_rate") for r in rows]
-    for bench in [b for b, r in results.items() if any("side_f1" in m for m in r.values())]:
+    for bench in [b for b, r in results.items() if any("split_known_share" in m for m in r.values())]:
         for column, key in SPLIT_COLUMNS.items():
             frame[f"{bench} {column}"] = [_metric(results[bench], r, None, key) for r in rows]
     return frame

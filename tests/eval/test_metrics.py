@@ -169,3 +169,15 @@ def test_side_effect_false_positives_count_on_pairs_without_one_and_no_side_effe
     assert summary["n_side_effect"] == 1
     assert summary["side_fp_rate"] == pytest.approx(9 / 200)
     assert summary["intended_f1"] == pytest.approx((1 + 1 + 2 * 9 / (2 * 9 + 9)) / 3)
+    assert summary["split_known_share"] == 1.0
+
+
+def test_a_pair_whose_split_the_method_left_unknown_counts_only_in_the_known_share():
+    truth, side = _split_pair()
+    scores = SplitScores()
+    scores.add(truth, None, truth, side)  # the side effect is there, the method gave no split
+    assert scores.summary() == {"split_known_share": 0.0, "n_side_effect": 1, "n_side_effect_known": 0}
+    scores.add(truth, side, truth, side)
+    summary = scores.summary()
+    assert summary["split_known_share"] == 0.5 and summary["n_side_effect_known"] == 1
+    assert summary["side_f1"] == summary["intended_f1"] == 1.0  # the unknown pair scores no split at all

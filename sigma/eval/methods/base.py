@@ -21,11 +21,18 @@ Triple = tuple[np.ndarray, np.ndarray, str]
 class Prediction:
     """``mask`` ``(H, W)`` bool; ``score`` ``(H, W)`` float32 in [0, 1] that ranks pixels (pixel AUC);
     ``side_effect`` ``(H, W)`` bool within ``mask``: the part the instruction does not explain, from a
-    method that splits its masks (None: no split)."""
+    method that splits its masks (None: no split); ``split_unknown``: why such a method left this
+    pair's split unknown."""
 
     mask: np.ndarray
     score: np.ndarray
     side_effect: np.ndarray | None = None
+    split_unknown: str | None = None
+
+    @property
+    def splits(self) -> bool:
+        """Whether the method that made it splits masks (known or not for this pair)."""
+        return self.side_effect is not None or self.split_unknown is not None
 
 
 class Method(Protocol):

@@ -34,14 +34,17 @@ class SigmaMethod:
     def predict(self, triples: Sequence[Triple]) -> list[Prediction]:
         out = []
         with torch.inference_mode():
-            for logits, intent, _ in self.model.iter_outputs(triples, self.batch_size, self.use_instruction):
+            for logits, intent, parsed in self.model.iter_outputs(triples, self.batch_size, self.use_instruction):
                 score = torch.sigmoid(logits[0]) if self.output == "edit" else intent.clamp(0, 1)
                 probs = score.float().cpu().numpy()
-                mask = probs > self.threshold
-                side = None
-                if self.output == "edit" and self.use_instruction:  # the split needs the instruction
-                    side = mask & (torch.sigmoid(logits[1].float()).cpu().numpy() <= INTENDED_THRESHOLD)
-                out.append(Prediction(mask, probs.astype(np.float32), side))
+                pred = Prediction(probs > self.threshold, probs.astype(np.float32))
+                if self.output == "edit" and self.use_instruction:  # the split needs the instruction, as annotate's
+                    pred.split_unknown = self.model.prior.unknown_split_reason(parsed, intent)
+                    if pred.split_unknown is None:
+                        pred.side_effect = pred.mask & (
+                            torch.sigmoid(logits[1].float()).cpu().numpy() <= INTENDED_THRESHOLD
+                        )
+                out.append(pred)
         return out
 
 
