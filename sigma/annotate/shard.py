@@ -217,7 +217,7 @@ def annotate_shard(
                     )
                 )
                 writes.append(pool.submit(_encode_and_write, out, staging, mask_rel, mask))
-                if split:
+                if side_rel and intended_rel:  # the split is known and found a side effect
                     writes.append(pool.submit(_encode_and_write, out, staging, side_rel, side))
                     writes.append(pool.submit(_encode_and_write, out, staging, intended_rel, mask & ~side))
             if progress is not None:
