@@ -172,6 +172,8 @@ def reproduce(root: Path) -> Path:
     shutil.copytree(ROOT / "sigma", repo / "sigma", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     _tiny_params(repo / "params.yaml")
     write_coco(iter_builtin(n_scenes=N_SCENES), repo / "data" / "raw" / "builtin")
+    (repo / "data" / "large_photos").mkdir()  # as in a clone: the large photos' folder, without them
+    shutil.copy2(ROOT / "data" / "large_photos" / ".gitkeep", repo / "data" / "large_photos" / ".gitkeep")
     stages = yaml.safe_load((repo / "dvc.yaml").read_text())["stages"]
 
     git = lambda *a: _run(["git", *a], repo, env)  # noqa: E731
