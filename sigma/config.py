@@ -73,6 +73,9 @@ EDIT_KINDS = (
     "global",
     "none",
 )  # none: an unchanged pair (all-zero mask)
+# An editor's unasked-for changes (synth side effects, sigma/data/edits.py): another object recoloured or
+# its tone/sharpness changed, another object removed, an object added elsewhere, a background patch changed.
+SIDE_EFFECT_KINDS = ("recolour", "remove", "add", "background")
 
 
 class SynthKindParams(Section):
@@ -82,6 +85,10 @@ class SynthKindParams(Section):
     seed: int = 0
     edit_mix: dict[str, float] = Field(default_factory=lambda: {"remove": 1.0})
     side_effect_prob: float = Field(default=0.0, ge=0, le=1)
+    # Weights of the side effects' kinds (sigma/data/edits.py: SIDE_EFFECT_KINDS)
+    side_effect_kinds: dict[str, float] = Field(
+        default_factory=lambda: {"recolour": 1.0, "remove": 1.0, "add": 1.0, "background": 1.0}
+    )
     inpaint_method: Literal["telea", "ns", "diffusers"] = "telea"
     inpaint_model: str | None = None  # diffusers inpainting pipeline: local HF cache id or folder
     inpaint_steps: int = Field(default=25, ge=1)
@@ -97,6 +104,11 @@ class SynthKindParams(Section):
             raise ValueError(f"unknown edit kinds {sorted(unknown)}; known: {list(EDIT_KINDS)}")
         if not any(w > 0 for w in self.edit_mix.values()):
             raise ValueError("edit_mix needs at least one positive weight")
+        unknown = set(self.side_effect_kinds) - set(SIDE_EFFECT_KINDS)
+        if unknown:
+            raise ValueError(f"unknown side-effect kinds {sorted(unknown)}; known: {list(SIDE_EFFECT_KINDS)}")
+        if not any(w > 0 for w in self.side_effect_kinds.values()):
+            raise ValueError("side_effect_kinds needs at least one positive weight")
         return self
 
 
@@ -279,6 +291,9 @@ class ModelParams(Section):
     decoder_stride: int = Field(default=4, ge=1)  # the decoder's residual blocks run at input/stride
     eps: float = Field(default=0.001, gt=0, lt=1)  # uniform intent prior
     threshold: float = Field(default=0.5, gt=0, lt=1)
+    # A changed region whose mean instruction prior is at most this share of the best-covered region's is a
+    # side effect (sigma/model/annotation.py); Stage II picks it on the validation pairs (stage2.intended_thresholds).
+    intended_threshold: float = Field(default=0.1, gt=0, lt=1)
     # letterbox: the longer side scaled to the input size and padded (aspect kept); squash: resized
     # to the square input (checkpoints written before the letterbox geometry).
     geometry: Literal["letterbox", "squash"] = "letterbox"
@@ -366,6 +381,9 @@ class Stage2Params(TrainParams):
     confident_low: float = Field(default=0.2, gt=0, lt=1)  # ... or below this
     dis_level: int = -1  # which refined difference level feeds L_dis (-1: the deepest)
     loss_weights: dict[str, float] = Field(default_factory=lambda: {"seg": 10.0, "calib": 0.1, "pl": 0.5, "dis": 0.5})
+    # Candidates for model.intended_threshold, scored on the validation pairs after training
+    # (sigma/train/attribution.py); the best is saved with the weights. []: keep model.intended_threshold.
+    intended_thresholds: list[float] = Field(default_factory=lambda: [0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.7])
     out: str = "models/stage2"
 
     @model_validator(mode="after")

@@ -22,7 +22,7 @@ from sigma.config import AnnotateParams
 from sigma.data import storage
 from sigma.data.images import DEFAULT_MAX_PIXELS, ImageDecodeError, decode_image, encode_png
 from sigma.data.pairs import EditPair
-from sigma.model.annotation import INTENDED_THRESHOLD
+from sigma.model.annotation import confidence, decide
 from sigma.model.sigma import SigmaAnnotator
 
 
@@ -135,14 +135,13 @@ def _record(
     }
 
 
-def _masks(logits: torch.Tensor, threshold: float) -> tuple[np.ndarray, np.ndarray, float]:
-    """Logits ``(2, H, W)`` (edit, attribution), on the model's device -> edit and side-effect masks
-    ``(H, W)`` bool and the confidence ``mean |2p - 1|``; thresholding runs where the logits are."""
-    edit, intended = torch.sigmoid(logits.float())
-    mask = edit > threshold
-    side = mask & (intended <= INTENDED_THRESHOLD)
-    score = (2 * edit - 1).abs().mean().item()
-    return mask.cpu().numpy(), side.cpu().numpy(), score
+def _masks(
+    logits: torch.Tensor, intent: torch.Tensor, threshold: float, intended_threshold: float, unknown_split: str | None
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """Logits ``(2, H, W)`` (edit, attribution) and the intent map ``(H, W)`` -> edit and side-effect
+    masks ``(H, W)`` bool (no side effect where the split is unknown) and the confidence ``mean |2p - 1|``."""
+    mask, side, edit_prob = decide(logits, intent, threshold, intended_threshold, split=unknown_split is None)
+    return mask, np.zeros_like(mask) if side is None else side, confidence(edit_prob)
 
 
 def annotate_shard(
@@ -191,8 +190,9 @@ def annotate_shard(
             triples = [(i["original"].numpy(), i["edited"].numpy(), i["pair"].instruction) for i in good]
             with torch.inference_mode(), autocast:
                 outputs = [
-                    (*_masks(logits, threshold), parsed, model.prior.unknown_split_reason(parsed, intent))
+                    (*_masks(logits, intent, threshold, model.config.intended_threshold, unknown), parsed, unknown)
                     for logits, intent, parsed in model.iter_outputs(triples, batch_size=cfg.batch_size)
+                    for unknown in [model.prior.unknown_split_reason(parsed, intent)]
                 ]
             for item, (mask, side, score, parsed, unknown_split) in zip(good, outputs, strict=True):
                 name = mask_name(item["pair"].id)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from sigma.config import SIDE_EFFECT_KINDS
 from sigma.data import instructions
 from sigma.data.inpainters import Inpainter
 from sigma.data.photos import Instance, Photo
@@ -227,15 +228,76 @@ def global_style(photo: Photo, rng: np.random.Generator) -> Edit:
     return Edit(edited, np.ones(photo.image.shape[:2], bool), text, parsed, "global", {"style": style})
 
 
-def add_side_effect(photo: Photo, edit: Edit, rng: np.random.Generator) -> Edit:
-    """An unintended change the instruction does not mention (a recoloured bystander): it IS an
-    edit, so it joins the mask and is named in ``extra['side_effect']``."""
-    bystanders = [i for i in photo.instances if not (i.mask & edit.mask).any()]
-    if not bystanders or edit.edit_type == "global":
+SIDE_EFFECT_TRIES = 8  # placements tried for an added object or a background patch clear of the edit
+BACKGROUND_AREA = (0.02, 0.12)  # a changed background patch, as a share of the image
+
+
+def _background_patch(shape: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
+    """A random ellipse covering :data:`BACKGROUND_AREA` of an ``(H, W)`` image, as a bool mask."""
+    h, w = shape
+    area = rng.uniform(*BACKGROUND_AREA) * h * w
+    aspect = rng.uniform(0.5, 2.0)
+    ax, ay = np.sqrt(area * aspect / np.pi), np.sqrt(area / aspect / np.pi)
+    centre = (int(rng.integers(w)), int(rng.integers(h)))
+    patch = np.zeros((h, w), np.uint8)
+    cv2.ellipse(patch, centre, (max(2, int(ax)), max(2, int(ay))), float(rng.uniform(0, 180)), 0, 360, 1, -1)
+    return patch > 0
+
+
+def add_side_effect(
+    photo: Photo,
+    edit: Edit,
+    rng: np.random.Generator,
+    kinds: dict[str, float],
+    inpaint: Inpainter,
+    donor: tuple[Photo, Instance] | None = None,
+) -> Edit:
+    """An unintended change the instruction does not mention, of a kind drawn from ``kinds``
+    (weights over :data:`SIDE_EFFECT_KINDS`): it IS an edit, so it joins the mask, and it lies
+    clear of the asked-for edit (``side_effect`` and the rest of the mask are disjoint). The edit is
+    returned unchanged when the drawn kind finds no place (no bystander object, no free room)."""
+    if edit.edit_type == "global":
         return edit
-    victim = bystanders[rng.integers(len(bystanders))]
-    hue = list(HUES.values())[rng.integers(len(HUES))]
-    edited = recolour_region(edit.edited, victim.mask, hue, min_saturation=90)
-    changed = victim.mask & (edited != edit.edited).any(-1)
-    extra = {**edit.extra, "side_effect": victim.category}
+    names = [k for k in SIDE_EFFECT_KINDS if kinds.get(k, 0) > 0]
+    weights = np.array([kinds[k] for k in names], float)
+    kind = names[rng.choice(len(names), p=weights / weights.sum())]
+    clear = ~_dilate(edit.mask, 3)
+    bystanders = [i for i in photo.instances if not (i.mask & ~clear).any()]
+    base = edit.edited
+    if kind in ("recolour", "remove"):
+        if not bystanders:
+            return edit
+        victim = bystanders[rng.integers(len(bystanders))]
+        what = victim.category
+        if kind == "remove":
+            region = _dilate(victim.mask, int(rng.integers(2, 5))) & clear
+            edited = inpaint(base, region, rng)
+        elif rng.random() < 0.5:
+            hue = list(HUES.values())[rng.integers(len(HUES))]
+            edited = recolour_region(base, victim.mask, hue, min_saturation=90)
+        else:
+            change = ("brighten", "darken", "blur", "fade")[rng.integers(4)]
+            edited = adjust_region(base, victim.mask, change, rng)
+    else:
+        for _ in range(SIDE_EFFECT_TRIES):
+            if kind == "add":
+                if donor is None:
+                    return edit
+                h, w = base.shape[:2]
+                centre = (int(rng.integers(w)), int(rng.integers(h)))
+                edited, region = paste(base, *_cutout(*donor), centre, int(h * rng.uniform(0.15, 0.35)))
+                what = donor[1].category
+            else:
+                region = _background_patch(base.shape[:2], rng)
+                change = ("brighten", "darken", "blur", "fade")[rng.integers(4)]
+                edited, what = adjust_region(base, region, change, rng), "background"
+            if not (region & ~clear).any():
+                break
+        else:
+            return edit
+    edited = np.where(edit.mask[..., None], base, edited)  # the asked-for edit stays as it was
+    changed = (edited != base).any(-1)
+    if not changed.any():
+        return edit
+    extra = {**edit.extra, "side_effect": what, "side_effect_kind": kind}
     return Edit(edited, edit.mask | changed, edit.instruction, edit.parsed, edit.edit_type, extra, changed)

@@ -184,7 +184,8 @@ class Synthesiser:
             else:
                 edit = edits.add(photo, donor, donor_inst, rng)
         if rng.random() < self.params.side_effect_prob:
-            edit = edits.add_side_effect(photo, edit, rng)
+            bystander = self.donor_for(self.split(photo), target.category, rng) if self.donors else None
+            edit = edits.add_side_effect(photo, edit, rng, self.params.side_effect_kinds, self.inpaint, bystander)
         return photo, edit
 
     def calib(self, rng: np.random.Generator) -> tuple[Photo, edits.Edit]:

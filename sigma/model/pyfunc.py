@@ -29,6 +29,7 @@ OUTPUT_COLUMNS = (
     "mask",
     "intended",
     "side_effect",
+    "split_unknown",  # why the intended / side-effect split cannot hold ("": it holds; side_effect is then empty)
     "score",
     "area",
     "action",
@@ -54,6 +55,7 @@ def _row(annotation: Annotation | None, error: str = "") -> dict[str, Any]:
             "mask": b"",
             "intended": b"",
             "side_effect": b"",
+            "split_unknown": "",
             "score": None,  # null in the REST answer: strict JSON has no NaN
             "area": None,
             "action": None,
@@ -69,6 +71,7 @@ def _row(annotation: Annotation | None, error: str = "") -> dict[str, Any]:
         "mask": png(annotation.mask),
         "intended": png(annotation.intended),
         "side_effect": png(annotation.side_effect),
+        "split_unknown": annotation.split_unknown or "",
         "score": annotation.score,
         "area": annotation.area,
         "action": parsed.action,

@@ -289,4 +289,14 @@ class SigmaAnnotator(nn.Module):
         """One :class:`Annotation` per ``(original, edited, instruction)`` triple, in order, at each
         pair's own resolution (see :meth:`iter_outputs`)."""
         threshold = self.config.threshold if threshold is None else threshold
-        return [to_annotation(logits, threshold, parsed) for logits, _, parsed in self.iter_outputs(pairs, batch_size)]
+        return [
+            to_annotation(
+                logits,
+                intent,
+                threshold,
+                parsed,
+                self.config.intended_threshold,
+                self.prior.unknown_split_reason(parsed, intent),
+            )
+            for logits, intent, parsed in self.iter_outputs(pairs, batch_size)
+        ]

@@ -24,6 +24,7 @@ from sigma.eval.heldout import score_round_trips
 from sigma.model.blocks import resample
 from sigma.model.checkpoint import load_checkpoint, save_checkpoint
 from sigma.train import loop
+from sigma.train.attribution import pick_intended_threshold, sweep_intended_threshold
 from sigma.train.batches import TrainPairs, collate, pixels, train_pairs
 from sigma.train.stage1 import EDIT, INPAINT, held_out_scores, log_epoch, supervised_terms
 
@@ -154,6 +155,13 @@ def train_stage2(
             "held_out": held_out_scores(model) | {"round_trip": round_trip_scores(model, vae, params)},
             "held_out_ema_teacher": held_out_scores(teacher.module),
         }
+        if cfg.intended_thresholds:
+            sweep = sweep_intended_threshold(model, [INPAINT, EDIT], cfg.intended_thresholds)
+            model.config = model.config.model_copy(
+                update={"intended_threshold": pick_intended_threshold(sweep, model.config.intended_threshold)}
+            )
+            summary["intended_threshold"] = model.config.intended_threshold
+            summary["intended_threshold_val"] = {str(t): s for t, s in sweep.items()}
         path = save_checkpoint(model, Path(cfg.out) / loop.CHECKPOINT, parser=params.parse)
         for split in ("edit", "calib", "round_trip"):
             log_epoch(f"held_out.{split}")(summary["held_out"][split], position.step)

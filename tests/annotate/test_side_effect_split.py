@@ -16,7 +16,7 @@ from sigma.data.pairs import write_manifest
 from sigma.model.parsing import ParsedInstruction
 from sigma.model.parsing.base import Edit
 from sigma.model.prior import IntentPrior
-from tests.annotate.outputs import copy_edit_corpus
+from tests.annotate.outputs import copy_edit_corpus, truth_outputs
 from tests.conftest import tiny_params
 
 ANNOTATE = ["annotate.shard_size=5", "annotate.batch_size=4", "annotate.workers=0"]
@@ -59,11 +59,11 @@ def corpus(tiny_project, tmp_path, monkeypatch):
     pairs = copy_edit_corpus(tiny_project, root)
     write_manifest(str(root), [*pairs, pairs[0].model_copy(update={"id": "unsure", "instruction": "remove it"})])
 
-    def masks(logits, threshold):
+    def masks(logits, intent, threshold, intended_threshold, unknown_split):
         h, w = logits.shape[-2:]
         mask, side = np.zeros((h, w), bool), np.zeros((h, w), bool)
         mask[:, : w // 2] = True
-        side[:, w // 4 : w // 2] = True
+        side[:, w // 4 : w // 2] = unknown_split is None
         return mask, side, 0.5
 
     monkeypatch.setattr(shard, "_masks", masks)
@@ -111,3 +111,49 @@ def test_side_masks_only_where_the_split_is_known_and_the_intended_export_drops_
         np.testing.assert_array_equal(exported[r["mask_intended"]], whole & ~side)  # exactly the side effect gone
     assert unsure["mask"] in exported  # an unknown split keeps its whole mask
     np.testing.assert_array_equal(exported[unsure["mask"]], decode_mask((full / unsure["mask"]).read_bytes()))
+
+
+def test_an_exact_side_effect_with_no_drift_is_written_to_masks_side(
+    tiny_project, tmp_path, monkeypatch, tiny_checkpoint
+):
+    """Synthesised pairs with a side effect of every kind and no drift, through the whole annotation path
+    (the regions' decision, the split rule, the writes) behind a model that sees the truth: ``masks_side/``
+    holds each pair's side effect, pixel for pixel."""
+    from sigma.data.builtin import iter_builtin
+    from sigma.data.dataset import load_pair_arrays
+    from sigma.data.pairs import read_manifest
+    from sigma.data.photos import fit_max_side
+    from sigma.data.synth import synthesise
+    from sigma.model.sigma import SigmaAnnotator
+
+    monkeypatch.chdir(tiny_project)
+    params = tiny_params(
+        "data.edit.n_pairs=12",
+        "data.edit.side_effect_prob=1.0",
+        "data.edit.perturb.strength=[0.0,0.0]",
+        "data.edit.perturb.none_prob=1.0",
+        "data.edit.edit_mix={remove: 1.0, recolour: 1.0, replace: 1.0, add: 1.0}",
+    )
+    corpus, out = tmp_path / "corpus", tmp_path / "out"
+    synthesise("edit", [fit_max_side(p, 96) for p in iter_builtin(n_scenes=12)], params.data, corpus)
+    pairs = read_manifest(str(corpus))
+    truth = {}
+    for pair in pairs:
+        arrays = load_pair_arrays(pair)
+        side = arrays["side_effect"] if arrays["side_effect"] is not None else np.zeros_like(arrays["mask"])
+        truth[arrays["edited"].tobytes()] = (arrays["mask"], side)
+    assert sum(p.side_effect_mask is not None for p in pairs) >= 6
+    monkeypatch.setattr(SigmaAnnotator, "iter_outputs", truth_outputs(truth))
+    annotate_corpus(tiny_params(*ANNOTATE), str(corpus), str(out), tiny_checkpoint, track=False)
+
+    records = _records(out)
+    for pair in pairs:
+        record = records[pair.id]
+        if record["split_known"] is False:
+            continue
+        if pair.side_effect_mask is None:
+            assert record["mask_side"] is None
+            continue
+        expected = decode_mask((corpus / pair.side_effect_mask).read_bytes())
+        np.testing.assert_array_equal(decode_mask((out / record["mask_side"]).read_bytes()), expected)
+    assert sum(r["mask_side"] is not None for r in records.values()) >= 6

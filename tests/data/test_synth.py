@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import sigma.data.synth as synth
-from sigma.config import DataParams, ParserParams, PerturbParams, SourceParams, SynthKindParams
+from sigma.config import SIDE_EFFECT_KINDS, DataParams, ParserParams, PerturbParams, SourceParams, SynthKindParams
 from sigma.data import edits
 from sigma.data.builtin import iter_builtin
 from sigma.data.dataset import EditPairDataset
@@ -158,6 +158,32 @@ def test_side_effect_masks_are_the_unasked_part_of_the_mask(tmp_path, photos):
         assert (mask & ~side).any(), f"{item['id']}: nothing intended left"
         diff = (item["original"] - item["edited"]).abs().amax(0, keepdim=True)
         assert (diff[side] > 0).float().mean() > 0.5, f"{item['id']}: side-effect pixels did not change"
+
+
+@pytest.mark.parametrize("kind", SIDE_EFFECT_KINDS)
+def test_each_side_effect_kind_is_exactly_the_unasked_change_clear_of_the_edit(photos, kind):
+    inpaint = build_inpainter("telea", None, 1)
+    made = 0
+    for i, photo in enumerate(photos[:10]):
+        rng = np.random.default_rng(i)
+        asked = edits.recolour(photo, photo.instances[0], rng)
+        donor = (photos[-1 - i], photos[-1 - i].instances[0])
+        edit = edits.add_side_effect(photo, asked, rng, {kind: 1.0}, inpaint, donor)
+        if edit.side_effect is None:
+            assert edit is asked  # no room or no bystander: the edit is left as it was
+            continue
+        made += 1
+        assert edit.extra["side_effect_kind"] == kind
+        assert not (edit.side_effect & asked.mask).any(), "the side effect overlaps the asked-for edit"
+        assert np.array_equal(edit.side_effect, (edit.edited != asked.edited).any(-1)), "side effect != its change"
+        assert np.array_equal(edit.mask, asked.mask | edit.side_effect)
+        assert np.array_equal(edit.edited[asked.mask], asked.edited[asked.mask]), "the asked-for edit moved"
+    assert made >= 3, f"only {made} of 10 photos got a {kind} side effect"
+
+
+def test_unknown_side_effect_kinds_are_rejected():
+    with pytest.raises(ValueError, match="unknown side-effect kinds"):
+        SynthKindParams(n_pairs=1, side_effect_kinds={"explode": 1.0})
 
 
 def test_perturbation_touches_every_pixel_but_keeps_the_mask(tmp_path, photos):

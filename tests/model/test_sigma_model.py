@@ -419,24 +419,33 @@ def test_annotate_one_annotation_per_pair_at_its_resolution(offline_model):
     assert not offline_model.training
 
 
-def test_to_annotation_splits_intended_and_side_effect():
-    h, w = 6, 8
-    logits = torch.zeros(2, h, w)
-    logits[0, :, : w // 2], logits[0, :, w // 2 :] = 20.0, -20.0  # edit: the left half
-    logits[1, : h // 2], logits[1, h // 2 :] = 20.0, -20.0  # intended: the top half
+def test_to_annotation_splits_whole_regions_by_their_share_of_the_instruction_prior():
+    h, w = 8, 12
+    logits = torch.full((2, h, w), -20.0)
+    logits[0, 1:7, 1:5] = logits[0, 1:7, 7:11] = 20.0  # edit: two regions, left and right
+    intent = torch.full((h, w), 0.001)
+    intent[1:7, 1:5] = 0.6  # the prior covers the left region ...
+    intent[1, 1] = 0.001  # ... but for one pixel, which must not become a speckle of side effect
+    intent[1:7, 7:11] = 0.03  # the right region: 5% of the left's, a side effect
     parsed = ParsedInstruction(original="a cat", action="remove")
-    ann = to_annotation(logits, 0.5, parsed)
-    left = np.zeros((h, w), bool)
-    left[:, : w // 2] = True
-    top = np.zeros((h, w), bool)
-    top[: h // 2] = True
-    assert np.array_equal(ann.mask, left)
-    assert np.array_equal(ann.intended, left & top)
-    assert np.array_equal(ann.side_effect, left & ~top)
-    assert ann.score == pytest.approx(1.0, abs=1e-6) and ann.area == pytest.approx(0.5)
+    ann = to_annotation(logits, intent, 0.5, parsed, intended_threshold=0.1)
+    left, right = np.zeros((h, w), bool), np.zeros((h, w), bool)
+    left[1:7, 1:5], right[1:7, 7:11] = True, True
+    assert np.array_equal(ann.mask, left | right)
+    assert np.array_equal(ann.intended, left)
+    assert np.array_equal(ann.side_effect, right)
+    assert ann.score == pytest.approx(1.0, abs=1e-6) and ann.split_unknown is None
     assert ann.parsed == parsed
+    # Relative, not absolute: the same maps at a tenth of the scale split the same way.
+    assert np.array_equal(to_annotation(logits, intent / 10, 0.5, parsed, 0.1).side_effect, right)
+    # The threshold moves the decision: at 0.02 the right region's 5% is intended.
+    strict = to_annotation(logits, intent, 0.5, parsed, intended_threshold=0.02)
+    assert np.array_equal(strict.intended, left | right) and not strict.side_effect.any()
 
-    undecided = to_annotation(torch.zeros(2, h, w), 0.5, parsed)
+    unknown = to_annotation(logits, intent, 0.5, parsed, 0.1, split_unknown="a global edit")
+    assert not unknown.side_effect.any() and unknown.split_unknown == "a global edit"
+
+    undecided = to_annotation(torch.zeros(2, h, w), intent, 0.5, parsed)
     assert undecided.score == 0.0 and not undecided.mask.any()
     assert not undecided.intended.any() and not undecided.side_effect.any()
 

@@ -38,3 +38,16 @@ def test_attribution_loss_ignores_unknown_pairs_and_pixels_outside_the_edit():
     assert logits.grad[1].abs().sum() == 0, "an unknown pair was supervised"
     assert logits.grad[0][mask[0] == 0].abs().sum() == 0, "pixels outside the edit were supervised"
     assert logits.grad[0][mask[0] > 0].abs().sum() > 0
+
+
+def test_a_small_side_effect_weighs_as_much_as_the_intended_pixels():
+    """One side-effect pixel among 64 edited ones: calling it intended costs as much as calling every
+    intended pixel a side effect would, so the channel cannot learn to call everything intended."""
+    mask, side = _square(), torch.zeros(2, 1, 16, 16)
+    side[:, :, 4, 4] = 1
+    known = torch.tensor([True, True])
+    all_intended = mask * 8 - 4  # +4 inside the edit: every pixel intended, the side effect too
+    side_right = all_intended.clone()
+    side_right[:, :, 4, 4] = -4
+    missed, found = attribution_loss(all_intended, mask, side, known), attribution_loss(side_right, mask, side, known)
+    assert missed > 2 * found + 0.5  # unbalanced, the one pixel would move the loss by under 1/64 of its BCE

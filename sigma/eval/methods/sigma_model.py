@@ -7,12 +7,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import numpy as np
 import torch
 
 from sigma.config import ChangeDetectionParams
 from sigma.eval.methods.base import Prediction, Triple, register_method
-from sigma.model.annotation import INTENDED_THRESHOLD
+from sigma.model.annotation import decide
 from sigma.model.sigma import SigmaAnnotator
 
 
@@ -35,16 +34,15 @@ class SigmaMethod:
         out = []
         with torch.inference_mode():
             for logits, intent, parsed in self.model.iter_outputs(triples, self.batch_size, self.use_instruction):
-                score = torch.sigmoid(logits[0]) if self.output == "edit" else intent.clamp(0, 1)
-                probs = score.float().cpu().numpy()
-                pred = Prediction(probs > self.threshold, probs.astype(np.float32))
-                if self.output == "edit" and self.use_instruction:  # the split needs the instruction, as annotate's
-                    pred.split_unknown = self.model.prior.unknown_split_reason(parsed, intent)
-                    if pred.split_unknown is None:
-                        pred.side_effect = pred.mask & (
-                            torch.sigmoid(logits[1].float()).cpu().numpy() <= INTENDED_THRESHOLD
-                        )
-                out.append(pred)
+                if self.output == "intent":
+                    probs = intent.clamp(0, 1).float().cpu().numpy()
+                    out.append(Prediction(probs > self.threshold, probs))
+                    continue
+                # The split needs the instruction: none without it (feature_diff, siamese_cd), as annotate's.
+                unknown = self.model.prior.unknown_split_reason(parsed, intent) if self.use_instruction else None
+                split = self.use_instruction and unknown is None
+                mask, side, probs = decide(logits, intent, self.threshold, self.model.config.intended_threshold, split)
+                out.append(Prediction(mask, probs, side_effect=side, split_unknown=unknown))
         return out
 
 
