@@ -37,7 +37,7 @@ class MethodAnnotator(torch.nn.Module):
         super().__init__()
         self.uri, self.name = uri, uri[len(PREFIX) :]
         self.method = build_method(self.name, batch_size=batch_size)
-        self.config = SimpleNamespace(threshold=0.5)
+        self.config = SimpleNamespace(threshold=0.5, intended_threshold=0.1)  # never used: the split is always unknown
         self.prior = SimpleNamespace(
             source=lambda _parsed: f"none: {self.name} labels the pair",
             unknown_split_reason=lambda _parsed, _intent: f"{self.name} does not split its masks",
