@@ -187,8 +187,8 @@ def test_unknown_side_effect_kinds_are_rejected():
 
 
 def test_perturbation_touches_every_pixel_but_keeps_the_mask(tmp_path, photos):
-    synthesise("edit", photos, data_params(strength=(0.8, 1.0)), tmp_path / "p")
-    synthesise("edit", photos, data_params(strength=(0.0, 0.0)), tmp_path / "clean")
+    synthesise("edit", photos, data_params(strength=(0.8, 1.0), side_effect=0.0), tmp_path / "p")
+    synthesise("edit", photos, data_params(strength=(0.0, 0.0), side_effect=0.0), tmp_path / "clean")
     perturbed, clean = EditPairDataset(str(tmp_path / "p")), EditPairDataset(str(tmp_path / "clean"))
     assert len(perturbed) == len(clean) == 24
     for p_item, c_item in zip(perturbed, clean, strict=True):
