@@ -7,7 +7,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-import torch
 
 from sigma.annotate.run import annotate_corpus
 from sigma.model.prior import IntentPrior
@@ -18,16 +17,22 @@ ANNOTATE = ["annotate.shard_size=8", "annotate.batch_size=8", "annotate.workers=
 
 @pytest.fixture(scope="session")
 def annotated_once(tiny_project, tiny_checkpoint, tmp_path_factory) -> Path:
-    """The tiny model has no grounder: as if it found the concepts of every edit but additions, so that
-    the corpus has pairs whose intended / side-effect split is known and pairs whose split is not."""
+    """The tiny model has no grounder: as if it grounded every edit but additions in the left half of
+    the picture, so that the corpus has pairs whose split is unknown (additions), pairs whose changed
+    regions the prior covers alike (no side effect) and pairs with a changed region in the right half
+    only (a side effect)."""
     out = tmp_path_factory.mktemp("annotated") / "out"
-    reason = IntentPrior.unknown_split_reason
+    prior = IntentPrior.__call__
+
+    def left_half(self, originals, editeds, instructions, grid, features=None):
+        intent, parsed = prior(self, originals, editeds, instructions, grid, features)
+        for i, p in enumerate(parsed):
+            if p.edits and p.action != "add":
+                intent[i, :, :, : grid[1] // 2] = 1.0
+        return intent, parsed
+
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(
-            IntentPrior,
-            "unknown_split_reason",
-            lambda self, p, i: reason(self, p, i if p.action == "add" else torch.ones_like(i)),
-        )
+        patch.setattr(IntentPrior, "__call__", left_half)
         annotate_corpus(
             tiny_params(*ANNOTATE), str(tiny_project / "data/synth/edit"), str(out), tiny_checkpoint, track=False
         )
