@@ -37,7 +37,10 @@ class MethodAnnotator(torch.nn.Module):
         super().__init__()
         self.uri, self.name = uri, uri[len(PREFIX) :]
         self.method = build_method(self.name, batch_size=batch_size)
-        self.config = SimpleNamespace(threshold=0.5, intended_threshold=0.1)  # never used: the split is always unknown
+        # Never used: the split of a baseline's mask is always unknown.
+        self.config = SimpleNamespace(
+            threshold=0.5, intended_threshold=0.1, postprocess=SimpleNamespace(min_region=0.0)
+        )
         self.prior = SimpleNamespace(
             source=lambda _parsed: f"none: {self.name} labels the pair",
             unknown_split_reason=lambda _parsed, _intent: f"{self.name} does not split its masks",

@@ -136,11 +136,14 @@ def _record(
 
 
 def _masks(
-    logits: torch.Tensor, intent: torch.Tensor, threshold: float, intended_threshold: float, unknown_split: str | None
+    logits: torch.Tensor, intent: torch.Tensor, threshold: float, config: Any, unknown_split: str | None
 ) -> tuple[np.ndarray, np.ndarray, float]:
     """Logits ``(2, H, W)`` (edit, attribution) and the intent map ``(H, W)`` -> edit and side-effect
-    masks ``(H, W)`` bool (no side effect where the split is unknown) and the confidence ``mean |2p - 1|``."""
-    mask, side, edit_prob = decide(logits, intent, threshold, intended_threshold, split=unknown_split is None)
+    masks ``(H, W)`` bool (no side effect where the split is unknown) and the confidence ``mean |2p - 1|``;
+    ``config``: the model's (its attribution threshold and smallest region)."""
+    mask, side, edit_prob = decide(
+        logits, intent, threshold, config.intended_threshold, unknown_split is None, config.postprocess.min_region
+    )
     return mask, np.zeros_like(mask) if side is None else side, confidence(edit_prob)
 
 
@@ -190,7 +193,7 @@ def annotate_shard(
             triples = [(i["original"].numpy(), i["edited"].numpy(), i["pair"].instruction) for i in good]
             with torch.inference_mode(), autocast:
                 outputs = [
-                    (*_masks(logits, intent, threshold, model.config.intended_threshold, unknown), parsed, unknown)
+                    (*_masks(logits, intent, threshold, model.config, unknown), parsed, unknown)
                     for logits, intent, parsed in model.iter_outputs(triples, batch_size=cfg.batch_size)
                     for unknown in [model.prior.unknown_split_reason(parsed, intent)]
                 ]

@@ -155,7 +155,10 @@ class SplitScores:
     - side effect: per-image F1/IoU of ``side`` against ``truth_side``, over the pairs with a known split
       that have one (``n_side_effect_known`` of the ``n_side_effect``);
     - side-effect false positives: predicted side-effect pixels as a share of the image, over the
-      manipulated pairs with a known split and no side effect.
+      manipulated pairs with a known split and no side effect;
+    - per pair, as a dataset builder filters on ``masks_side/``: of the pairs with a known split that
+      got a side-effect mask, the share that have a side effect (``side_pair_precision``), and of those
+      that have one, the share that got a mask (``side_pair_recall``).
 
     :meth:`summary` is empty until a pair with a side effect was added: a benchmark without any
     measures no split.
@@ -165,6 +168,7 @@ class SplitScores:
         self.intended, self.side = PixelScores(), PixelScores()
         self.side_fp = self.side_fp_pixels = 0
         self.known = self.unknown = self.with_side_effect = 0
+        self.side_pairs = {"tp": 0, "fp": 0, "fn": 0}
 
     def add(self, mask: np.ndarray, side: np.ndarray | None, truth: np.ndarray, truth_side: np.ndarray | None) -> None:
         """One pair: ``mask``/``side``/``truth``/``truth_side`` ``(H, W)`` bool (``side`` within ``mask``,
@@ -181,7 +185,10 @@ class SplitScores:
         side = side.astype(bool) & mask
         if (truth & ~truth_side).any():
             self.intended.add(mask & ~side, truth & ~truth_side)
-        if truth_side.any():
+        found, present = bool(side.any()), bool(truth_side.any())
+        if found or present:
+            self.side_pairs["tp" if found and present else "fp" if found else "fn"] += 1
+        if present:
             self.side.add(side, truth_side)
         else:
             self.side_fp += int(side.sum())
@@ -203,4 +210,9 @@ class SplitScores:
             out |= {"side_f1": side["f1"], "side_iou": side["iou"]}
         if self.side_fp_pixels:
             out["side_fp_rate"] = self.side_fp / self.side_fp_pixels
+        tp, fp, fn = (self.side_pairs[k] for k in ("tp", "fp", "fn"))
+        if tp + fp:
+            out["side_pair_precision"] = tp / (tp + fp)
+        if tp + fn:
+            out["side_pair_recall"] = tp / (tp + fn)
         return out

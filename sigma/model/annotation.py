@@ -54,27 +54,39 @@ def relative_intent(mask: np.ndarray, intent: np.ndarray) -> tuple[np.ndarray, n
     return labels, means
 
 
-def side_effect_regions(mask: np.ndarray, intent: np.ndarray, threshold: float) -> np.ndarray:
+def side_effect_regions(mask: np.ndarray, intent: np.ndarray, threshold: float, min_share: float = 0.0) -> np.ndarray:
     """The side-effect part ``(H, W)`` bool of an edit ``mask`` ``(H, W)`` bool: its connected regions
-    whose mean instruction prior (``intent`` ``(H, W)``, the grounded map of what the instruction names)
-    is at most ``threshold`` times that of the region the prior covers most. Whole regions, not pixels:
-    an unasked-for change is an object or a patch of its own. Relative, not absolute: a grounder's
-    scores differ in scale from photo to photo, its ranking of the changed regions much less
-    (docs/model.md, Attribution: measured against the decoder's attribution channel)."""
+    of at least ``min_share`` of the image whose mean instruction prior (``intent`` ``(H, W)``, the
+    grounded map of what the instruction names) is at most ``threshold`` times that of the region the
+    prior covers most. Whole regions, not pixels: an unasked-for change is an object or a patch of its
+    own, and a speck below ``min_share`` is none (it stays in the mask, unattributed to a side effect).
+    Relative, not absolute: a grounder's scores differ in scale from photo to photo, its ranking of the
+    changed regions much less (docs/model.md, Attribution: measured against the decoder's attribution
+    channel)."""
     labels, share = relative_intent(mask, intent)
-    side: np.ndarray = (share <= threshold)[labels]
-    return side
+    side = share <= threshold
+    if min_share > 0:
+        side &= np.bincount(labels.ravel(), minlength=len(share)) >= min_share * mask.size
+    region_is_side: np.ndarray = side[labels]
+    return region_is_side
 
 
 def decide(
-    logits: torch.Tensor, intent: torch.Tensor, threshold: float, intended_threshold: float, split: bool = True
+    logits: torch.Tensor,
+    intent: torch.Tensor,
+    threshold: float,
+    intended_threshold: float,
+    split: bool = True,
+    min_side_share: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
     """Logits ``(2, H, W)`` (edit, attribution) and the intent map ``(H, W)`` -> the edit mask ``(H, W)``
-    bool (edit probability above ``threshold``), its side-effect part (:func:`side_effect_regions`; None
-    when ``split`` is False: the split is unknown) and the edit probability ``(H, W)`` float32."""
+    bool (edit probability above ``threshold``), its side-effect part (:func:`side_effect_regions`,
+    regions of at least ``min_side_share`` of the image; None when ``split`` is False: the split is
+    unknown) and the edit probability ``(H, W)`` float32."""
     edit_prob = torch.sigmoid(logits[0].float()).cpu().numpy()
     mask = edit_prob > threshold
-    side = side_effect_regions(mask, intent.float().cpu().numpy(), intended_threshold) if split else None
+    intent_map = intent.float().cpu().numpy()
+    side = side_effect_regions(mask, intent_map, intended_threshold, min_side_share) if split else None
     return mask, side, edit_prob
 
 
@@ -90,9 +102,10 @@ def to_annotation(
     parsed: ParsedInstruction,
     intended_threshold: float = 0.5,
     split_unknown: str | None = None,
+    min_side_share: float = 0.0,
 ) -> Annotation:
     """Logits ``(2, H, W)`` (edit, attribution) and the intent map ``(H, W)`` -> :class:`Annotation`;
-    ``split_unknown``: why the split cannot hold (None: it can)."""
-    mask, side, edit_prob = decide(logits, intent, threshold, intended_threshold, split=split_unknown is None)
+    ``split_unknown``: why the split cannot hold (None: it can); ``min_side_share``: :func:`decide`."""
+    mask, side, edit_prob = decide(logits, intent, threshold, intended_threshold, split_unknown is None, min_side_share)
     side = np.zeros_like(mask) if side is None else side
     return Annotation(mask, mask & ~side, side, confidence(edit_prob), parsed, split_unknown)

@@ -297,6 +297,7 @@ class SigmaAnnotator(nn.Module):
                 parsed,
                 self.config.intended_threshold,
                 self.prior.unknown_split_reason(parsed, intent),
+                self.config.postprocess.min_region,
             )
             for logits, intent, parsed in self.iter_outputs(pairs, batch_size)
         ]

@@ -37,14 +37,17 @@ def sweep_intended_threshold(
             truths.append((a["mask"], a["side_effect"]))
             yield a["original"], a["edited"], pair.instruction
 
+    min_share = model.config.postprocess.min_region
     with torch.inference_mode():
         for i, (logits, intent, parsed) in enumerate(model.iter_outputs(triples(), batch_size)):
             truth, truth_side = truths[i]
             mask = torch.sigmoid(logits[0].float()).cpu().numpy() > model.config.threshold
             known = model.prior.unknown_split_reason(parsed, intent) is None
             labels, means = relative_intent(mask, intent.float().cpu().numpy())
+            # decide()'s rule for each candidate: no speck below the smallest region is a side effect.
+            region = np.bincount(labels.ravel(), minlength=len(means)) >= min_share * mask.size
             for t, split_scores in scores.items():
-                split_scores.add(mask, (means <= t)[labels] if known else None, truth, truth_side)
+                split_scores.add(mask, ((means <= t) & region)[labels] if known else None, truth, truth_side)
     return {t: s.summary() for t, s in scores.items()}
 
 

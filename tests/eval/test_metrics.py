@@ -140,6 +140,19 @@ def test_summary_reports_the_mean_boundary_f1_over_manipulated_images():
     assert "bf1" not in summarise([np.zeros((4, 4), bool)], [np.zeros((4, 4), bool)])
 
 
+def test_per_pair_the_share_of_side_masks_that_are_right_and_of_side_effects_that_got_one():
+    truth, side = _split_pair()
+    none = np.zeros_like(side)
+    scores = SplitScores()
+    scores.add(truth, side, truth, side)  # a side mask where there is a side effect
+    scores.add(truth, none, truth, side)  # none where there is one
+    scores.add(truth, side, truth, None)  # one where there is none
+    scores.add(truth, none, truth, None)  # none where there is none: in neither share
+    scores.add(truth, None, truth, side)  # split unknown: in neither share
+    summary = scores.summary()
+    assert summary["side_pair_precision"] == summary["side_pair_recall"] == 0.5
+
+
 def _split_pair():
     """A 10x10 truth: an intended block and a side-effect block."""
     truth, side = np.zeros((10, 10), bool), np.zeros((10, 10), bool)

@@ -420,7 +420,7 @@ def test_annotate_one_annotation_per_pair_at_its_resolution(offline_model):
 
 
 def test_to_annotation_splits_whole_regions_by_their_share_of_the_instruction_prior():
-    h, w = 8, 12
+    h, w = 10, 12
     logits = torch.full((2, h, w), -20.0)
     logits[0, 1:7, 1:5] = logits[0, 1:7, 7:11] = 20.0  # edit: two regions, left and right
     intent = torch.full((h, w), 0.001)
@@ -441,6 +441,15 @@ def test_to_annotation_splits_whole_regions_by_their_share_of_the_instruction_pr
     # The threshold moves the decision: at 0.02 the right region's 5% is intended.
     strict = to_annotation(logits, intent, 0.5, parsed, intended_threshold=0.02)
     assert np.array_equal(strict.intended, left | right) and not strict.side_effect.any()
+
+    # A speck is no side effect of its own: below the smallest region it stays in the mask, intended.
+    specked = logits.clone()
+    specked[0, 9, 0] = 20.0  # one pixel, 1/120 of the picture, where the prior is 0.001
+    speck = np.zeros((h, w), bool)
+    speck[9, 0] = True
+    assert np.array_equal(to_annotation(specked, intent, 0.5, parsed, 0.1).side_effect, right | speck)
+    kept = to_annotation(specked, intent, 0.5, parsed, 0.1, min_side_share=0.02)
+    assert np.array_equal(kept.side_effect, right) and np.array_equal(kept.intended, left | speck)
 
     unknown = to_annotation(logits, intent, 0.5, parsed, 0.1, split_unknown="a global edit")
     assert not unknown.side_effect.any() and unknown.split_unknown == "a global edit"

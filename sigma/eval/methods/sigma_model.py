@@ -41,7 +41,10 @@ class SigmaMethod:
                 # The split needs the instruction: none without it (feature_diff, siamese_cd), as annotate's.
                 unknown = self.model.prior.unknown_split_reason(parsed, intent) if self.use_instruction else None
                 split = self.use_instruction and unknown is None
-                mask, side, probs = decide(logits, intent, self.threshold, self.model.config.intended_threshold, split)
+                config = self.model.config
+                mask, side, probs = decide(
+                    logits, intent, self.threshold, config.intended_threshold, split, config.postprocess.min_region
+                )
                 out.append(Prediction(mask, probs, side_effect=side, split_unknown=unknown))
         return out
 
