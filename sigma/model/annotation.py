@@ -54,21 +54,26 @@ def relative_intent(mask: np.ndarray, intent: np.ndarray) -> tuple[np.ndarray, n
     return labels, means
 
 
+def region_shares(mask: np.ndarray, intent: np.ndarray, min_share: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`relative_intent`, with each region under ``min_share`` of the image given +inf: a speck is
+    no side effect of its own at any threshold (it stays in the mask, intended)."""
+    labels, share = relative_intent(mask, intent)
+    if min_share > 0:
+        share[np.bincount(labels.ravel(), minlength=len(share)) < min_share * mask.size] = np.inf
+    return labels, share
+
+
 def side_effect_regions(mask: np.ndarray, intent: np.ndarray, threshold: float, min_share: float = 0.0) -> np.ndarray:
     """The side-effect part ``(H, W)`` bool of an edit ``mask`` ``(H, W)`` bool: its connected regions
     of at least ``min_share`` of the image whose mean instruction prior (``intent`` ``(H, W)``, the
     grounded map of what the instruction names) is at most ``threshold`` times that of the region the
-    prior covers most. Whole regions, not pixels: an unasked-for change is an object or a patch of its
-    own, and a speck below ``min_share`` is none (it stays in the mask, unattributed to a side effect).
-    Relative, not absolute: a grounder's scores differ in scale from photo to photo, its ranking of the
-    changed regions much less (docs/model.md, Attribution: measured against the decoder's attribution
-    channel)."""
-    labels, share = relative_intent(mask, intent)
-    side = share <= threshold
-    if min_share > 0:
-        side &= np.bincount(labels.ravel(), minlength=len(share)) >= min_share * mask.size
-    region_is_side: np.ndarray = side[labels]
-    return region_is_side
+    prior covers most (:func:`region_shares`). Whole regions, not pixels: an unasked-for change is an
+    object or a patch of its own. Relative, not absolute: a grounder's scores differ in scale from
+    photo to photo, its ranking of the changed regions much less (docs/model.md, Attribution: measured
+    against the decoder's attribution channel)."""
+    labels, share = region_shares(mask, intent, min_share)
+    side: np.ndarray = (share <= threshold)[labels]
+    return side
 
 
 def decide(

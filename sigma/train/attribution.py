@@ -11,7 +11,7 @@ import torch
 from sigma.data.dataset import load_pair_arrays
 from sigma.data.pairs import read_manifest
 from sigma.eval.metrics import SplitScores
-from sigma.model.annotation import relative_intent
+from sigma.model.annotation import region_shares
 from sigma.model.sigma import SigmaAnnotator
 
 
@@ -43,11 +43,9 @@ def sweep_intended_threshold(
             truth, truth_side = truths[i]
             mask = torch.sigmoid(logits[0].float()).cpu().numpy() > model.config.threshold
             known = model.prior.unknown_split_reason(parsed, intent) is None
-            labels, means = relative_intent(mask, intent.float().cpu().numpy())
-            # decide()'s rule for each candidate: no speck below the smallest region is a side effect.
-            region = np.bincount(labels.ravel(), minlength=len(means)) >= min_share * mask.size
+            labels, share = region_shares(mask, intent.float().cpu().numpy(), min_share)
             for t, split_scores in scores.items():
-                split_scores.add(mask, ((means <= t) & region)[labels] if known else None, truth, truth_side)
+                split_scores.add(mask, (share <= t)[labels] if known else None, truth, truth_side)
     return {t: s.summary() for t, s in scores.items()}
 
 
