@@ -4,8 +4,8 @@ The whole-pair pass letterboxes a pair onto the backbone's input (256 px offline
 a 1600-px photo shrinks six-fold, and an edit of a few thousand pixels to a few dozen, below what
 the token grid resolves. Overlapping tiles of ``tiles.size`` pixels, each through the whole model
 at its own input size, see such an edit at two or three times the scale. Their logits are averaged
-where tiles overlap and combined with the whole-pair pass (``tiles.combine``), which keeps the
-context a tile lacks (an object larger than a tile).
+where tiles overlap and replace the whole-pair pass's edit channel (``tiles.combine: tiles``), or
+take the larger of the two (``max``: the whole pass's context, but its coarse blobs too).
 """
 
 from __future__ import annotations
