@@ -71,16 +71,15 @@ def _clipped(image: torch.Tensor) -> np.ndarray:
 
 
 def untouched_share(identical: np.ndarray, clipped: np.ndarray) -> float:
-    """Of the ``identical`` and not ``clipped`` pixels (both ``(H, W)`` bool), the share that lies in
+    """Of the ``identical`` pixels (``(H, W)`` bool, none of them ``clipped``), the share that lies in
     some :data:`EXACT_WINDOW`-pixel square whose every unclipped pixel is identical (a morphological
     opening); 1 when there are none. A re-rendering's identical pixels are scattered: few such squares."""
-    counted = identical & ~clipped
-    if not counted.any():
+    if not identical.any():
         return 1.0
     side = min(EXACT_WINDOW, *identical.shape)  # a thumbnail is its own square
     square = np.ones((side, side), np.uint8)
     untouched = cv2.morphologyEx((identical | clipped).astype(np.uint8), cv2.MORPH_OPEN, square) > 0
-    return float((counted & untouched).sum() / counted.sum())
+    return float((identical & untouched).sum() / identical.sum())
 
 
 def exact_difference(
@@ -94,9 +93,10 @@ def exact_difference(
     back to the same value, so their identity says nothing about whether the pair was re-rendered."""
     differs = channel_max_difference(original, edited) > 0
     clipped = _clipped(original)
-    if (~differs & ~clipped).sum() < min_identical * (~clipped).sum():
+    identical = ~differs & ~clipped
+    if identical.sum() < min_identical * (~clipped).sum():
         return edit
-    if untouched_share(~differs, clipped) < MIN_UNTOUCHED:
+    if untouched_share(identical, clipped) < MIN_UNTOUCHED:
         return edit
     return torch.where(torch.from_numpy(differs).to(edit.device), EXACT_LOGIT, -EXACT_LOGIT).to(edit.dtype)
 
