@@ -6,8 +6,9 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch.optim.swa_utils import AveragedModel
 
-from sigma.config import Params
+from sigma.config import Params, Stage1Params
 from sigma.data.dataset import EditPairDataset
 from sigma.data.storage import write_json_atomic
 from sigma.eval.heldout import score_split
@@ -44,6 +45,26 @@ def log_epoch(name: str):
     return log
 
 
+def weight_average(model: torch.nn.Module, cfg: Stage1Params, device) -> AveragedModel | None:
+    """The running mean of the end-of-epoch weights that ``stage1.average_last`` asks for (buffers
+    too), updated by :func:`update_average`; None when the last step's weights are kept."""
+    if not cfg.averaged_epochs():
+        return None
+    return AveragedModel(model, device=device, use_buffers=True)
+
+
+def update_average(average: AveragedModel | None, model: torch.nn.Module, epoch: int, cfg: Stage1Params) -> None:
+    """Add the weights at the end of 0-based ``epoch`` when it is one of the averaged final epochs."""
+    if average is not None and epoch >= cfg.epochs - cfg.averaged_epochs():
+        average.update_parameters(model)
+
+
+def averaged(average: AveragedModel | None, model: torch.nn.Module) -> torch.nn.Module:
+    """The model to save: the average when it holds any epoch (a ``max_steps`` run may end before
+    the first averaged epoch does), else ``model``."""
+    return average.module if average is not None and int(average.n_averaged) else model
+
+
 def train_stage1(
     params: Params,
     resume: bool = False,
@@ -65,11 +86,13 @@ def train_stage1(
     loader, sampler, items = loop.train_loader(model, INPAINT, "train", cfg)
     has_val = score and len(EditPairDataset(INPAINT, split="val")) > 0
     opt, schedule = loop.optimiser(model, cfg, cfg.epochs * len(loader))
+    average = weight_average(model, cfg, acc.device)
     history: list[dict] = []
 
     def on_epoch_end(m, epoch: int, step: int) -> None:
-        if has_val:  # whole pairs through the annotator: the inference setting
-            scores = score_split(m, INPAINT, "val") | {"epoch": epoch}
+        update_average(average, acc.unwrap_model(m), epoch, cfg)
+        if has_val:  # whole pairs through the annotator (the model that would be saved): the inference setting
+            scores = score_split(averaged(average, m), INPAINT, "val") | {"epoch": epoch}
             history.append(scores)
             log_epoch("val")(scores, step)
 
@@ -87,7 +110,9 @@ def train_stage1(
             resume=resume,
             desc="stage I",
             on_epoch_end=on_epoch_end,
+            extra_state=() if average is None else (average,),
         )
+        model = averaged(average, model)
         summary: dict[str, Any] = {
             "steps": position.step,
             "epochs_done": position.epoch,

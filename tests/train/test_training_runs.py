@@ -41,6 +41,28 @@ def test_killed_stage1_resumed_matches_an_uninterrupted_run(tiny_project, tmp_pa
     assert any(not torch.equal(a[k], after_one_step[k]) for k in a)
 
 
+def test_stage1_saves_the_mean_of_its_averaged_epochs_end_weights_and_resumes_the_mean(
+    tiny_project, tmp_path, monkeypatch
+):
+    monkeypatch.chdir(tiny_project)
+    last = train_stage1(tiny_params(f"stage1.out={tmp_path / 'last'}", "stage1.average_last=0"), track=False)
+    per_epoch = last["steps"] // 2
+    averaging = ["stage1.average_last=1.0"]
+    # stopped after its first epoch (the schedule stays the full run's): the mean of that epoch alone
+    train_stage1(tiny_params(f"stage1.out={tmp_path / 'cut'}", *averaging, f"stage1.max_steps={per_epoch}"), track=False)
+    first = _weights(tmp_path / "cut" / "sigma.safetensors")
+    train_stage1(tiny_params(f"stage1.out={tmp_path / 'mean'}", *averaging), track=False)
+    train_stage1(tiny_params(f"stage1.out={tmp_path / 'cut'}", *averaging), resume=True, track=False)
+
+    final, mean = _weights(tmp_path / "last" / "sigma.safetensors"), _weights(tmp_path / "mean" / "sigma.safetensors")
+    trained = [k for k in final if final[k].is_floating_point() and not torch.equal(first[k], final[k])]
+    assert trained, "the second epoch changed nothing: the test cannot tell a mean from the last weights"
+    for k in trained:
+        torch.testing.assert_close(mean[k], (first[k] + final[k]) / 2)
+    resumed = _weights(tmp_path / "cut" / "sigma.safetensors")
+    assert all(torch.equal(resumed[k], mean[k]) for k in mean), "the resumed run lost the first epoch's weights"
+
+
 def test_stages_log_to_mlflow_and_stage2_registers_a_version(tiny_project, tmp_path, monkeypatch):
     monkeypatch.chdir(tiny_project)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
