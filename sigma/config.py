@@ -374,11 +374,11 @@ class Stage1Params(TrainParams):
     # Weight averaging (torch.optim.swa_utils): the saved model is the mean of the weights at the end
     # of this share of the epochs, the last ones (at least the last epoch); 0: the last step's weights.
     average_last: float = Field(default=0.0, ge=0, le=1)
+    out: str = "models/stage1"
 
     def averaged_epochs(self) -> int:
         """How many final epochs' end weights the saved model averages (0: none, the last step's)."""
         return max(1, round(self.average_last * self.epochs)) if self.average_last else 0
-    out: str = "models/stage1"
 
 
 class Stage2Params(TrainParams):

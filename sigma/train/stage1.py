@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch.optim.swa_utils import AveragedModel
@@ -59,10 +59,10 @@ def update_average(average: AveragedModel | None, model: torch.nn.Module, epoch:
         average.update_parameters(model)
 
 
-def averaged(average: AveragedModel | None, model: torch.nn.Module) -> torch.nn.Module:
-    """The model to save: the average when it holds any epoch (a ``max_steps`` run may end before
-    the first averaged epoch does), else ``model``."""
-    return average.module if average is not None and int(average.n_averaged) else model
+def averaged(average: AveragedModel | None, model: loop.ModelT) -> loop.ModelT:
+    """The model to save: the average (a copy of ``model``) when it holds any epoch (a ``max_steps``
+    run may end before the first averaged epoch does), else ``model``."""
+    return cast(loop.ModelT, average.module) if average is not None and int(average.n_averaged) else model
 
 
 def train_stage1(

@@ -49,7 +49,9 @@ def test_stage1_saves_the_mean_of_its_averaged_epochs_end_weights_and_resumes_th
     per_epoch = last["steps"] // 2
     averaging = ["stage1.average_last=1.0"]
     # stopped after its first epoch (the schedule stays the full run's): the mean of that epoch alone
-    train_stage1(tiny_params(f"stage1.out={tmp_path / 'cut'}", *averaging, f"stage1.max_steps={per_epoch}"), track=False)
+    train_stage1(
+        tiny_params(f"stage1.out={tmp_path / 'cut'}", *averaging, f"stage1.max_steps={per_epoch}"), track=False
+    )
     first = _weights(tmp_path / "cut" / "sigma.safetensors")
     train_stage1(tiny_params(f"stage1.out={tmp_path / 'mean'}", *averaging), track=False)
     train_stage1(tiny_params(f"stage1.out={tmp_path / 'cut'}", *averaging), resume=True, track=False)
