@@ -76,6 +76,10 @@ EDIT_KINDS = (
 # An editor's unasked-for changes (synth side effects, sigma/data/edits.py): another object recoloured or
 # its tone/sharpness changed, another object removed, an object added elsewhere, a background patch changed.
 SIDE_EFFECT_KINDS = ("recolour", "remove", "add", "background")
+# The ``recolour`` edits' attribute changes (sigma/data/edits.py): a new hue, or the object's tone,
+# sharpness or saturation. The default mix and blur strength are those the dev benchmark was built with.
+ATTRIBUTE_MIX = {"recolour": 0.5, "brighten": 0.125, "darken": 0.125, "blur": 0.125, "fade": 0.125}
+BLUR_SIGMA = (2.5, 5.0)  # pixels at the pair's resolution
 
 
 class SynthKindParams(Section):
@@ -89,6 +93,10 @@ class SynthKindParams(Section):
     side_effect_kinds: dict[str, float] = Field(
         default_factory=lambda: {"recolour": 1.0, "remove": 1.0, "add": 1.0, "background": 1.0}
     )
+    # Weights of the attribute changes among the ``recolour`` edits (ATTRIBUTE_MIX's keys), and the
+    # Gaussian blur's sigma range in pixels: the blurs and fades of object or background
+    attribute_mix: dict[str, float] = Field(default_factory=lambda: dict(ATTRIBUTE_MIX))
+    blur_sigma: tuple[float, float] = BLUR_SIGMA
     inpaint_method: Literal["telea", "ns", "diffusers"] = "telea"
     inpaint_model: str | None = None  # diffusers inpainting pipeline: local HF cache id or folder
     inpaint_steps: int = Field(default=25, ge=1)
@@ -109,6 +117,13 @@ class SynthKindParams(Section):
             raise ValueError(f"unknown side-effect kinds {sorted(unknown)}; known: {list(SIDE_EFFECT_KINDS)}")
         if not any(w > 0 for w in self.side_effect_kinds.values()):
             raise ValueError("side_effect_kinds needs at least one positive weight")
+        unknown = set(self.attribute_mix) - set(ATTRIBUTE_MIX)
+        if unknown:
+            raise ValueError(f"unknown attribute changes {sorted(unknown)}; known: {list(ATTRIBUTE_MIX)}")
+        if not any(w > 0 for w in self.attribute_mix.values()) or min(self.attribute_mix.values()) < 0:
+            raise ValueError("attribute_mix needs non-negative weights, at least one positive")
+        if not 0 < self.blur_sigma[0] <= self.blur_sigma[1]:
+            raise ValueError(f"blur_sigma must satisfy 0 < lo <= hi, got {self.blur_sigma}")
         return self
 
 

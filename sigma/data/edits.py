@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from sigma.config import SIDE_EFFECT_KINDS
+from sigma.config import ATTRIBUTE_MIX, BLUR_SIGMA, SIDE_EFFECT_KINDS
 from sigma.data import instructions
 from sigma.data.inpainters import Inpainter
 from sigma.data.photos import Instance, Photo
@@ -61,15 +61,21 @@ def recolour_region(image: np.ndarray, mask: np.ndarray, hue: int, min_saturatio
     return np.where(mask[..., None], cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB), image)
 
 
-# Attribute edits: a new colour half the time, else tone, sharpness or saturation of the object
+# Attribute edits (ATTRIBUTE_MIX): a new colour, or the tone, sharpness or saturation of the object
 # alone. Each follows the object's boundary: the lesson that separates an edit from global drift.
-ATTRIBUTE_CHANGES = {"recolour": 0.5, "brighten": 0.125, "darken": 0.125, "blur": 0.125, "fade": 0.125}
 
 
-def adjust_region(image: np.ndarray, mask: np.ndarray, change: str, rng: np.random.Generator) -> np.ndarray:
-    """Brighten, darken, blur or desaturate the pixels inside ``mask``; ``(H, W, 3)`` uint8 out."""
+def adjust_region(
+    image: np.ndarray,
+    mask: np.ndarray,
+    change: str,
+    rng: np.random.Generator,
+    blur_sigma: tuple[float, float] = BLUR_SIGMA,
+) -> np.ndarray:
+    """Brighten, darken, blur (sigma drawn in ``blur_sigma``, pixels) or desaturate the pixels inside
+    ``mask``; ``(H, W, 3)`` uint8 out."""
     if change == "blur":
-        adjusted = cv2.GaussianBlur(image, (0, 0), sigmaX=float(rng.uniform(2.5, 5)))
+        adjusted = cv2.GaussianBlur(image, (0, 0), sigmaX=float(rng.uniform(*blur_sigma)))
     else:
         hsv = cv2.cvtColor(image, cv2.COLOR_RGB2HSV).astype(np.float32)
         if change == "brighten":
@@ -83,9 +89,17 @@ def adjust_region(image: np.ndarray, mask: np.ndarray, change: str, rng: np.rand
     return np.where(mask[..., None], adjusted, image)
 
 
-def recolour(photo: Photo, target: Instance, rng: np.random.Generator) -> Edit:
-    names = list(ATTRIBUTE_CHANGES)
-    weights = np.array([ATTRIBUTE_CHANGES[n] for n in names])
+def recolour(
+    photo: Photo,
+    target: Instance,
+    rng: np.random.Generator,
+    mix: dict[str, float] | None = None,
+    blur_sigma: tuple[float, float] = BLUR_SIGMA,
+) -> Edit:
+    """An attribute change of ``target`` drawn from ``mix`` (weights over ATTRIBUTE_MIX's keys)."""
+    mix = ATTRIBUTE_MIX if mix is None else mix
+    names = list(mix)
+    weights = np.array([mix[n] for n in names])
     change = names[rng.choice(len(names), p=weights / weights.sum())]
     if change == "recolour":
         colour = _far_colour(photo.image, target.mask, rng)
@@ -93,7 +107,7 @@ def recolour(photo: Photo, target: Instance, rng: np.random.Generator) -> Edit:
         text, parsed = instructions.recolour(rng, target.category, colour)
         extra = {"target": target.category, "colour": colour}
     else:
-        edited = adjust_region(photo.image, target.mask, change, rng)
+        edited = adjust_region(photo.image, target.mask, change, rng, blur_sigma)
         text, parsed = instructions.attribute(rng, target.category, change)
         extra = {"target": target.category, "attribute": change}
     changed = target.mask & (edited != photo.image).any(-1)
@@ -251,6 +265,7 @@ def add_side_effect(
     kinds: dict[str, float],
     inpaint: Inpainter,
     donor: tuple[Photo, Instance] | None = None,
+    blur_sigma: tuple[float, float] = BLUR_SIGMA,
 ) -> Edit:
     """An unintended change the instruction does not mention, of a kind drawn from ``kinds``
     (weights over :data:`SIDE_EFFECT_KINDS`): it IS an edit, so it joins the mask, and it lies
@@ -277,7 +292,7 @@ def add_side_effect(
             edited = recolour_region(base, victim.mask, hue, min_saturation=90)
         else:
             change = ("brighten", "darken", "blur", "fade")[rng.integers(4)]
-            edited = adjust_region(base, victim.mask, change, rng)
+            edited = adjust_region(base, victim.mask, change, rng, blur_sigma)
     else:
         for _ in range(SIDE_EFFECT_TRIES):
             if kind == "add":
@@ -290,7 +305,7 @@ def add_side_effect(
             else:
                 region = _background_patch(base.shape[:2], rng)
                 change = ("brighten", "darken", "blur", "fade")[rng.integers(4)]
-                edited, what = adjust_region(base, region, change, rng), "background"
+                edited, what = adjust_region(base, region, change, rng, blur_sigma), "background"
             if not (region & ~clear).any():
                 break
         else:

@@ -173,7 +173,7 @@ class Synthesiser:
         if kind == "remove":
             edit = edits.remove(photo, target, rng, self.inpaint)
         elif kind == "recolour":
-            edit = edits.recolour(photo, target, rng)
+            edit = edits.recolour(photo, target, rng, self.params.attribute_mix, self.params.blur_sigma)
         elif kind == "copy_move":
             edit = edits.copy_move(photo, target, rng, self.inpaint)
         else:
@@ -185,7 +185,9 @@ class Synthesiser:
                 edit = edits.add(photo, donor, donor_inst, rng)
         if rng.random() < self.params.side_effect_prob:
             bystander = self.donor_for(self.split(photo), target.category, rng) if self.donors else None
-            edit = edits.add_side_effect(photo, edit, rng, self.params.side_effect_kinds, self.inpaint, bystander)
+            edit = edits.add_side_effect(
+                photo, edit, rng, self.params.side_effect_kinds, self.inpaint, bystander, self.params.blur_sigma
+            )
         return photo, edit
 
     def calib(self, rng: np.random.Generator) -> tuple[Photo, edits.Edit]:

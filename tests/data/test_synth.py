@@ -186,6 +186,32 @@ def test_unknown_side_effect_kinds_are_rejected():
         SynthKindParams(n_pairs=1, side_effect_kinds={"explode": 1.0})
 
 
+def test_attribute_mix_draws_only_its_changes_and_blur_sigma_sets_the_blur(photos):
+    """A mix of one change gives only that change; a weaker blur moves the object's pixels less."""
+    target = photos[0].instances[0]
+    for change in ("fade", "blur"):
+        made = [edits.recolour(photos[0], target, np.random.default_rng(i), {change: 1.0}) for i in range(4)]
+        assert {e.extra["attribute"] for e in made} == {change}
+    strength = {}
+    for sigma in ((0.6, 0.6), (5.0, 5.0)):
+        edit = edits.recolour(photos[0], target, np.random.default_rng(0), {"blur": 1.0}, sigma)
+        strength[sigma] = np.abs(edit.edited.astype(int) - photos[0].image)[target.mask].mean()
+    assert 0 < strength[(0.6, 0.6)] < strength[(5.0, 5.0)]
+
+
+@pytest.mark.parametrize(
+    ("update", "message"),
+    [
+        ({"attribute_mix": {"melt": 1.0}}, "unknown attribute changes"),
+        ({"attribute_mix": {"blur": 0.0}}, "at least one positive"),
+        ({"blur_sigma": (3.0, 1.0)}, "blur_sigma"),
+    ],
+)
+def test_bad_attribute_params_are_rejected(update, message):
+    with pytest.raises(ValueError, match=message):
+        SynthKindParams(n_pairs=1, **update)
+
+
 def test_perturbation_drifts_the_pixels_outside_the_mask_but_keeps_the_mask(tmp_path, photos):
     """Each drift component is drawn per pair, so a pair without the tone shift and the noise keeps the
     flat areas of the built-in scenes unchanged: most pixels drift on every pair, nearly all on average."""
