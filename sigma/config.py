@@ -82,6 +82,15 @@ ATTRIBUTE_MIX = {"recolour": 0.5, "brighten": 0.125, "darken": 0.125, "blur": 0.
 BLUR_SIGMA = (2.5, 5.0)  # pixels at the pair's resolution
 
 
+def _check_weights(name: str, weights: dict[str, float], known: tuple[str, ...], what: str) -> None:
+    """Sampling weights over ``known`` keys: no other key, none negative, at least one positive."""
+    unknown = set(weights) - set(known)
+    if unknown:
+        raise ValueError(f"unknown {what} {sorted(unknown)}; known: {list(known)}")
+    if min(weights.values(), default=0.0) < 0 or not any(w > 0 for w in weights.values()):
+        raise ValueError(f"{name} needs non-negative weights, at least one positive")
+
+
 class SynthKindParams(Section):
     """One synthesised output kind (``inpaint``, ``edit`` or ``calib``)."""
 
@@ -107,21 +116,9 @@ class SynthKindParams(Section):
 
     @model_validator(mode="after")
     def _known_edits(self) -> SynthKindParams:
-        unknown = set(self.edit_mix) - set(EDIT_KINDS)
-        if unknown:
-            raise ValueError(f"unknown edit kinds {sorted(unknown)}; known: {list(EDIT_KINDS)}")
-        if not any(w > 0 for w in self.edit_mix.values()):
-            raise ValueError("edit_mix needs at least one positive weight")
-        unknown = set(self.side_effect_kinds) - set(SIDE_EFFECT_KINDS)
-        if unknown:
-            raise ValueError(f"unknown side-effect kinds {sorted(unknown)}; known: {list(SIDE_EFFECT_KINDS)}")
-        if not any(w > 0 for w in self.side_effect_kinds.values()):
-            raise ValueError("side_effect_kinds needs at least one positive weight")
-        unknown = set(self.attribute_mix) - set(ATTRIBUTE_MIX)
-        if unknown:
-            raise ValueError(f"unknown attribute changes {sorted(unknown)}; known: {list(ATTRIBUTE_MIX)}")
-        if not any(w > 0 for w in self.attribute_mix.values()) or min(self.attribute_mix.values()) < 0:
-            raise ValueError("attribute_mix needs non-negative weights, at least one positive")
+        _check_weights("edit_mix", self.edit_mix, EDIT_KINDS, "edit kinds")
+        _check_weights("side_effect_kinds", self.side_effect_kinds, SIDE_EFFECT_KINDS, "side-effect kinds")
+        _check_weights("attribute_mix", self.attribute_mix, tuple(ATTRIBUTE_MIX), "attribute changes")
         if not 0 < self.blur_sigma[0] <= self.blur_sigma[1]:
             raise ValueError(f"blur_sigma must satisfy 0 < lo <= hi, got {self.blur_sigma}")
         return self

@@ -63,6 +63,7 @@ def recolour_region(image: np.ndarray, mask: np.ndarray, hue: int, min_saturatio
 
 # Attribute edits (ATTRIBUTE_MIX): a new colour, or the tone, sharpness or saturation of the object
 # alone. Each follows the object's boundary: the lesson that separates an edit from global drift.
+TONE_CHANGES = tuple(c for c in ATTRIBUTE_MIX if c != "recolour")  # adjust_region's: brighten, darken, blur, fade
 
 
 def adjust_region(
@@ -291,7 +292,7 @@ def add_side_effect(
             hue = list(HUES.values())[rng.integers(len(HUES))]
             edited = recolour_region(base, victim.mask, hue, min_saturation=90)
         else:
-            change = ("brighten", "darken", "blur", "fade")[rng.integers(4)]
+            change = TONE_CHANGES[rng.integers(len(TONE_CHANGES))]
             edited = adjust_region(base, victim.mask, change, rng, blur_sigma)
     else:
         for _ in range(SIDE_EFFECT_TRIES):
@@ -304,7 +305,7 @@ def add_side_effect(
                 what = donor[1].category
             else:
                 region = _background_patch(base.shape[:2], rng)
-                change = ("brighten", "darken", "blur", "fade")[rng.integers(4)]
+                change = TONE_CHANGES[rng.integers(len(TONE_CHANGES))]
                 edited, what = adjust_region(base, region, change, rng, blur_sigma), "background"
             if not (region & ~clear).any():
                 break
