@@ -151,7 +151,9 @@ class SplitScores:
     - ``split_known_share``: the manipulated pairs on which the method gave a split (SIGMA withholds it
       where its instruction prior is missing: :meth:`sigma.model.prior.IntentPrior.unknown_split_reason`);
     - intended: per-image F1/IoU of ``mask & ~side`` against ``truth & ~truth_side``, over the pairs
-      with a known split and an intended part;
+      with a known split and an intended part, beside ``known_mask_f1``, the whole ``mask``'s F1 against
+      ``truth`` over the same pairs (what the split costs is the gap between the two: the benchmark's
+      mask F1 averages other pairs, global edits among them);
     - side effect: per-image F1/IoU of ``side`` against ``truth_side``, over the pairs with a known split
       that have one (``n_side_effect_known`` of the ``n_side_effect``);
     - side-effect false positives: predicted side-effect pixels as a share of the image, over the
@@ -165,7 +167,7 @@ class SplitScores:
     """
 
     def __init__(self) -> None:
-        self.intended, self.side = PixelScores(), PixelScores()
+        self.intended, self.side, self.known_mask = PixelScores(), PixelScores(), PixelScores()
         self.side_fp = self.side_fp_pixels = 0
         self.known = self.unknown = self.with_side_effect = 0
         self.side_pairs = {"tp": 0, "fp": 0, "fn": 0}
@@ -185,6 +187,7 @@ class SplitScores:
         side = side.astype(bool) & mask
         if (truth & ~truth_side).any():
             self.intended.add(mask & ~side, truth & ~truth_side)
+            self.known_mask.add(mask, truth)
         found, present = bool(side.any()), bool(truth_side.any())
         if found or present:
             self.side_pairs["tp" if found and present else "fp" if found else "fn"] += 1
@@ -205,6 +208,7 @@ class SplitScores:
         if self.intended.per_image:
             intended = self.intended.summary()
             out |= {"intended_f1": intended["f1"], "intended_iou": intended["iou"]}
+            out["known_mask_f1"] = self.known_mask.summary()["f1"]
         if self.side.per_image:
             side = self.side.summary()
             out |= {"side_f1": side["f1"], "side_iou": side["iou"]}

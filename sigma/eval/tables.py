@@ -28,6 +28,7 @@ SCORES = {"F1": "f1", "IoU": "iou", "BF": "bf1"}  # column suffix -> metrics key
 # effects; "–" for a method that gives no split.
 SPLIT_COLUMNS = {
     "split known %": "split_known_share",
+    "mask F1 (split known)": "known_mask_f1",
     "intended F1": "intended_f1",
     "intended IoU": "intended_iou",
     "side-effect F1": "side_f1",

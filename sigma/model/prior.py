@@ -10,13 +10,23 @@ from cachetools import LRUCache
 from sigma.model.blocks import resample
 from sigma.model.grounding.base import Grounder
 from sigma.model.intent import intent_map
-from sigma.model.parsing.base import ParsedInstruction
+from sigma.model.parsing.base import Edit, ParsedInstruction
+from sigma.model.parsing.phrases import names_no_kind
 
 # Which grounded concept each action's intent map reads (the other is never computed).
 USES_ORIGINAL = ("remove", "replace", "attribute_change", "move")
 USES_EDITED = ("add", "replace", "attribute_change", "move")
 # An intent map reaching no higher than eps + this holds nothing the grounder found (resampling may add a little)
 FOUND_MARGIN = 1e-3
+
+
+def concepts_read(edit: Edit) -> list[str]:
+    """The concepts that ``edit``'s intent map is grounded from (:data:`USES_ORIGINAL`, :data:`USES_EDITED`)."""
+    used = (
+        edit.original if edit.action in USES_ORIGINAL else None,
+        edit.edited if edit.action in USES_EDITED else None,
+    )
+    return [c for c in used if c]
 
 
 def image_key(image: torch.Tensor) -> str:
@@ -121,12 +131,15 @@ class IntentPrior:
     def unknown_split_reason(self, parsed: ParsedInstruction, intent: torch.Tensor) -> str | None:
         """Why the intended / side-effect split of a pair cannot hold (None: it can). The split rests on
         the instruction's grounded prior (``intent`` ``(H, W)``, as :meth:`__call__` made it): without one
-        (no edit parsed, an unsure parse), for a global edit, or when the grounder found none of the
-        concepts (a uniform ``eps`` map), calling every change intended would be a guess."""
+        (no edit parsed, an unsure parse), for a global edit, when a concept says where but not what
+        ("the region": the grounder picks one of many), or when the grounder found none of the concepts
+        (a uniform ``eps`` map), calling every change intended would be a guess."""
         if (reason := parsed.uniform_reason(self.min_confidence)) is not None:
             return f"no instruction prior: {reason}"
         if any(edit.action == "global" for edit in parsed.edits):
             return "a global edit: the instruction names no region"
+        if generic := [c for edit in parsed.edits for c in concepts_read(edit) if names_no_kind(c)]:
+            return f"the instruction names no particular object ({generic[0]!r}): which one it means is a guess"
         if float(intent.max()) <= self.eps + FOUND_MARGIN:
             return "the grounder found none of the instruction's concepts"
         return None

@@ -27,8 +27,8 @@ def _prior() -> IntentPrior:
     return IntentPrior(parser=None, grounder=None, eps=EPS, min_confidence=0.5)
 
 
-def _parse(action: str, confidence: float = 1.0) -> ParsedInstruction:
-    return ParsedInstruction.of([Edit(original="cat", edited=None, action=action)], confidence)
+def _parse(action: str, confidence: float = 1.0, original: str = "cat", edited: str | None = None) -> ParsedInstruction:
+    return ParsedInstruction.of([Edit(original=original, edited=edited, action=action)], confidence)
 
 
 @pytest.mark.parametrize(
@@ -38,6 +38,11 @@ def _parse(action: str, confidence: float = 1.0) -> ParsedInstruction:
         (_parse("remove", confidence=0.3), True, "no instruction prior: parse confidence 0.30"),
         (_parse("global"), True, "a global edit"),
         (_parse("remove"), False, "the grounder found none"),
+        (_parse("remove", original="the region"), True, "the instruction names no particular object ('the region')"),
+        (_parse("replace", original="cat", edited="a part"), True, "the instruction names no particular object"),
+        # A concept the intent map does not read cannot make the split a guess: "add" grounds the edited image.
+        (_parse("add", original="area", edited="red car"), True, None),
+        (_parse("attribute_change", original="grey region", edited="blue region"), True, None),
         (_parse("remove"), True, None),
     ],
 )

@@ -8,6 +8,7 @@ from sigma.config import ParserParams
 from sigma.model.parsing import ParsedInstruction, RuleParser, build_parser, list_parsers
 from sigma.model.parsing.base import Edit
 from sigma.model.parsing.llm import parse_json_answer
+from sigma.model.parsing.phrases import names_no_kind
 from sigma.model.parsing.rules import PATTERNS
 from sigma.model.parsing.table import judge, load_table, score_parser
 
@@ -180,3 +181,20 @@ def test_llm_answer_accepts_strict_json(answer, expected):
 )
 def test_llm_answer_rejects_anything_else(answer):
     assert parse_json_answer(answer) is None
+
+
+@pytest.mark.parametrize(
+    "concept, generic",
+    [
+        ("region", True),
+        ("a region", True),
+        ("the upper part", True),
+        ("objects", True),
+        ("blue region", False),
+        ("red car", False),
+        ("piece of cake", False),
+        ("wine glass", False),
+    ],
+)
+def test_a_concept_that_says_where_but_not_what_names_no_kind(concept, generic):
+    assert names_no_kind(concept) is generic

@@ -169,6 +169,8 @@ def test_an_exact_split_scores_one_and_calling_everything_intended_finds_no_side
     assert exact.summary()["intended_f1"] == exact.summary()["side_f1"] == 1.0
     assert all_intended.summary()["side_f1"] == 0.0
     assert all_intended.summary()["intended_f1"] == pytest.approx(2 * 9 / (2 * 9 + 9))  # the side block as a FP
+    # The whole mask is exact on the same pair: the gap to intended F1 is what the wrong split costs.
+    assert all_intended.summary()["known_mask_f1"] == exact.summary()["known_mask_f1"] == 1.0
 
 
 def test_side_effect_false_positives_count_on_pairs_without_one_and_no_side_effect_measures_no_split():

@@ -166,7 +166,7 @@ def test_only_writes_the_named_tables_and_rejects_unknown_names(metrics, tmp_pat
 def test_table1_shows_the_intended_and_side_effect_split_where_a_benchmark_measures_one(metrics, tmp_path):
     results = json.loads((metrics / "evaluate.json").read_text())
     split = {"intended_f1": 0.66, "intended_iou": 0.5, "side_f1": 0.4, "side_iou": 0.25, "side_fp_rate": 0.01}
-    split["split_known_share"] = 0.8
+    split["split_known_share"], split["known_mask_f1"] = 0.8, 0.7
     results["A"]["sigma"] |= split
     (metrics / "evaluate.json").write_text(json.dumps(results))
     tables_stage(tiny_params("evaluate.methods=[pixdiff_otsu, sigma]"), metrics, tmp_path / "reports", only=["table1"])
@@ -174,6 +174,7 @@ def test_table1_shows_the_intended_and_side_effect_split_where_a_benchmark_measu
     assert csv.loc["SIGMA", "A side-effect F1"] == pytest.approx(40.0)
     assert csv.loc["SIGMA", "A side-effect FP%"] == pytest.approx(1.0)
     assert csv.loc["SIGMA", "A split known %"] == pytest.approx(80.0)
+    assert csv.loc["SIGMA", "A mask F1 (split known)"] == pytest.approx(70.0)
     assert np.isnan(csv.loc["PixDiff-Otsu", "A intended F1"])  # no split given
     assert "B intended F1" not in csv.columns  # B's pairs carry no side effects
     md = (tmp_path / "reports" / "table1.md").read_text()

@@ -39,6 +39,10 @@ GLOBAL_WORDS = (
 )
 STYLE_NOUNS = r"(?:painting|drawing|sketch|style|cartoon|illustration|look|effect|filter|finish|vibe|feel|render)"
 PRONOUNS = words("it them this that these those him her something anything stuff thing things one ones else there here")
+# Nouns that name where, not what: a grounder asked for "the region" can only guess which one.
+GENERIC_NOUNS = words(
+    "region regions area areas part parts portion section spot patch zone object objects item items piece"
+)
 # Parts and features: "give the cat blue eyes" changes the eyes, it adds nothing.
 PARTS = words(
     "hair eyes eye fur skin wheels wheel roof door doors windows window leaves feathers wings nails lips "

@@ -9,6 +9,7 @@ from rapidfuzz.distance import DamerauLevenshtein
 from sigma.data.instructions import ADJECTIVES, COLOURS, concept, with_article
 from sigma.model.parsing.lexicon import (
     DETERMINERS,
+    GENERIC_NOUNS,
     GERUNDS,
     INTENSIFIERS,
     LOCATION,
@@ -104,6 +105,13 @@ def is_vague(words: str) -> bool:
     """A phrase that names no object: a pronoun or "something else"."""
     tokens = words.split()
     return not tokens or all(t in PRONOUNS for t in tokens)
+
+
+def names_no_kind(concept: str) -> bool:
+    """A concept that says where but not what ("region", "the area", "a part"): grounding it picks one
+    of many candidates at random, so nothing grounded from it tells the asked-for change apart."""
+    tokens = normalise(concept, strip_location=False).split()
+    return not tokens or all(t in GENERIC_NOUNS or t in PRONOUNS for t in tokens)
 
 
 def concept_of(words: str, counted: bool = False) -> str | None:
