@@ -21,6 +21,9 @@ from sigma.model.backbones.base import PretrainedPart
 from sigma.model.build import build_sigma
 from sigma.model.sigma import SigmaAnnotator
 
+# The learned grounder's training vocabulary (its LearnedGrounder.knows), which its weights alone do not hold.
+GROUNDER_VOCABULARY = "grounder_vocabulary"
+
 FORMAT = "sigma-annotator/1"
 HEADER_KEY = "sigma"
 
@@ -87,6 +90,8 @@ def save_checkpoint(
         "include_pretrained": json.dumps(include_pretrained),
         **(extra or {}),
     }
+    if model.grounder.vocabulary is not None:
+        meta[GROUNDER_VOCABULARY] = json.dumps(list(model.grounder.vocabulary))
     tmp = path.with_name(path.name + ".tmp")
     # One header key holding sorted JSON: safetensors writes several keys in hash order, so the same
     # model gave different bytes on each save (and DVC saw a changed output on every run).
@@ -142,4 +147,6 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> Sig
     if missing or unexpected:
         raise CheckpointError(f"{path} does not fit its config: missing {missing[:5]}, unexpected {unexpected[:5]}")
     model.load_state_dict(state, strict=False)
+    if GROUNDER_VOCABULARY in meta:
+        model.grounder.vocabulary = tuple(json.loads(meta[GROUNDER_VOCABULARY]))
     return model.to(device).eval()

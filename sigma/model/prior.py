@@ -138,8 +138,11 @@ class IntentPrior:
             return f"no instruction prior: {reason}"
         if any(edit.action == "global" for edit in parsed.edits):
             return "a global edit: the instruction names no region"
-        if generic := [c for edit in parsed.edits for c in concepts_read(edit) if names_no_kind(c)]:
+        concepts = [c for edit in parsed.edits for c in concepts_read(edit)]
+        if generic := [c for c in concepts if names_no_kind(c)]:
             return f"the instruction names no particular object ({generic[0]!r}): which one it means is a guess"
+        if self.grounder is not None and (unknown := [c for c in concepts if not self.grounder.knows(c)]):
+            return f"the grounder was never taught {unknown[0]!r}: its map of it shows what looks most like it"
         if float(intent.max()) <= self.eps + FOUND_MARGIN:
             return "the grounder found none of the instruction's concepts"
         return None

@@ -9,18 +9,15 @@ then ground a pair from photo ``p`` with the head of ``fold_of(p, n)``.
 from __future__ import annotations
 
 import copy
-import json
 from pathlib import Path
 
-from safetensors import safe_open
 from safetensors.torch import load_model
 
 from sigma.data.synth import fold_of
-from sigma.model.grounding.learned import LearnedGrounder
+from sigma.model.grounding.learned import LearnedGrounder, head_config
 from sigma.model.prior import IntentPrior
 from sigma.model.sigma import SigmaAnnotator
 
-HEAD_KEY = "sigma-grounder"  # the one safetensors metadata key of a head: its config as sorted JSON
 FOLD_KEY = "fold"  # in that config, a cross-fitted head's {"fold": k, "folds": n}
 
 
@@ -36,8 +33,7 @@ def fold_priors(model: SigmaAnnotator, folds_dir: str | Path) -> list[IntentPrio
         raise FileNotFoundError(f"no cross-fitted grounder heads in {folds_dir}: {hint}")
     folds = []
     for file in files:
-        with safe_open(str(file), "pt") as f:
-            folds.append(json.loads((f.metadata() or {}).get(HEAD_KEY) or "{}").get(FOLD_KEY))
+        folds.append(head_config(file).get(FOLD_KEY))
     n = len(files)
     if folds != [{"fold": k, "folds": n} for k in range(n)]:
         raise ValueError(f"{folds_dir} holds heads of another cross-fitting ({folds}): {hint}")
@@ -45,7 +41,9 @@ def fold_priors(model: SigmaAnnotator, folds_dir: str | Path) -> list[IntentPrio
     for file in files:
         head = copy.deepcopy(grounder.head)
         load_model(head, str(file))
-        fold_grounder = LearnedGrounder(grounder.backbone, grounder.text_encoder, head.eval(), grounder.threshold)
+        fold_grounder = LearnedGrounder(
+            grounder.backbone, grounder.text_encoder, head.eval(), grounder.threshold, grounder.vocabulary
+        )
         priors.append(
             IntentPrior(model.prior.parser, fold_grounder, model.prior.eps, min_confidence=model.prior.min_confidence)
         )

@@ -24,10 +24,10 @@ from sigma.data.photos import Instance, Photo, load_photos
 from sigma.data.storage import write_json_atomic
 from sigma.data.synth import fold_of, split_of
 from sigma.model.backbones import build_backbone
-from sigma.model.grounding.learned import UPSAMPLE, ConceptMaskHead
+from sigma.model.grounding.learned import HEAD_KEY, UPSAMPLE, VOCABULARY_KEY, ConceptMaskHead
 from sigma.model.grounding.text_encoder import SentenceEncoder
 from sigma.progress import LoggedProgress
-from sigma.train.crossfit import FOLD_KEY, HEAD_KEY
+from sigma.train.crossfit import FOLD_KEY
 from sigma.train.losses import seg_loss
 
 PROMPTS = ("{}", "a {}", "the {}")  # how parsers name concepts ("a cat", "cat", "the cat")
@@ -219,7 +219,7 @@ def train_grounder_stage(
         "n_train_triples": len(train),
         "n_held_out_triples": len(held_out),
     }
-    _save_head(head, Path(out or cfg.out), model_cfg)
+    _save_head(head, Path(out or cfg.out), model_cfg, vocabulary=vocabulary)
     if cfg.folds:
         summary["cross_fit"] = train_fold_heads(head_builder, feats, photos, train, embed, params)
     if metrics:
@@ -232,7 +232,9 @@ def train_grounder_stage(
     return summary
 
 
-def _save_head(head: ConceptMaskHead, path: Path, model_cfg, fold: dict | None = None) -> None:
+def _save_head(
+    head: ConceptMaskHead, path: Path, model_cfg, fold: dict | None = None, vocabulary: list[str] | None = None
+) -> None:
     from safetensors.torch import save_file
 
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -245,5 +247,7 @@ def _save_head(head: ConceptMaskHead, path: Path, model_cfg, fold: dict | None =
     }
     if fold is not None:
         config[FOLD_KEY] = fold
+    if vocabulary is not None:  # the split trusts only these concepts' maps (LearnedGrounder.knows)
+        config[VOCABULARY_KEY] = sorted(vocabulary)
     save_file(head.state_dict(), str(tmp), metadata={HEAD_KEY: json.dumps(config, sort_keys=True)})
     tmp.replace(path)

@@ -13,6 +13,7 @@ import sigma.annotate.shard as shard
 from sigma.annotate.run import annotate_corpus
 from sigma.data.images import decode_mask
 from sigma.data.pairs import write_manifest
+from sigma.model.grounding.base import NoGrounder
 from sigma.model.parsing import ParsedInstruction
 from sigma.model.parsing.base import Edit
 from sigma.model.prior import IntentPrior
@@ -52,6 +53,20 @@ def test_the_split_is_unknown_without_a_grounded_instruction(parsed, found, reas
         intent[2:5, 2:5] = 0.9
     got = _prior().unknown_split_reason(parsed, intent)
     assert got == reason if reason is None else got.startswith(reason)
+
+
+def test_the_split_is_unknown_for_a_concept_the_grounder_was_never_taught():
+    class Closed(NoGrounder):
+        def knows(self, concept: str) -> bool:
+            return concept == "cat"
+
+    prior = IntentPrior(parser=None, grounder=Closed(), eps=EPS)
+    intent = torch.full((8, 8), EPS)
+    intent[2:5, 2:5] = 0.9  # found: a closed-vocabulary head maps any concept to what looks most like it
+    assert prior.unknown_split_reason(_parse("remove", original="dog"), intent).startswith(
+        "the grounder was never taught 'dog'"
+    )
+    assert prior.unknown_split_reason(_parse("remove"), intent) is None
 
 
 @pytest.fixture

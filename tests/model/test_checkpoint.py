@@ -39,6 +39,15 @@ def saved(trained_model, tmp_path_factory):
     }
 
 
+def test_the_grounders_vocabulary_travels_with_the_checkpoint(trained_model, saved, tmp_path):
+    assert load_checkpoint(saved[False]).grounder.vocabulary is None  # none recorded: every concept trusted
+    model = copy.deepcopy(trained_model)
+    model.grounder.vocabulary = ("circle", "star")
+    loaded = load_checkpoint(save_checkpoint(model, tmp_path / "sigma.safetensors"))
+    assert loaded.grounder.vocabulary == ("circle", "star")
+    assert loaded.grounder.knows("blue circle") and not loaded.grounder.knows("cat")
+
+
 @pytest.mark.parametrize("include_pretrained", [False, True])
 def test_round_trip_is_bit_exact(trained_model, saved, include_pretrained):
     loaded = load_checkpoint(saved[include_pretrained])

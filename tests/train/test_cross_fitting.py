@@ -11,9 +11,10 @@ from sigma.config import SourceParams
 from sigma.data.dataset import EditPairDataset
 from sigma.data.synth import fold_of
 from sigma.model.build import build_sigma
+from sigma.model.grounding.learned import HEAD_KEY
 from sigma.train import grounder as grounder_stage
 from sigma.train.batches import precompute_intents
-from sigma.train.crossfit import FOLD_KEY, HEAD_KEY, fold_priors
+from sigma.train.crossfit import FOLD_KEY, fold_priors
 from tests.conftest import tiny_params
 
 

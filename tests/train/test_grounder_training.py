@@ -63,6 +63,10 @@ def test_trained_head_grounds_concepts_better_than_whole_image(coco_tiny, tmp_pa
         mask = F.interpolate(torch.from_numpy(instance.mask)[None, None].float(), size=(16, 16))[0, 0] > 0.5
         inside_beats_outside += float(m[mask].mean()) > float(m[~mask].mean())
     assert inside_beats_outside >= len(picked) - 1, "the maps do not point at the named objects"
+    # The head records what it was taught, so the split trusts those concepts and no others.
+    categories = {i.category for p in photos for i in p.instances}
+    assert set(grounder.vocabulary) == categories
+    assert all(grounder.knows(f"a {c}") for c in categories) and not grounder.knows("hexagon")
 
 
 def test_sources_without_instances_are_a_clear_error(tmp_path):

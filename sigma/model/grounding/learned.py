@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import math
+from collections.abc import Iterable
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -14,6 +17,16 @@ from sigma.model.grounding.base import Grounder
 from sigma.model.grounding.text_encoder import SentenceEncoder
 
 UPSAMPLE = 2  # the head predicts at twice the token grid
+HEAD_KEY = "sigma-grounder"  # the one safetensors metadata key of a head: its config as sorted JSON
+VOCABULARY_KEY = "vocabulary"  # in that config, the categories the head was trained on
+
+
+def head_config(path: str | Path) -> dict:
+    """The config a head file's header holds (``{}`` for a file without one)."""
+    from safetensors import safe_open
+
+    with safe_open(str(path), "pt") as f:
+        return dict(json.loads((f.metadata() or {}).get(HEAD_KEY) or "{}"))
 
 
 class ConceptMaskHead(nn.Module):
@@ -43,17 +56,25 @@ class ConceptMaskHead(nn.Module):
 class LearnedGrounder(Grounder):
     """Frozen backbone + frozen sentence encoder + trainable :class:`ConceptMaskHead`.
 
-    A concept counts as found when its map peaks above ``threshold``.
+    A concept counts as found when its map peaks above ``threshold``. ``vocabulary``: the categories the
+    head was trained on (``None``: not recorded, as in heads saved before it was). The head maps any
+    concept, by its text embedding's likeness to those; :meth:`Grounder.knows` tells the trained ones apart.
     """
 
     def __init__(
-        self, backbone: Backbone, text_encoder: SentenceEncoder, head: ConceptMaskHead, threshold: float = 0.5
+        self,
+        backbone: Backbone,
+        text_encoder: SentenceEncoder,
+        head: ConceptMaskHead,
+        threshold: float = 0.5,
+        vocabulary: Iterable[str] | None = None,
     ):
         super().__init__()
         self.backbone = backbone
         self.text_encoder = text_encoder
         self.head = head
         self.threshold = threshold
+        self.vocabulary = None if vocabulary is None else tuple(sorted(vocabulary))
 
     def forward(self, levels: list[torch.Tensor], texts: list[str]) -> torch.Tensor:
         """Logits ``(B, 1, 2h, 2w)`` from precomputed backbone levels (training path)."""

@@ -37,23 +37,25 @@ def _none(params: GrounderParams, backbone: Backbone, pretrained: bool, load_hea
 
 @register_grounder("learned")
 def _learned(params: GrounderParams, backbone: Backbone, pretrained: bool, load_head: bool) -> Grounder:
-    from sigma.model.grounding.learned import ConceptMaskHead, LearnedGrounder
+    from sigma.model.grounding.learned import VOCABULARY_KEY, ConceptMaskHead, LearnedGrounder, head_config
     from sigma.model.grounding.text_encoder import SentenceEncoder
 
     text = SentenceEncoder(params.text_encoder, pretrained=pretrained)
     head = ConceptMaskHead(backbone.channels, text.dim, params.dim)
+    vocabulary = None
     if load_head and params.weights:
         if Path(params.weights).exists():
             from safetensors.torch import load_model
 
             load_model(head, params.weights)
+            vocabulary = head_config(params.weights).get(VOCABULARY_KEY)
         else:
             warnings.warn(
                 f"grounder head {params.weights} not found: the learned grounder is untrained "
                 "(run `sigma train grounder` or `dvc repro train_grounder`)",
                 stacklevel=2,
             )
-    return LearnedGrounder(backbone, text, head, threshold=params.mask_threshold)
+    return LearnedGrounder(backbone, text, head, threshold=params.mask_threshold, vocabulary=vocabulary)
 
 
 @register_grounder("langsam")
