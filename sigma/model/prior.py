@@ -132,8 +132,9 @@ class IntentPrior:
         """Why the intended / side-effect split of a pair cannot hold (None: it can). The split rests on
         the instruction's grounded prior (``intent`` ``(H, W)``, as :meth:`__call__` made it): without one
         (no edit parsed, an unsure parse), for a global edit, when a concept says where but not what
-        ("the region": the grounder picks one of many), or when the grounder found none of the concepts
-        (a uniform ``eps`` map), calling every change intended would be a guess."""
+        ("the region": the grounder picks one of many), when the grounder was never taught a concept
+        (:meth:`Grounder.knows`), or when it found none of the concepts (a uniform ``eps`` map), calling
+        every change intended would be a guess."""
         if (reason := parsed.uniform_reason(self.min_confidence)) is not None:
             return f"no instruction prior: {reason}"
         if any(edit.action == "global" for edit in parsed.edits):
@@ -141,7 +142,7 @@ class IntentPrior:
         concepts = [c for edit in parsed.edits for c in concepts_read(edit)]
         if generic := [c for c in concepts if names_no_kind(c)]:
             return f"the instruction names no particular object ({generic[0]!r}): which one it means is a guess"
-        if self.grounder is not None and (unknown := [c for c in concepts if not self.grounder.knows(c)]):
+        if unknown := [c for c in concepts if not self.grounder.knows(c)]:
             return f"the grounder was never taught {unknown[0]!r}: its map of it shows what looks most like it"
         if float(intent.max()) <= self.eps + FOUND_MARGIN:
             return "the grounder found none of the instruction's concepts"

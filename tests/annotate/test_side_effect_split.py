@@ -25,7 +25,7 @@ EPS = 0.001
 
 
 def _prior() -> IntentPrior:
-    return IntentPrior(parser=None, grounder=None, eps=EPS, min_confidence=0.5)
+    return IntentPrior(parser=None, grounder=NoGrounder(), eps=EPS, min_confidence=0.5)
 
 
 def _parse(action: str, confidence: float = 1.0, original: str = "cat", edited: str | None = None) -> ParsedInstruction:

@@ -108,8 +108,8 @@ def is_vague(words: str) -> bool:
 
 
 def names_no_kind(concept: str) -> bool:
-    """A concept that says where but not what ("region", "the area", "a part"): grounding it picks one
-    of many candidates at random, so nothing grounded from it tells the asked-for change apart."""
+    """A concept that says where but not what ("region", "the area", "a part"): a grounder asked for it
+    picks one of many candidates, so its map cannot tell the asked-for change from any other."""
     tokens = normalise(concept, strip_location=False).split()
     return not tokens or all(t in GENERIC_NOUNS or t in PRONOUNS for t in tokens)
 
