@@ -149,11 +149,12 @@ class SplitScores:
     each edit nobody asked for (synthetic pairs: ``side_effect_mask``; a pair without one has none).
 
     - ``split_known_share``: the manipulated pairs on which the method gave a split (SIGMA withholds it
-      where its instruction prior is missing: :meth:`sigma.model.prior.IntentPrior.unknown_split_reason`);
+      where its grounded instruction prior would be a guess:
+      :meth:`sigma.model.prior.IntentPrior.unknown_split_reason`);
     - intended: per-image F1/IoU of ``mask & ~side`` against ``truth & ~truth_side``, over the pairs
       with a known split and an intended part, beside ``known_mask_f1``, the whole ``mask``'s F1 against
-      ``truth`` over the same pairs (what the split costs is the gap between the two: the benchmark's
-      mask F1 averages other pairs, global edits among them);
+      ``truth`` over the same pairs: read side by side, they show what the split adds to the mask's own
+      errors (the benchmark's mask F1 averages other pairs, global edits among them);
     - side effect: per-image F1/IoU of ``side`` against ``truth_side``, over the pairs with a known split
       that have one (``n_side_effect_known`` of the ``n_side_effect``);
     - side-effect false positives: predicted side-effect pixels as a share of the image, over the

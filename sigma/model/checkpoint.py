@@ -60,9 +60,12 @@ def weights_digest(model: SigmaAnnotator) -> str:
     """``sha256:<16 hex>`` of the model's config and every weight: what annotated a corpus, by content.
 
     The same weights give the same digest whether they came from a checkpoint file or the registry,
-    so records do not carry a registry version number (one registry's history, not the model's).
+    so records do not carry a registry version number (one registry's history, not the model's). A
+    recorded grounder vocabulary counts too: it decides which splits are known.
     """
     digest = hashlib.sha256(model.config.model_dump_json().encode())
+    if model.grounder.vocabulary is not None:  # absent before it was recorded: those digests stay as they were
+        digest.update(json.dumps(list(model.grounder.vocabulary)).encode())
     for name, tensor in sorted(checkpoint_state(model, include_pretrained=True).items()):
         digest.update(f"{name}:{tensor.dtype}:{tuple(tensor.shape)}".encode())
         digest.update(tensor.reshape(-1).view(torch.uint8).numpy().data)

@@ -219,7 +219,10 @@ def train_grounder_stage(
         "n_train_triples": len(train),
         "n_held_out_triples": len(held_out),
     }
-    _save_head(head, Path(out or cfg.out), model_cfg, vocabulary=vocabulary)
+    # What the head was taught: the categories it saw present in a training photo (a category seen only in
+    # held-out photos reached it as "absent" at most).
+    taught = sorted({t.category for t in train if t.mask is not None})
+    _save_head(head, Path(out or cfg.out), model_cfg, vocabulary=taught)
     if cfg.folds:
         summary["cross_fit"] = train_fold_heads(head_builder, feats, photos, train, embed, params)
     if metrics:

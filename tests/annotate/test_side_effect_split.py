@@ -67,6 +67,8 @@ def test_the_split_is_unknown_for_a_concept_the_grounder_was_never_taught():
         "the grounder was never taught 'dog'"
     )
     assert prior.unknown_split_reason(_parse("remove"), intent) is None
+    # "add" grounds only the edited image: an untaught original concept is never read.
+    assert prior.unknown_split_reason(_parse("add", original="dog", edited="cat"), intent) is None
 
 
 @pytest.fixture

@@ -41,7 +41,8 @@ STYLE_NOUNS = r"(?:painting|drawing|sketch|style|cartoon|illustration|look|effec
 PRONOUNS = words("it them this that these those him her something anything stuff thing things one ones else there here")
 # Nouns that name where, not what: a grounder asked for "the region" can only guess which one.
 GENERIC_NOUNS = words(
-    "region regions area areas part parts portion section spot patch zone object objects item items piece"
+    "region regions area areas part parts portion portions section sections spot spots patch patches zone zones "
+    "object objects item items piece pieces"
 )
 # Parts and features: "give the cat blue eyes" changes the eyes, it adds nothing.
 PARTS = words(
