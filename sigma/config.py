@@ -248,6 +248,9 @@ class RefineParams(Section):
     dim: int = Field(default=16, ge=4)
     blocks: int = Field(default=1, ge=0)
     max_side: int = Field(default=320, ge=32)
+    # Per-pixel chroma and local-contrast change as extra inputs (sigma/model/pixel_stats.py).
+    # Off by default: checkpoints written before it have a refiner without them.
+    local_stats: bool = False
 
 
 class PostprocessParams(Section):
@@ -539,7 +542,7 @@ class ChangeDetectionParams(Section):
     with these overrides, trained by Stage I on Stage I's data with ``stage1``'s budget into ``out``.
 
     The default is FC-Siam-diff on SIGMA's frozen backbone: per-level ``|f_o - f_e|``, no refinement
-    blocks, no instruction (no grounder, no cross-modal rounds), no pixel statistics, the FPN
+    blocks, no instruction (no grounder, no cross-modal rounds), no pixel statistics (per token or per pixel), the FPN
     decoder and the full-resolution refiner (pixels and early-feature skips)."""
 
     out: str = "models/cd"
@@ -549,6 +552,7 @@ class ChangeDetectionParams(Section):
         "bcmr_rounds": 0,
         "grounder": {"name": "none"},
         "pixel_stats": False,
+        "refine": {"local_stats": False},
     }
 
     @property

@@ -51,7 +51,9 @@ def build_sigma(
         grounder=build_grounder(config.grounder, backbone, pretrained=use_pretrained, load_head=load_grounder),
         parser=build_parser(parser),
         config=config,
-        refiner=FullResolutionRefiner(backbone.skip_channels, config.refine.dim, config.refine.blocks)
+        refiner=FullResolutionRefiner(
+            backbone.skip_channels, config.refine.dim, config.refine.blocks, local_stats=config.refine.local_stats
+        )
         if config.refine.enabled
         else None,
         pixel_stats=PixelStatisticsDifference(config.dim) if config.pixel_stats else None,

@@ -61,9 +61,11 @@ def weights_digest(model: SigmaAnnotator) -> str:
 
     The same weights give the same digest whether they came from a checkpoint file or the registry,
     so records do not carry a registry version number (one registry's history, not the model's). A
-    recorded grounder vocabulary counts too: it decides which splits are known.
+    recorded grounder vocabulary counts too: it decides which splits are known. Config keys added
+    later are left out at their old behaviour, so older checkpoints keep their digests.
     """
-    digest = hashlib.sha256(model.config.model_dump_json().encode())
+    unset = {"refine": {"local_stats"}} if not model.config.refine.local_stats else None
+    digest = hashlib.sha256(model.config.model_dump_json(exclude=unset).encode())
     if model.grounder.vocabulary is not None:  # absent before it was recorded: those digests stay as they were
         digest.update(json.dumps(list(model.grounder.vocabulary)).encode())
     for name, tensor in sorted(checkpoint_state(model, include_pretrained=True).items()):

@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from sigma.model.blocks import ConvNormAct, feature_change
+from sigma.model.pixel_stats import LOCAL_CHANNELS, local_statistics_change
 
 PIXEL_CHANNELS = 3 + 3 + 3 + 1  # original, edited, |difference| (log scale), coarse edit logit
 # |o - e| enters as log(1 + 255 d) / log(256): a one-level change (1/255) is already 0.125, so the
@@ -40,11 +41,16 @@ class FullResolutionRefiner(nn.Module):
         skip_channels: ``C_k`` of the backbone's early maps (finest first); may be empty (ViT).
         dim: feature width.
         blocks: dense 3x3 conv layers at half resolution, dilated 1, 2, 4, ...
+        local_stats: the pixels also carry the change of their chroma and local contrast
+            (:func:`~sigma.model.pixel_stats.local_statistics_change`): a fade or a blur of a
+            smooth surface moves them where it barely moves the colour difference.
     """
 
-    def __init__(self, skip_channels: tuple[int, ...], dim: int = 16, blocks: int = 1):
+    def __init__(self, skip_channels: tuple[int, ...], dim: int = 16, blocks: int = 1, local_stats: bool = False):
         super().__init__()
-        self.pixel = nn.Sequential(nn.Conv2d(PIXEL_CHANNELS, dim, 1), nn.GELU())
+        self.local_stats = local_stats
+        in_channels = PIXEL_CHANNELS + (LOCAL_CHANNELS if local_stats else 0)
+        self.pixel = nn.Sequential(nn.Conv2d(in_channels, dim, 1), nn.GELU())
         self.skips = nn.ModuleList(nn.Conv2d(c, dim, 1) for c in skip_channels)
         # Dilation doubles per block (1, 2, 4, ...): the context reaches across whole objects, so the
         # refiner can extend the coarse map to where the pixels say the same object changed.
@@ -70,7 +76,10 @@ class FullResolutionRefiner(nn.Module):
         half = (max(1, size[0] // 2), max(1, size[1] // 2))
         edit = coarse[:, :1]
         diff = torch.log1p(DIFF_GAIN * (original - edited).abs()) / math.log1p(DIFF_GAIN)
-        x = self.pixel(torch.cat([original, edited, diff, torch.tanh(edit / LOGIT_SCALE)], 1))
+        inputs = [original, edited, diff, torch.tanh(edit / LOGIT_SCALE)]
+        if self.local_stats:
+            inputs.append(local_statistics_change(original, edited))
+        x = self.pixel(torch.cat(inputs, 1))
         ctx = F.adaptive_avg_pool2d(x, half)
         for proj, s_o, s_e in zip(self.skips, *skips, strict=False):
             ctx = ctx + F.interpolate(proj(feature_change(s_o, s_e)), size=half, mode="bilinear", align_corners=False)

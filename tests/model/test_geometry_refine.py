@@ -11,7 +11,8 @@ from sigma.model.blocks import l2_normalize
 from sigma.model.build import build_sigma
 from sigma.model.checkpoint import load_checkpoint, save_checkpoint
 from sigma.model.geometry import canvas_size, capped_size, crop_resize, fitted_size, letterbox
-from sigma.model.refine import FullResolutionRefiner
+from sigma.model.pixel_stats import LOCAL_CHANNELS
+from sigma.model.refine import PIXEL_CHANNELS, FullResolutionRefiner
 from tests.model.conftest import TINY, tiny_sigma
 
 
@@ -106,14 +107,21 @@ def test_identical_images_give_an_empty_mask_of_the_pairs_own_size(tiny_model, s
     assert not annotation.mask.any()
 
 
-def test_untrained_refiner_is_the_identity_and_learns_from_pixels():
-    refiner = FullResolutionRefiner((4,), dim=8, blocks=1)
+@pytest.mark.parametrize("local_stats", [False, True])
+def test_untrained_refiner_is_the_identity_and_learns_from_pixels(local_stats):
+    refiner = FullResolutionRefiner((4,), dim=8, blocks=1, local_stats=local_stats)
     coarse = torch.randn(2, 2, 24, 32)
     pixels = torch.rand(2, 3, 24, 32), torch.rand(2, 3, 24, 32)
     skips = [torch.rand(2, 4, 12, 16)], [torch.rand(2, 4, 12, 16)]
     torch.testing.assert_close(refiner(coarse, *pixels, skips), coarse)
     refiner(coarse, *pixels, skips)[:, 0].sum().backward()
     assert refiner.head.weight.grad.abs().sum() > 0
+    torch.nn.init.normal_(refiner.head.weight)  # trained-like: every input channel reaches the logits
+    refiner.zero_grad()
+    refiner(coarse, *pixels, skips)[:, 0].sum().backward()
+    embedding = refiner.pixel[0].weight.grad[:, :, 0, 0]
+    assert embedding.shape[1] == PIXEL_CHANNELS + (LOCAL_CHANNELS if local_stats else 0)
+    assert (embedding.abs().sum(0) > 0).all()
 
 
 @pytest.mark.parametrize(("blocks", "reaches"), [(1, False), (4, True)])

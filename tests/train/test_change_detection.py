@@ -23,6 +23,7 @@ def test_the_baseline_is_siamese_abs_diff_with_no_instruction_path():
     assert len(model.difference.blocks) == 0 and len(model.refinement.rounds) == 0
     assert params.model.grounder.name == "none" and model.refiner is not None  # full-resolution decoder
     assert params.stage1.epochs == tiny_params().stage1.epochs  # the same budget as Stage I
+    assert tiny_params().model.refine.local_stats and not params.model.refine.local_stats  # SIGMA's own input
 
 
 def test_abs_diff_sees_only_the_difference():
